@@ -1,0 +1,107 @@
+"""On-disk cache of :class:`~sonicdreams.audio.features.Analysis` results.
+
+Entries are keyed by the file's content (SHA-256) plus every setting that changes the result,
+stored as ``.npz`` without pickles, and written atomically (temporary name, then
+``os.replace``). A damaged entry is ignored and rebuilt.
+
+Location: ``$SONICDREAMS_CACHE`` if set (``off``/``0``/``none`` disables caching), else the
+user cache directory (``~/.cache/sonicdreams`` on Linux, ``~/Library/Caches/sonicdreams`` on
+macOS, ``%LOCALAPPDATA%\\sonicdreams\\Cache`` on Windows).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["cache_dir", "file_digest", "entry_key", "load_entry", "save_entry"]
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 1
+_OFF = {"", "0", "off", "none", "false", "no"}
+
+
+def cache_dir() -> Path | None:
+    """The cache root, or ``None`` when caching is switched off."""
+    env = os.environ.get("SONICDREAMS_CACHE")
+    if env is not None:
+        if env.strip().lower() in _OFF:
+            return None
+        return Path(env).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+        return base / "sonicdreams" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "sonicdreams"
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "sonicdreams"
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes, hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def entry_key(digest: str, **settings) -> str:
+    """A short stable name for the entry of ``digest`` analysed with ``settings``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        librosa_version = version("librosa")
+    except PackageNotFoundError:  # pragma: no cover
+        librosa_version = "?"
+    payload = json.dumps(
+        {"v": CACHE_VERSION, "librosa": librosa_version, "digest": digest, **settings},
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:40]
+
+
+def _entry_path(root: Path, key: str) -> Path:
+    return root / "features" / f"{key}.npz"
+
+
+def load_entry(root: Path, key: str) -> dict[str, np.ndarray] | None:
+    """The arrays stored under ``key``, or ``None`` if missing or unreadable."""
+    path = _entry_path(root, key)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except Exception as err:  # any damage: a truncated zip, a bad header, garbage bytes
+        log.warning("ignoring damaged cache entry %s (%s); it will be rebuilt", path, err)
+        return None
+
+
+def save_entry(root: Path, key: str, arrays: dict[str, np.ndarray]) -> None:
+    """Store ``arrays`` under ``key`` atomically; a failure to write only logs a warning."""
+    path = _entry_path(root, key)
+    tmp_name = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp_name, path)
+        tmp_name = None
+    except OSError as err:
+        log.warning("could not write the feature cache at %s (%s)", path, err)
+    finally:
+        if tmp_name is not None:
+            try:
+                os.unlink(tmp_name)
+            except OSError:
+                pass

@@ -1,0 +1,337 @@
+"""Decode any audio or video file into float32 samples with PyAV.
+
+Every container and codec FFmpeg reads works: mp3, wav (any bit depth), flac, ogg/vorbis, opus,
+m4a/aac and the audio track of mp4/mkv/webm videos, at any sample rate and channel count.
+Decoding streams packet by packet, so a resampled mono signal for analysis never needs the
+native-rate samples in memory at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import AudioError, SettingsError, SonicDreamsWarning
+
+__all__ = ["Audio", "AudioInfo", "load", "probe", "check_trim"]
+
+log = logging.getLogger(__name__)
+
+# A file whose packets fail to decode more often than this (and more often than they succeed)
+# is not audio, even if FFmpeg guessed a demuxer from its extension.
+_MAX_DECODE_ERRORS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class AudioInfo:
+    """What a file holds, read from its headers (no decoding)."""
+
+    path: str
+    container: str
+    codec: str
+    sample_rate: int
+    channels: int
+    duration_s: float | None
+    """Length from the headers; may be missing or approximate for some formats."""
+
+
+@dataclass(frozen=True, slots=True)
+class Audio:
+    """Decoded samples plus where they came from.
+
+    ``samples`` has shape ``(channels, n_samples)``. ``start_s`` is where these samples begin in
+    the file, ``file_duration_s`` the length of the whole file (exact, counted while decoding).
+    ``native_sr``/``native_channels`` describe the file even when ``samples`` were resampled.
+    """
+
+    samples: npt.NDArray[np.float32]
+    sr: int
+    path: str | None = None
+    start_s: float = 0.0
+    duration_s: float = 0.0
+    """Length of the trimmed clip, counted in the file's own samples (exact)."""
+    file_duration_s: float = 0.0
+    native_sr: int = 0
+    native_channels: int = 0
+
+    def __post_init__(self) -> None:
+        if self.samples.ndim != 2:
+            raise ValueError(f"samples must have shape (channels, n), got {self.samples.shape}")
+        # Arrays built by hand: derive what a decoded file would have told us.
+        if not self.duration_s:
+            object.__setattr__(self, "duration_s", self.samples.shape[1] / self.sr)
+        if not self.file_duration_s:
+            object.__setattr__(self, "file_duration_s", self.start_s + self.duration_s)
+        if not self.native_sr:
+            object.__setattr__(self, "native_sr", self.sr)
+        if not self.native_channels:
+            object.__setattr__(self, "native_channels", self.samples.shape[0])
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.samples.shape[1])
+
+    @property
+    def y(self) -> npt.NDArray[np.float32]:
+        """Mono signal (channel mean), shape ``(n_samples,)``."""
+        if self.channels == 1:
+            return self.samples[0]
+        return self.samples.mean(axis=0, dtype=np.float32)
+
+
+def _check_path(path: str | os.PathLike[str]) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise AudioError(f"{p}: no such file; check the path")
+    if p.is_dir():
+        raise AudioError(f"{p}: is a directory, not an audio file")
+    try:
+        size = p.stat().st_size
+    except OSError as err:
+        raise AudioError(f"{p}: cannot be read ({err.strerror})") from None
+    if size == 0:
+        raise AudioError(f"{p}: the file is empty (0 bytes)")
+    if not os.access(p, os.R_OK):
+        raise AudioError(f"{p}: permission denied; make the file readable")
+    return p
+
+
+def _open(p: Path):  # -> av.container.InputContainer
+    import av
+
+    try:
+        return av.open(str(p), metadata_errors="ignore")
+    except av.FFmpegError as err:
+        raise AudioError(
+            f"{p}: not an audio or video file that can be read ({_reason(err)}); "
+            "convert it to mp3, wav, flac or ogg"
+        ) from None
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise AudioError(f"{p}: cannot be opened ({err})") from None
+
+
+def _reason(err: Exception) -> str:
+    text = getattr(err, "strerror", None) or str(err)
+    return str(text).rstrip(".")
+
+
+def _audio_stream(container, p: Path):
+    streams = list(container.streams.audio)
+    if not streams:
+        found = ", ".join(f"{s.type} {s.codec_context.name}" for s in container.streams) or "none"
+        raise AudioError(f"{p}: has no audio track (streams found: {found})")
+    # The default or first stream, as players choose.
+    return streams[0]
+
+
+def probe(path: str | os.PathLike[str]) -> AudioInfo:
+    """Read a file's audio format from its headers without decoding it.
+
+    Raises
+    ------
+    AudioError
+        If the path is missing, empty, not a media file, or has no audio track.
+    """
+    p = _check_path(path)
+    with _open(p) as container:
+        stream = _audio_stream(container, p)
+        return _info(container, stream, p)
+
+
+def _info(container, stream, p: Path) -> AudioInfo:
+    ctx = stream.codec_context
+    duration_s: float | None = None
+    if stream.duration and stream.time_base:
+        duration_s = float(stream.duration * stream.time_base)
+    elif container.duration:
+        duration_s = container.duration / 1_000_000
+    return AudioInfo(
+        path=str(p),
+        container=container.format.name,
+        codec=ctx.name,
+        sample_rate=int(ctx.sample_rate or 0),
+        channels=int(ctx.channels or 0),
+        duration_s=duration_s,
+    )
+
+
+def check_trim(start: float, duration: float | None) -> tuple[float, float | None]:
+    """Validate ``start`` and ``duration`` (seconds) and return them as floats."""
+    try:
+        start = float(start)
+    except (TypeError, ValueError):
+        raise SettingsError(f"start={start!r} must be a number of seconds >= 0") from None
+    if not math.isfinite(start) or start < 0:
+        raise SettingsError(f"start={start!r} must be a number of seconds >= 0")
+    if duration is not None:
+        try:
+            duration = float(duration)
+        except (TypeError, ValueError):
+            raise SettingsError(f"duration={duration!r} must be a number of seconds > 0") from None
+        if not math.isfinite(duration) or duration <= 0:
+            raise SettingsError(f"duration={duration!r} must be a number of seconds > 0")
+    return start, duration
+
+
+def format_time(seconds: float) -> str:
+    """``185.23`` → ``"3:05.23"``."""
+    minutes, secs = divmod(max(seconds, 0.0), 60)
+    return f"{int(minutes)}:{secs:05.2f}"
+
+
+def load(
+    path: str | os.PathLike[str],
+    *,
+    start: float = 0.0,
+    duration: float | None = None,
+    sr: int | None = None,
+    mono: bool = False,
+) -> Audio:
+    """Decode an audio file (or a video's audio track) to float32 samples.
+
+    Parameters
+    ----------
+    path : str or path
+        Any file FFmpeg can read.
+    start, duration : float
+        Trim to ``[start, start + duration)`` seconds; ``duration=None`` means to the end.
+        A duration that runs past the end stops at the end.
+    sr : int or None
+        Resample to this rate; ``None`` keeps the file's own rate.
+    mono : bool
+        Mix down to one channel (the channel mean, as librosa does).
+
+    Returns
+    -------
+    Audio
+        ``samples`` of shape ``(channels, n)``, float32. Values beyond ±1 are kept;
+        NaN and infinite samples are replaced by 0 with a :class:`SonicDreamsWarning`.
+
+    Raises
+    ------
+    AudioError
+        Missing path, directory, empty or unreadable file, no audio track, nothing decodable.
+    SettingsError
+        Invalid ``start``/``duration``, or ``start`` at or past the end of the song.
+    """
+    import av
+
+    start, duration = check_trim(start, duration)
+    if sr is not None and not (isinstance(sr, int) and 1000 <= sr <= 768_000):
+        raise SettingsError(f"sr={sr!r} must be an integer sample rate in [1000, 768000]")
+    p = _check_path(path)
+    chunks: list[np.ndarray] = []
+    n_native = 0
+    native_sr = 0
+    native_channels = 0
+    non_finite = False
+    errors = 0
+    decoded_frames = 0
+    last_error: Exception | None = None
+    with _open(p) as container:
+        stream = _audio_stream(container, p)
+        stream.codec_context.thread_type = "AUTO"
+        resampler = None
+
+        def take(frames) -> None:
+            nonlocal non_finite
+            for out in frames:
+                block = out.to_ndarray()
+                if block.ndim == 1:
+                    block = block[None, :]
+                if mono and block.shape[0] > 1:
+                    block = block.mean(axis=0, dtype=np.float32, keepdims=True)
+                if not np.isfinite(block).all():
+                    non_finite = True
+                    block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
+                chunks.append(np.asarray(block, dtype=np.float32))
+
+        try:
+            for packet in container.demux(stream):
+                try:
+                    frames = packet.decode()
+                except av.FFmpegError as err:
+                    errors += 1
+                    last_error = err
+                    if errors > _MAX_DECODE_ERRORS and errors > decoded_frames:
+                        break
+                    continue
+                for frame in frames:
+                    decoded_frames += 1
+                    if resampler is None:
+                        native_sr = int(frame.sample_rate)
+                        native_channels = len(frame.layout.channels)
+                        resampler = av.AudioResampler(format="fltp", rate=sr or native_sr)
+                    n_native += frame.samples
+                    take(resampler.resample(frame))
+            if resampler is not None:
+                take(resampler.resample(None))
+        except av.FFmpegError as err:
+            # A truncated or damaged file: keep what decoded, say so below.
+            errors += 1
+            last_error = err
+        except (ValueError, MemoryError) as err:
+            raise AudioError(f"{p}: decoding failed ({err})") from None
+
+    if decoded_frames == 0 or n_native == 0:
+        why = f" ({_reason(last_error)})" if last_error else ""
+        raise AudioError(f"{p}: no audio could be decoded{why}; the file is damaged or not audio")
+    if errors > decoded_frames:
+        raise AudioError(
+            f"{p}: most of the file failed to decode ({errors} damaged packets); "
+            "it is damaged or not really audio"
+        )
+    if errors:
+        warnings.warn(
+            f"{p}: {errors} damaged packet(s) skipped ({_reason(last_error)}); "
+            "the file may be truncated or corrupt",
+            SonicDreamsWarning,
+            stacklevel=2,
+        )
+    if non_finite:
+        warnings.warn(
+            f"{p}: contains NaN or infinite samples; they were replaced by silence",
+            SonicDreamsWarning,
+            stacklevel=2,
+        )
+
+    out_sr = sr or native_sr
+    samples = np.concatenate(chunks, axis=1) if len(chunks) > 1 else chunks[0]
+    chunks.clear()
+    file_duration_s = n_native / native_sr
+    begin = round(start * native_sr)
+    if begin >= n_native:
+        raise SettingsError(
+            f"start={start:g} s is past the end of {p.name}, which is "
+            f"{format_time(file_duration_s)} ({file_duration_s:.3f} s) long"
+        )
+    end = n_native if duration is None else min(n_native, begin + round(duration * native_sr))
+    if out_sr != native_sr:
+        begin_out = round(begin * out_sr / native_sr)
+        end_out = round(end * out_sr / native_sr)
+    else:
+        begin_out, end_out = begin, end
+    end_out = min(end_out, samples.shape[1])
+    if (begin_out, end_out) != (0, samples.shape[1]):
+        samples = np.ascontiguousarray(samples[:, begin_out:end_out])
+    return Audio(
+        samples=samples,
+        sr=out_sr,
+        path=str(p),
+        start_s=begin / native_sr,
+        duration_s=(end - begin) / native_sr,
+        file_duration_s=file_duration_s,
+        native_sr=native_sr,
+        native_channels=native_channels,
+    )
