@@ -1,0 +1,185 @@
+"""The ``sonicdreams`` command: a thin layer that parses arguments and calls the library.
+
+Exit codes: 0 success; 2 bad input or usage (one line on stderr, no traceback unless
+``--debug``); 130 interrupted; 1 unexpected internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import SonicDreamsError, SonicDreamsWarning
+
+__all__ = ["main", "build_parser"]
+
+log = logging.getLogger("sonicdreams")
+
+EXAMPLES = """\
+examples:
+  sonicdreams analyze song.mp3
+  sonicdreams analyze song.flac --fps 30000/1001 --start 60 --duration 30
+  sonicdreams analyze song.mp3 --json features.json --plot features.png
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="sonicdreams",
+        description="Turn a song into a music video that moves with the music.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"sonicdreams {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks and debug logs")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    p = commands.add_parser(
+        "analyze",
+        help="analyse a song: tempo, beats, sections, pitches, envelopes",
+        description="Analyse a song at the frame times of a video and print a summary.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("song", help="audio or video file (mp3, wav, flac, ogg, opus, m4a, mp4…)")
+    p.add_argument("--fps", default="30",
+                   help="video frame rate: 30, 29.97 or 30000/1001 (default: %(default)s)")
+    p.add_argument("--start", type=float, default=0.0, metavar="S",
+                   help="start of the clip in seconds (default: %(default)s)")
+    p.add_argument("--duration", type=float, default=None, metavar="S",
+                   help="length of the clip in seconds (default: to the end)")
+    p.add_argument("--pulse-audio", metavar="FILE", help="stem that drives pulse (e.g. drums)")
+    p.add_argument("--motion-audio", metavar="FILE", help="stem that drives motion")
+    p.add_argument("--class-audio", metavar="FILE", help="stem that drives the pitch classes")
+    p.add_argument("--json", metavar="OUT.json", help="write every feature as JSON")
+    p.add_argument("--plot", metavar="OUT.png", help="draw the features (needs matplotlib)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)
+    p.set_defaults(run=_cmd_analyze)
+    return parser
+
+
+def _write_atomic(path: Path, write) -> None:
+    """Create ``path`` only when complete: write to a temporary name beside it, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True) if str(path.parent) else None
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from .audio.analyze import analyze
+    from .audio.decode import format_time
+
+    plot_path = Path(args.plot) if args.plot else None
+    if plot_path is not None:
+        from .audio.plot import require_matplotlib
+
+        require_matplotlib()  # fail before the analysis, not after
+    features = analyze(
+        args.song,
+        fps=args.fps,
+        start=args.start,
+        duration=args.duration,
+        pulse_audio=args.pulse_audio,
+        motion_audio=args.motion_audio,
+        class_audio=args.class_audio,
+        cache=not args.no_cache,
+    )
+    song = features.song
+    layout = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}.get(song.channels,
+                                                              f"{song.channels} channels")
+    clip = ""
+    if features.start_s > 0 or features.duration_s < song.file_duration_s - 1e-3:
+        clip = (f" (clip {format_time(features.start_s)}–"
+                f"{format_time(features.start_s + features.duration_s)})")
+    lines = [
+        f"song:      {song.path}",
+        f"length:    {format_time(song.file_duration_s)}{clip}",
+        f"audio:     {song.sample_rate} Hz, {layout}",
+        f"frames:    {features.n_frames} at {_fps_text(features.fps)} fps",
+        f"tempo:     {features.tempo_bpm:.1f} BPM" if features.tempo_bpm > 0
+        else "tempo:     none (no beat found)",
+        f"beats:     {len(features.beat_times)}",
+        f"sections:  {len(features.section_times)} starting at "
+        + ", ".join(format_time(t) for t in features.section_times),
+        "pitches:   " + " ".join(features.dominant_pitches[:5]) + "  (most dominant first)",
+    ]
+    if args.json:
+        payload = json.dumps(features.to_dict(), separators=(",", ":"))
+
+        def write_json(tmp: str) -> None:
+            Path(tmp).write_text(payload, encoding="utf-8")
+
+        _write_atomic(Path(args.json), write_json)
+        lines.append(f"json:      {args.json}")
+    if plot_path is not None:
+        from .audio.plot import plot_features
+
+        _write_atomic(plot_path, lambda tmp: plot_features(features, tmp, fmt=plot_path.suffix))
+        lines.append(f"plot:      {args.plot}")
+    print("\n".join(lines))
+    return 0
+
+
+def _fps_text(fps) -> str:
+    return str(fps.numerator) if fps.denominator == 1 else f"{fps} (≈{float(fps):.3f})"
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse: --help/--version → 0, usage errors → 2
+        return int(exit_.code or 0)
+    debug = bool(getattr(args, "debug", False))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="%(levelname)s: %(message)s")
+    with warnings.catch_warnings():
+        if not debug:
+            warnings.simplefilter("default", SonicDreamsWarning)
+            warnings.showwarning = _show_warning
+        try:
+            return args.run(args)
+        except SonicDreamsError as err:
+            if debug:
+                raise
+            print(f"sonicdreams: error: {err}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("sonicdreams: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            # The reader of our stdout went away (e.g. `| head`): not an error.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 0
+        except Exception as err:  # an internal error: short message, traceback with --debug
+            if debug:
+                raise
+            print(f"sonicdreams: internal error: {type(err).__name__}: {err} "
+                  "(run again with --debug for the traceback)", file=sys.stderr)
+            return 1
