@@ -31,6 +31,9 @@ __all__ = [
     "__version__",
     "analyze",
     "Features",
+    "plan",
+    "Trajectory",
+    "RenderSettings",
     "Audio",
     "load_audio",
     "probe_audio",
@@ -53,6 +56,9 @@ _LAZY = {
     "load_audio": ("sonicdreams.audio.decode", "load"),
     "probe_audio": ("sonicdreams.audio.decode", "probe"),
     "Progress": ("sonicdreams.progress", "Progress"),
+    "plan": ("sonicdreams.motion.trajectory", "plan"),
+    "Trajectory": ("sonicdreams.motion.trajectory", "Trajectory"),
+    "RenderSettings": ("sonicdreams.settings", "RenderSettings"),
 }
 
 
@@ -75,4 +81,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .audio.decode import Audio
     from .audio.decode import load as load_audio
     from .audio.decode import probe as probe_audio
+    from .motion.trajectory import Trajectory, plan
     from .progress import Progress
+    from .settings import RenderSettings

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,14 +20,13 @@ from .decode import Audio, check_trim, load
 from .features import (
     Analysis,
     AnalysisSettings,
-    EnvelopeSource,
     analyze_audio,
     envelope_source,
     pitch_dominance,
     sample_at_frames,
 )
 
-__all__ = ["Features", "SourceInfo", "analyze", "analyze_file"]
+__all__ = ["Features", "SourceInfo", "analyze", "analyze_file", "frame_features"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,9 @@ class Features:
     """Where pulse came from: ``"percussive"``, ``"harmonic"``, ``"full"`` or a stem's path."""
     motion_source: str
     class_source: str
+    grids: Mapping[str, Analysis] = field(default_factory=dict, repr=False, compare=False)
+    """The grid analyses behind the frames: ``"song"`` and any stems (``"pulse_audio"``,
+    ``"motion_audio"``, ``"class_audio"``); used to read features at other times."""
 
     @property
     def times(self) -> npt.NDArray[np.float64]:
@@ -105,6 +108,31 @@ class Features:
     def envelope(self, *, percussive: bool, harmonic: bool) -> npt.NDArray[np.float32]:
         """The song's envelope picked by Lucid Sonic Dreams' percussive/harmonic rule."""
         return getattr(self, envelope_source(percussive, harmonic))
+
+    def role_envelope(self, role: str, *, percussive: bool, harmonic: bool,
+                      times: np.ndarray | None = None, how: str = "max") -> np.ndarray:
+        """Envelope driving ``role`` (``"pulse"``, ``"motion"``…) at ``times`` (default: frames).
+
+        A stem given for the role (``pulse_audio=…``) wins; otherwise the song's part chosen
+        by the percussive/harmonic flags. ``how`` pools over the spacing of ``times``.
+        """
+        stem = self.grids.get(f"{role}_audio")
+        if stem is not None:
+            return self._at(stem, stem.full, times, how)
+        song = self.grids["song"]
+        return self._at(song, song.envelope(envelope_source(percussive, harmonic)), times, how)
+
+    def chroma_at(self, times: np.ndarray | None = None, how: str = "mean") -> np.ndarray:
+        """The chromagram (``class_audio``'s if given) at ``times``, [shape=(12, len(times))]."""
+        grid = self.grids.get("class_audio", self.grids["song"])
+        return self._at(grid, grid.chroma, times, how)
+
+    def _at(self, grid: Analysis, values: np.ndarray, times: np.ndarray | None,
+            how: str) -> np.ndarray:
+        times = self.times if times is None else np.asarray(times, dtype=np.float64)
+        rate = 1.0 / float(np.median(np.diff(times))) if len(times) > 1 else float(self.fps)
+        return _read_grid(grid, values, times, rate=rate, how=how,
+                          stem=grid is not self.grids["song"])
 
     @property
     def dominant_pitches(self) -> list[str]:
@@ -210,8 +238,8 @@ def analyze_file(
 
 
 def _trim_audio(audio: Audio, start: float, duration: float | None) -> Audio:
-    from .decode import format_time
     from ..errors import SettingsError
+    from .decode import format_time
 
     begin = round(start * audio.sr)
     if begin >= audio.n_samples:
@@ -286,55 +314,75 @@ def analyze(
     start, duration = check_trim(start, duration)
     analysis, info = analyze_file(song, start=start, duration=duration, settings=settings,
                                   cache=cache, progress=progress)
-    n = n_frames(info.duration_s, fps_q)
-    if n < 1:
+    if n_frames(info.duration_s, fps_q) < 1:
         raise AudioError(
             f"{_describe(song)}: the audio is too short ({info.duration_s * 1000:.2f} ms) to "
             f"make even one frame at {float(fps_q):g} fps; use a longer song"
         )
-    times = frame_times(n, fps_q)
-    fps_f = float(fps_q)
-
-    def sample(a: Analysis, values: np.ndarray, how: str) -> np.ndarray:
-        out = sample_at_frames(values, grid_rate=a.frame_rate, frame_times=times, fps=fps_f,
-                               how=how)
-        if a is not analysis:  # a stem shorter than the song is silent after its end
-            out[..., times >= a.duration_s] = 0.0
-        return out
-
-    def stem(source: AudioSource | None, role: str) -> Analysis | None:
+    stems: dict[str, tuple[Analysis, str]] = {}
+    for role, source in (("pulse_audio", pulse_audio), ("motion_audio", motion_audio),
+                         ("class_audio", class_audio)):
         if source is None:
-            return None
-        a, stem_info = analyze_file(source, start=start, duration=duration, settings=settings,
-                                    cache=cache, progress=progress)
+            continue
+        stem, stem_info = analyze_file(source, start=start, duration=duration,
+                                       settings=settings, cache=cache, progress=progress)
         gap = info.duration_s - stem_info.duration_s
         if abs(gap) > 0.5:
             warnings.warn(
                 f"{role}={_describe(source)} is {abs(gap):.1f} s "
                 f"{'shorter' if gap > 0 else 'longer'} than the song; "
                 + ("the missing part counts as silence" if gap > 0 else "the rest is ignored"),
-                SonicDreamsWarning, stacklevel=3,
+                SonicDreamsWarning, stacklevel=2,
             )
-        return a
+        stems[role] = (stem, _describe(source))
+    return frame_features(analysis, info, fps=fps_q, stems=stems,
+                          pulse_percussive=pulse_percussive, pulse_harmonic=pulse_harmonic,
+                          motion_percussive=motion_percussive, motion_harmonic=motion_harmonic)
 
-    env: dict[EnvelopeSource, np.ndarray] = {
-        name: sample(analysis, analysis.envelope(name), "max")
-        for name in ("full", "percussive", "harmonic")
-    }
 
-    def pick(stem_source, role: str, percussive: bool, harmonic: bool) -> tuple[np.ndarray, str]:
-        a = stem(stem_source, role)
-        if a is not None:
-            return sample(a, a.full, "max"), _describe(stem_source)
-        name = envelope_source(percussive, harmonic)
-        return env[name], name
+def frame_features(
+    song: Analysis,
+    info: SourceInfo,
+    *,
+    fps: Fraction,
+    stems: Mapping[str, tuple[Analysis, str]] | None = None,
+    pulse_percussive: bool = True,
+    pulse_harmonic: bool = False,
+    motion_percussive: bool = False,
+    motion_harmonic: bool = True,
+) -> Features:
+    """Read grid analyses at the frames of a video at ``fps`` (see :func:`analyze`).
 
-    pulse, pulse_src = pick(pulse_audio, "pulse_audio", pulse_percussive, pulse_harmonic)
-    motion, motion_src = pick(motion_audio, "motion_audio", motion_percussive, motion_harmonic)
-    class_analysis = stem(class_audio, "class_audio") or analysis
-    chroma = sample(class_analysis, class_analysis.chroma, "mean")
+    ``stems`` maps ``"pulse_audio"``, ``"motion_audio"``, ``"class_audio"`` to the analysis of
+    that file and a name for it.
+    """
+    stems = dict(stems or {})
+    grids = {"song": song, **{role: a for role, (a, _) in stems.items()}}
+    names = {role: name for role, (_, name) in stems.items()}
+    n = n_frames(info.duration_s, fps)
+    times = frame_times(n, fps)
+    fps_f = float(fps)
+
+    def at(grid: Analysis, values: np.ndarray, how: str) -> np.ndarray:
+        return _read_grid(grid, values, times, rate=fps_f, how=how, stem=grid is not song)
+
+    env = {name: at(song, song.envelope(name), "max") for name in ("full", "percussive",
+                                                                  "harmonic")}
+
+    def role(name: str, percussive: bool, harmonic: bool, how: str) -> tuple[np.ndarray, str]:
+        stem = grids.get(f"{name}_audio")
+        if stem is not None:
+            return at(stem, stem.full, how), names[f"{name}_audio"]
+        source = envelope_source(percussive, harmonic)
+        return (env[source] if how == "max" else at(song, song.envelope(source), how)), source
+
+    pulse, pulse_src = role("pulse", pulse_percussive, pulse_harmonic, "max")
+    # Motion accumulates: mean pooling keeps its integral, so the walk covers the same
+    # distance per second at any fps.
+    motion, motion_src = role("motion", motion_percussive, motion_harmonic, "mean")
+    class_grid = grids.get("class_audio", song)
     return Features(
-        fps=fps_q,
+        fps=fps,
         n_frames=n,
         start_s=info.start_s,
         duration_s=info.duration_s,
@@ -344,14 +392,25 @@ def analyze(
         full=env["full"],
         percussive=env["percussive"],
         harmonic=env["harmonic"],
-        onset=sample(analysis, analysis.onset, "max"),
-        rms=sample(analysis, analysis.rms, "mean"),
-        chroma=chroma,
-        pitches_sorted=pitch_dominance(class_analysis.chroma),
-        tempo_bpm=analysis.tempo_bpm,
-        beat_times=analysis.beat_times[analysis.beat_times < info.duration_s],
-        section_times=analysis.section_times,
+        onset=at(song, song.onset, "max"),
+        rms=at(song, song.rms, "mean"),
+        chroma=at(class_grid, class_grid.chroma, "mean"),
+        pitches_sorted=pitch_dominance(class_grid.chroma),
+        tempo_bpm=song.tempo_bpm,
+        beat_times=song.beat_times[song.beat_times < info.duration_s],
+        section_times=song.section_times,
         pulse_source=pulse_src,
         motion_source=motion_src,
-        class_source="full" if class_audio is None else _describe(class_audio),
+        class_source=names.get("class_audio", "full"),
+        grids=grids,
     )
+
+
+def _read_grid(grid: Analysis, values: np.ndarray, times: np.ndarray, *, rate: float, how: str,
+               stem: bool) -> np.ndarray:
+    """Grid curve ``values`` at ``times`` (pooled over 1/rate); a stem is silent past its end."""
+    out = sample_at_frames(values, grid_rate=grid.frame_rate, frame_times=times, fps=rate,
+                           how=how)
+    if stem:
+        out[..., times >= grid.duration_s] = 0.0
+    return out

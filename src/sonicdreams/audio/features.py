@@ -336,13 +336,11 @@ def analyze_audio(
             spectral.append(part)
             tick()
 
-        def cat(key: str) -> np.ndarray:
-            return np.concatenate([part[key] for part in spectral], axis=-1)
-
-        full, perc, harm, rms = cat("full"), cat("percussive"), cat("harmonic"), cat("rms")
-        mel128 = cat("mel128")
-        tuning_spec = cat("tuning_spec")
+        joined = {key: np.concatenate([part[key] for part in spectral], axis=-1)
+                  for key in spectral[0]}
         del spectral
+        full, perc, harm = joined["full"], joined["percussive"], joined["harmonic"]
+        rms, mel128, tuning_spec = joined["rms"], joined["mel128"], joined.pop("tuning_spec")
         silent = not (len(y) and float(rms.max()) >= _SILENCE_RMS)
         if silent or not tuning_spec.any():
             tuning = 0.0

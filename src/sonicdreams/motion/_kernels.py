@@ -1,0 +1,132 @@
+"""The two sequential recurrences of the motion engine, compiled with numba.
+
+Both are inherently step-by-step (a walk that turns at bounds, a class vector fed back
+through a normalisation), so each runs as one compiled O(N·D) loop. They are also importable
+as plain Python (``*_py``) for tests and for machines without numba.
+
+The walk runs on a fixed clock of ``REFERENCE_FPS`` ticks per second, the frame rate the
+original's per-frame constants were made for, and is read at the video's frame times by linear
+interpolation: the same song moves the same way at 24 or 60 fps, and at 43 fps the ticks are
+the frames, exactly as in the original.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["latent_walk", "class_walk"]
+
+
+def latent_walk_py(out, frame_tick, frame_frac, f_key_a, f_key_b, f_w_a, f_w_b,
+                   t_key_a, t_key_b, t_w_a, t_w_b, keys, pulse, motion, r_blocks, block,
+                   signs0, ema, motion_react, bound):
+    """Fill ``out[N, D]`` with ``z = base + p + sum(m)`` read at the frame times.
+
+    Per tick k (``pulse``, ``motion``, ``block`` and the ``t_*`` base weights have one entry
+    per tick):
+      base_k = t_w_a[k] * keys[t_key_a[k]] + t_w_b[k] * keys[t_key_b[k]]
+      p_k    = EMA of pulse[k]             (one scalar added to every dimension)
+      m_k    = EMA of motion[k] * s * r    (s: direction per dimension, r: randomness)
+      z_k    = base_k + p_k + sum_{j<=k} m_j
+    and a dimension whose ``z_k`` is within ``motion_react`` of ``±bound`` turns back.
+    Frame i lies ``frame_frac[i]`` of the way from tick ``frame_tick[i]`` to the next; its
+    pulse and walk are interpolated there, its base is evaluated at its own time (``f_*``).
+    Frames must be sorted by time. Returns the final directions.
+    """
+    n, d = out.shape
+    n_ticks = pulse.shape[0]
+    s = signs0.astype(np.float64).copy()
+    m = np.zeros(d)
+    cum = np.zeros(d)
+    prev_cum = np.zeros(d)
+    p = 0.0
+    prev_p = 0.0
+    i = 0
+    for k in range(n_ticks):
+        r = r_blocks[block[k]]
+        prev_p = p
+        if k == 0:
+            p = pulse[0]
+        else:
+            p = ema * p + (1.0 - ema) * pulse[k]
+        ka = t_key_a[k]
+        kb = t_key_b[k]
+        wa = t_w_a[k]
+        wb = t_w_b[k]
+        amp = motion[k]
+        for j in range(d):
+            prev_cum[j] = cum[j]
+            step = amp * s[j] * r[j]
+            if k == 0:
+                m[j] = step
+            else:
+                m[j] = ema * m[j] + (1.0 - ema) * step
+            cum[j] += m[j]
+            z = wa * keys[ka, j] + wb * keys[kb, j] + p + cum[j]
+            if z - motion_react < -bound:
+                s[j] = 1.0
+            elif z + motion_react >= bound:
+                s[j] = -1.0
+        # Emit the frames that lie between the previous tick and this one (or on this one).
+        while i < n and (frame_tick[i] < k or (frame_tick[i] == k and frame_frac[i] == 0.0)):
+            if frame_tick[i] == k:
+                f = 1.0
+            else:
+                f = frame_frac[i]
+            pf = (1.0 - f) * prev_p + f * p
+            ka = f_key_a[i]
+            kb = f_key_b[i]
+            for j in range(d):
+                out[i, j] = (f_w_a[i] * keys[ka, j] + f_w_b[i] * keys[kb, j] + pf
+                             + (1.0 - f) * prev_cum[j] + f * cum[j])
+            i += 1
+    return s
+
+
+def class_walk_py(out, chroma_t, mapping, first, gain, complexity, min_is_zero, zero_slot):
+    """Lucid Sonic Dreams' class vector recurrence on the compact set of used classes.
+
+    out[N, U]      : result, U = number of class ids that ever receive a pitch (plus id 0)
+    chroma_t[N, 12]: chroma per step; mapping[N, 12]: compact slot of each pitch's class
+    first          : step whose chroma starts the walk (the first non-silent one)
+    c_0 = norm(map(chroma[first])); c_i = norm(c_{i-1} + gain * map(chroma[i]))
+    norm: min-max to [0, 1] (min is 0 when some classes never receive a pitch), a flat vector
+    gets 0.1 on class 0, then everything is scaled by ``complexity``.
+    """
+    n, u = out.shape
+    prev = np.zeros(u)
+    cur = np.zeros(u)
+    mapped = np.zeros(u)
+    for i in range(n):
+        mapped[:] = 0.0
+        src = first if i == 0 else i
+        for p in range(12):  # a class given to two pitches takes the later one's value
+            mapped[mapping[i, p]] = chroma_t[src, p]
+        if i == 0:
+            cur[:] = mapped
+        else:
+            for k in range(u):
+                cur[k] = prev[k] + gain * mapped[k]
+        hi = cur.max()
+        lo = 0.0 if min_is_zero else cur.min()
+        if hi > lo:
+            for k in range(u):
+                cur[k] = (cur[k] - lo) / (hi - lo)
+        else:
+            cur[:] = 0.0
+            cur[zero_slot] = 0.1
+        for k in range(u):
+            cur[k] *= complexity
+            out[i, k] = cur[k]
+            prev[k] = cur[k]
+    return out
+
+
+try:
+    import numba
+
+    latent_walk = numba.njit(cache=True, nogil=True)(latent_walk_py)
+    class_walk = numba.njit(cache=True, nogil=True)(class_walk_py)
+except ImportError:  # pragma: no cover - numba comes with librosa
+    latent_walk = latent_walk_py
+    class_walk = class_walk_py

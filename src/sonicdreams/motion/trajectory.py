@@ -1,0 +1,289 @@
+"""``plan()``: musical features in, the generator's inputs for every frame out.
+
+The noise (latent) vector of frame ``i`` is Lucid Sonic Dreams' sum of three parts:
+
+- a **base** moving between random keyframes (``speed_fpm`` per minute),
+- a **pulse**: a push proportional to the pulse envelope that relaxes when the sound falls,
+- a **motion**: a random walk whose speed follows the motion envelope and which turns back at
+  ``±2·truncation``,
+
+and the class vector follows the chromagram: each of the 12 pitch classes feeds one class.
+
+The original's constants are per frame at 43 fps. Here the walk and the class vectors run on
+a clock of 43 ticks per second and are read at the video's frame times, so the same song moves
+the same way at any frame rate (at 43 fps the ticks are the frames); the original's bugs are
+fixed (see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import SettingsError
+from ..settings import MOTION_OPTIONS, RenderSettings
+from ..timing import frame_times
+from . import keyframes as kf
+
+__all__ = ["Trajectory", "plan", "REFERENCE_FPS"]
+
+REFERENCE_FPS = 43.0
+"""The frame rate at which the original's per-frame constants were defined (its default)."""
+_EMA_AT_REFERENCE = 0.75  # pulse and motion smoothing per frame at REFERENCE_FPS
+_MOTION_PER_SECOND = 20.0  # motion step per frame = motion_react * 20 / fps
+_RANDOMNESS_PERIOD_S = 4.0  # motion randomness factors are redrawn this often
+_N_PITCHES = 12
+
+
+@dataclass(frozen=True, slots=True)
+class Trajectory:
+    """The generator inputs of every frame, and everything needed to reproduce them."""
+
+    noise: npt.NDArray[np.float32]
+    """Latent vectors [shape=(n_frames, z_dim)]."""
+    classes: npt.NDArray[np.float32]
+    """Class vectors [shape=(n_frames, c_dim)], in [0, class_complexity]; c_dim may be 0."""
+    fps: Fraction
+    seed: int
+    """The seed actually used (drawn when none was given): pass it back to reproduce."""
+    class_ids: tuple[int, ...]
+    """The classes given to the pitches C, C#, … B (after tiling and dominance ordering)."""
+    keyframe_times: npt.NDArray[np.float64]
+    """When each keyframe (base latent) is reached, in seconds of video."""
+    settings: RenderSettings
+    """The resolved options (``seed`` and ``classes`` filled in)."""
+    effects: Mapping[str, npt.NDArray[np.float32]] = field(default_factory=dict)
+    """Per-frame amplitudes in [0, 1] of the audio-driven effects."""
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.noise.shape[0])
+
+    @property
+    def z_dim(self) -> int:
+        return int(self.noise.shape[1])
+
+    @property
+    def c_dim(self) -> int:
+        return int(self.classes.shape[1])
+
+
+def _fresh_seed() -> int:
+    return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def plan(
+    features,
+    *,
+    z_dim: int,
+    c_dim: int = 0,
+    seed: int | None = None,
+    settings: RenderSettings | None = None,
+    **options: Any,
+) -> Trajectory:
+    """Compute the noise and class vectors of every frame from a song's features.
+
+    Parameters
+    ----------
+    features : Features
+        From :func:`sonicdreams.analyze`; its fps and frame count are the video's.
+    z_dim, c_dim : int
+        The generator's latent and class sizes (``c_dim=0``: unconditional).
+    seed : int or None
+        The same seed gives bit-identical vectors; ``None`` draws one (reported in the result).
+    settings : RenderSettings or None
+        Options; keywords (``speed_fpm=…``, ``classes=[…]``…) override them.
+
+    Returns
+    -------
+    Trajectory
+
+    Raises
+    ------
+    SettingsError
+        An option out of range, an unknown option, or a class id outside ``[0, c_dim)``.
+    """
+    for name in options:
+        if name not in MOTION_OPTIONS:
+            RenderSettings.create({name: None})  # raises "unknown option" with a suggestion
+            raise SettingsError(f"{name} is not an option of plan(); pass it to render()")
+    s = (settings or RenderSettings()).update(**options) if options else (
+        settings or RenderSettings())
+    if seed is not None:
+        s = s.update(seed=seed)
+    if s.seed is None:
+        s = s.update(seed=_fresh_seed())
+    if not isinstance(z_dim, int) or z_dim < 1:
+        raise SettingsError(f"z_dim={z_dim!r} must be a positive integer")
+    if not isinstance(c_dim, int) or c_dim < 0:
+        raise SettingsError(f"c_dim={c_dim!r} must be an integer >= 0")
+
+    fps = Fraction(features.fps)
+    fps_f = float(fps)
+    n = int(features.n_frames)
+    times = frame_times(n, fps)
+    keys_rng, walk_rng, class_rng = (np.random.default_rng(child) for child in
+                                     np.random.SeedSequence(s.seed).spawn(3))
+
+    noise, key_times = _noise(features, s, z_dim=z_dim, n=n, fps=fps_f, times=times,
+                               keys_rng=keys_rng, walk_rng=walk_rng)
+    class_ids, classes = _classes(features, s, c_dim=c_dim, n=n, times=times, rng=class_rng)
+    if c_dim and s.classes is None:
+        s = s.update(classes=class_ids)
+    return Trajectory(noise=noise, classes=classes, fps=fps, seed=s.seed, class_ids=class_ids,
+                      keyframe_times=key_times, settings=s)
+
+
+# --------------------------------------------------------------------------------------------
+# Noise: base + pulse + motion
+
+
+def _clock(duration_s: float, times: np.ndarray):
+    """The walk's ticks (``REFERENCE_FPS`` per second) covering every frame time."""
+    last = float(times[-1]) if len(times) else 0.0
+    n_ticks = int(math.floor(max(last, duration_s) * REFERENCE_FPS)) + 2
+    tick_times = np.arange(n_ticks, dtype=np.float64) / REFERENCE_FPS
+    pos = times * REFERENCE_FPS
+    frame_tick = np.floor(pos + 1e-9).astype(np.int64)
+    frame_frac = np.clip(pos - frame_tick, 0.0, 1.0)
+    frame_frac[frame_frac < 1e-9] = 0.0
+    return tick_times, frame_tick, frame_frac
+
+
+def _noise(features, s: RenderSettings, *, z_dim: int, n: int, fps: float, times: np.ndarray,
+           keys_rng: np.random.Generator, walk_rng: np.random.Generator):
+    from scipy.stats import truncnorm
+
+    from ._kernels import latent_walk
+
+    n_keys = kf.keyframe_count(features.duration_s, s.speed_fpm)
+    keys = (s.truncation * truncnorm.rvs(-2, 2, size=(max(n_keys, 1), z_dim),
+                                         random_state=keys_rng)).astype(np.float32)
+    key_times = kf.keyframe_times(n_keys, features.duration_s)
+    if s.sync_keyframes_to_beats and len(key_times) > 2:
+        beats = np.asarray(features.beat_times, dtype=np.float64)
+        onset_at = np.asarray(features.onset)[features.beat_frames] if len(beats) else None
+        bars = kf.beat_bar_times(beats, onset_at)
+        key_times = kf.snap_to_beats(key_times, beat_times=beats, bar_times=bars)
+    keys64 = keys.astype(np.float64)
+    tick_times, frame_tick, frame_frac = _clock(features.duration_s, times)
+    f_weights = kf.interpolation_weights(key_times, times, keys64, space=s.motion_space)
+    t_weights = kf.interpolation_weights(key_times, tick_times, keys64, space=s.motion_space)
+
+    signs0 = walk_rng.choice(np.array([-1.0, 1.0]), size=z_dim)
+    n_blocks = int(math.floor(tick_times[-1] / _RANDOMNESS_PERIOD_S)) + 1
+    r_blocks = np.where(walk_rng.random((n_blocks, z_dim)) < 0.5, 1.0,
+                        1.0 - s.motion_randomness)
+    block = np.arange(len(tick_times)) // int(round(_RANDOMNESS_PERIOD_S * REFERENCE_FPS))
+
+    pulse = s.pulse_react * features.role_envelope(
+        "pulse", percussive=s.pulse_percussive, harmonic=s.pulse_harmonic, times=tick_times,
+        how="max")
+    motion = (s.motion_react * _MOTION_PER_SECOND / REFERENCE_FPS) * features.role_envelope(
+        "motion", percussive=s.motion_percussive, harmonic=s.motion_harmonic, times=tick_times,
+        how="mean")
+    noise = np.empty((n, z_dim), dtype=np.float32)
+    latent_walk(noise, frame_tick, frame_frac, *f_weights, *t_weights, keys64,
+                np.asarray(pulse, dtype=np.float64), np.asarray(motion, dtype=np.float64),
+                r_blocks, block, signs0, _EMA_AT_REFERENCE, float(s.motion_react),
+                2.0 * s.truncation)
+    return noise, key_times
+
+
+# --------------------------------------------------------------------------------------------
+# Classes: pitch → class mapping, shuffles, smoothing
+
+
+def _class_list(features, s: RenderSettings, c_dim: int, rng: np.random.Generator) -> list[int]:
+    if s.classes is None:
+        chosen = rng.choice(c_dim, size=min(c_dim, _N_PITCHES), replace=False).tolist()
+    else:
+        bad = [c for c in s.classes if c >= c_dim]
+        if bad:
+            raise SettingsError(f"classes: {bad[0]} is out of range; this generator has "
+                                f"{c_dim} classes (0 to {c_dim - 1})")
+        chosen = list(s.classes)
+    if len(chosen) < _N_PITCHES:
+        chosen = (chosen * _N_PITCHES)[:_N_PITCHES]
+    if s.dominant_classes_first:
+        head = [0] * _N_PITCHES
+        for rank, pitch in enumerate(np.asarray(features.pitches_sorted)[:_N_PITCHES]):
+            head[int(pitch)] = chosen[rank]
+        chosen = head + chosen[_N_PITCHES:]
+    return [int(c) for c in chosen]
+
+
+def _shuffle_counts(features, s: RenderSettings, times: np.ndarray) -> np.ndarray:
+    """How many shuffles happened up to and including each of the (tick) ``times``."""
+    spec = s.class_shuffle_seconds
+    n = len(times)
+    if spec is None or n == 0:
+        return np.zeros(n, dtype=np.int64)
+    if isinstance(spec, float):
+        return np.floor(times / spec + 1e-9).astype(np.int64)
+    if spec == "sections":
+        event_times = np.asarray(features.section_times, dtype=np.float64)[1:]
+    else:  # absolute song times, as the original's list form
+        event_times = np.asarray(spec, dtype=np.float64) - features.start_s
+    events = np.floor(event_times * REFERENCE_FPS + 0.5).astype(np.int64)
+    events = events[(events >= 1) & (events < n)]
+    counts = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(counts, events, 1)
+    return np.cumsum(counts[:n])
+
+
+def _classes(features, s: RenderSettings, *, c_dim: int, n: int, times: np.ndarray,
+             rng: np.random.Generator):
+    """Class vectors on the walk's clock, then read at the frame times."""
+    from ._kernels import class_walk
+
+    if c_dim == 0:
+        return (), np.zeros((n, 0), dtype=np.float32)
+    chosen = _class_list(features, s, c_dim, rng)
+    used = sorted(set(chosen) | {0})
+    slot_of = {c: k for k, c in enumerate(used)}
+    slots = np.array([slot_of[c] for c in chosen], dtype=np.int64)
+    length = len(chosen)
+    shift = int(round(_N_PITCHES * s.class_shuffle_strength))
+    tick_times, _, _ = _clock(features.duration_s, times)
+    rotation = (_shuffle_counts(features, s, tick_times) * shift) % length
+    mapping = slots[(rotation[:, None] + np.arange(_N_PITCHES)[None, :]) % length]
+
+    chroma_t = np.ascontiguousarray(
+        np.asarray(features.chroma_at(tick_times, how="mean"), dtype=np.float64).T)
+    voiced = np.flatnonzero(chroma_t.sum(axis=1) > 0)
+    first = int(voiced[0]) if len(voiced) else 0
+    compact = np.empty((len(tick_times), len(used)), dtype=np.float64)
+    # The original's gain was class_pitch_react * 43 / fps per frame: per tick it is the gain.
+    class_walk(compact, chroma_t, mapping, first, float(s.class_pitch_react),
+               float(s.class_complexity), c_dim > len(used), slot_of[0])
+    compact = _smooth(compact, int(round(s.class_smooth_seconds * REFERENCE_FPS)))
+    classes = np.zeros((n, c_dim), dtype=np.float32)
+    tick_pos = np.arange(len(tick_times), dtype=np.float64)
+    for k, class_id in enumerate(used):
+        classes[:, class_id] = np.interp(times * REFERENCE_FPS, tick_pos, compact[:, k])
+    return tuple(chosen[:_N_PITCHES]), classes
+
+
+def _smooth(x: np.ndarray, window: int) -> np.ndarray:
+    """Means of consecutive ``window``-frame blocks, linearly interpolated between the blocks'
+    centres (the original placed each mean at its block's start: visuals led the audio)."""
+    n = x.shape[0]
+    if window <= 1 or n <= 1:
+        return x
+    starts = np.arange(0, n, window)
+    sums = np.add.reduceat(x, starts, axis=0)
+    sizes = np.diff(np.append(starts, n))
+    means = sums / sizes[:, None]
+    centres = starts + (sizes - 1) / 2.0
+    frames = np.arange(n, dtype=np.float64)
+    out = np.empty_like(x)
+    for k in range(x.shape[1]):
+        out[:, k] = np.interp(frames, centres, means[:, k])
+    return out
