@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import SettingsError
 
-__all__ = ["RenderSettings", "option_fields", "MOTION_OPTIONS"]
+__all__ = ["RenderSettings", "option_fields", "PLAN_OPTIONS", "LSD_EFFECTS"]
 
 Check = Callable[[str, Any], Any]
 
@@ -189,6 +189,19 @@ class RenderSettings:
     class_shuffle_strength: float = option(
         0.5, "how far the mapping rotates at each shuffle (x12 positions); 0-1",
         _number(0, 1), group="classes", lsd=True)
+    # -- effects: the original's contrast and flash, driven by loudness ----------------------
+    contrast_strength: float | None = option(
+        None, "contrast boost on loud sounds, 0-1; setting it (or contrast_percussive) enables "
+        "the effect, default strength 0.5", _optional(_number(0, 1)), group="effects", lsd=True)
+    contrast_percussive: bool | None = option(
+        None, "contrast follows the percussive part (default) or, if false, the full mix",
+        _optional(_bool), group="effects", lsd=True)
+    flash_strength: float | None = option(
+        None, "brightness flash on loud sounds, 0-1; setting it (or flash_percussive) enables "
+        "the effect, default strength 0.5", _optional(_number(0, 1)), group="effects", lsd=True)
+    flash_percussive: bool | None = option(
+        None, "flash follows the percussive part (default) or, if false, the full mix",
+        _optional(_bool), group="effects", lsd=True)
     # -- reproducibility ----------------------------------------------------------------------
     seed: int | None = option(
         None, "random seed; the same seed gives the same video (default: a new one, reported)",
@@ -217,6 +230,19 @@ class RenderSettings:
                 raise SettingsError(_unknown(name, known))
         return replace(self, **changes)
 
+    def effect_enabled(self, name: str) -> bool:
+        """The original's rule: an effect is on once any of its options is given."""
+        return (getattr(self, f"{name}_strength") is not None
+                or getattr(self, f"{name}_percussive") is not None)
+
+    def effect_strength(self, name: str) -> float:
+        value = getattr(self, f"{name}_strength")
+        return 0.5 if value is None else value  # 0 means 0 (the original turned it into 0.5)
+
+    def effect_percussive(self, name: str) -> bool:
+        value = getattr(self, f"{name}_percussive")
+        return True if value is None else value  # False is honoured (the original ignored it)
+
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
 
@@ -236,5 +262,8 @@ def option_fields(group: str | None = None):
     return [f for f in fields(RenderSettings) if group is None or f.metadata["group"] == group]
 
 
-MOTION_OPTIONS = frozenset(f.name for f in fields(RenderSettings)
-                           if f.metadata["group"] in ("motion", "classes"))
+PLAN_OPTIONS = frozenset(f.name for f in fields(RenderSettings)
+                         if f.metadata["group"] in ("motion", "classes", "effects"))
+"""The options :func:`sonicdreams.plan` takes."""
+
+LSD_EFFECTS = ("contrast", "flash")

@@ -272,6 +272,8 @@ def analyze(
     pulse_audio: AudioSource | None = None,
     motion_audio: AudioSource | None = None,
     class_audio: AudioSource | None = None,
+    contrast_audio: AudioSource | None = None,
+    flash_audio: AudioSource | None = None,
     pulse_percussive: bool = True,
     pulse_harmonic: bool = False,
     motion_percussive: bool = False,
@@ -290,9 +292,10 @@ def analyze(
         Video frame rate, e.g. ``30``, ``29.97`` or ``"30000/1001"``.
     start, duration : float
         The part of the song to use, in seconds (``duration=None``: to the end).
-    pulse_audio, motion_audio, class_audio : path or None
-        Separate files (stems) driving pulse, motion and the chromagram; they are trimmed
-        like the song. A stem overrides the percussive/harmonic choice.
+    pulse_audio, motion_audio, class_audio, contrast_audio, flash_audio : path or None
+        Separate files (stems) driving pulse, motion, the chromagram and the contrast and
+        flash effects; they are trimmed like the song. A stem overrides the
+        percussive/harmonic choice.
     pulse_percussive, pulse_harmonic, motion_percussive, motion_harmonic : bool
         Lucid Sonic Dreams' choice of source: both flags equal → full mix; otherwise the
         percussive or harmonic part of the song.
@@ -321,7 +324,8 @@ def analyze(
         )
     stems: dict[str, tuple[Analysis, str]] = {}
     for role, source in (("pulse_audio", pulse_audio), ("motion_audio", motion_audio),
-                         ("class_audio", class_audio)):
+                         ("class_audio", class_audio), ("contrast_audio", contrast_audio),
+                         ("flash_audio", flash_audio)):
         if source is None:
             continue
         stem, stem_info = analyze_file(source, start=start, duration=duration,
@@ -353,8 +357,8 @@ def frame_features(
 ) -> Features:
     """Read grid analyses at the frames of a video at ``fps`` (see :func:`analyze`).
 
-    ``stems`` maps ``"pulse_audio"``, ``"motion_audio"``, ``"class_audio"`` to the analysis of
-    that file and a name for it.
+    ``stems`` maps ``"pulse_audio"``, ``"motion_audio"``, ``"class_audio"``,
+    ``"contrast_audio"``, ``"flash_audio"`` to the analysis of that file and a name for it.
     """
     stems = dict(stems or {})
     grids = {"song": song, **{role: a for role, (a, _) in stems.items()}}

@@ -27,11 +27,12 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import SettingsError
-from ..settings import MOTION_OPTIONS, RenderSettings
+from ..settings import LSD_EFFECTS, PLAN_OPTIONS, RenderSettings
 from ..timing import frame_times
 from . import keyframes as kf
 
-__all__ = ["Trajectory", "plan", "REFERENCE_FPS"]
+__all__ = ["Trajectory", "plan", "REFERENCE_FPS", "random_streams", "random_keys",
+           "random_walk_factors"]
 
 REFERENCE_FPS = 43.0
 """The frame rate at which the original's per-frame constants were defined (its default)."""
@@ -78,6 +79,30 @@ def _fresh_seed() -> int:
     return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
+def random_streams(seed: int) -> tuple[np.random.Generator, ...]:
+    """Independent generators for keyframes, the walk and the classes, so that changing one
+    option (say ``speed_fpm``) leaves the other draws of the same seed unchanged."""
+    return tuple(np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(3))
+
+
+def random_keys(rng: np.random.Generator, n_keys: int, z_dim: int,
+                truncation: float) -> npt.NDArray[np.float32]:
+    """Keyframe latents: ``truncation`` times a normal truncated to [-2, 2], as the original."""
+    from scipy.stats import truncnorm
+
+    return (truncation * truncnorm.rvs(-2, 2, size=(max(n_keys, 1), z_dim),
+                                       random_state=rng)).astype(np.float32)
+
+
+def random_walk_factors(rng: np.random.Generator, z_dim: int, n_blocks: int,
+                        randomness: float) -> tuple[np.ndarray, np.ndarray]:
+    """Initial directions (±1 per dimension) and, per 4-s block, each dimension's speed
+    factor: 1 or ``1 - randomness`` with equal odds."""
+    signs0 = rng.choice(np.array([-1.0, 1.0]), size=z_dim)
+    r_blocks = np.where(rng.random((n_blocks, z_dim)) < 0.5, 1.0, 1.0 - randomness)
+    return signs0, r_blocks
+
+
 def plan(
     features,
     *,
@@ -110,7 +135,7 @@ def plan(
         An option out of range, an unknown option, or a class id outside ``[0, c_dim)``.
     """
     for name in options:
-        if name not in MOTION_OPTIONS:
+        if name not in PLAN_OPTIONS:
             RenderSettings.create({name: None})  # raises "unknown option" with a suggestion
             raise SettingsError(f"{name} is not an option of plan(); pass it to render()")
     s = (settings or RenderSettings()).update(**options) if options else (
@@ -128,16 +153,24 @@ def plan(
     fps_f = float(fps)
     n = int(features.n_frames)
     times = frame_times(n, fps)
-    keys_rng, walk_rng, class_rng = (np.random.default_rng(child) for child in
-                                     np.random.SeedSequence(s.seed).spawn(3))
+    keys_rng, walk_rng, class_rng = random_streams(s.seed)
 
     noise, key_times = _noise(features, s, z_dim=z_dim, n=n, fps=fps_f, times=times,
                                keys_rng=keys_rng, walk_rng=walk_rng)
     class_ids, classes = _classes(features, s, c_dim=c_dim, n=n, times=times, rng=class_rng)
     if c_dim and s.classes is None:
         s = s.update(classes=class_ids)
+    effects = {
+        name: np.asarray(features.role_envelope(name, percussive=s.effect_percussive(name),
+                                                harmonic=False), dtype=np.float32)
+        for name in LSD_EFFECTS if s.effect_enabled(name) or _has_stem(features, name)
+    }
     return Trajectory(noise=noise, classes=classes, fps=fps, seed=s.seed, class_ids=class_ids,
-                      keyframe_times=key_times, settings=s)
+                      keyframe_times=key_times, settings=s, effects=effects)
+
+
+def _has_stem(features, role: str) -> bool:
+    return f"{role}_audio" in getattr(features, "grids", {})
 
 
 # --------------------------------------------------------------------------------------------
@@ -158,13 +191,10 @@ def _clock(duration_s: float, times: np.ndarray):
 
 def _noise(features, s: RenderSettings, *, z_dim: int, n: int, fps: float, times: np.ndarray,
            keys_rng: np.random.Generator, walk_rng: np.random.Generator):
-    from scipy.stats import truncnorm
-
     from ._kernels import latent_walk
 
     n_keys = kf.keyframe_count(features.duration_s, s.speed_fpm)
-    keys = (s.truncation * truncnorm.rvs(-2, 2, size=(max(n_keys, 1), z_dim),
-                                         random_state=keys_rng)).astype(np.float32)
+    keys = random_keys(keys_rng, n_keys, z_dim, s.truncation)
     key_times = kf.keyframe_times(n_keys, features.duration_s)
     if s.sync_keyframes_to_beats and len(key_times) > 2:
         beats = np.asarray(features.beat_times, dtype=np.float64)
@@ -176,11 +206,10 @@ def _noise(features, s: RenderSettings, *, z_dim: int, n: int, fps: float, times
     f_weights = kf.interpolation_weights(key_times, times, keys64, space=s.motion_space)
     t_weights = kf.interpolation_weights(key_times, tick_times, keys64, space=s.motion_space)
 
-    signs0 = walk_rng.choice(np.array([-1.0, 1.0]), size=z_dim)
-    n_blocks = int(math.floor(tick_times[-1] / _RANDOMNESS_PERIOD_S)) + 1
-    r_blocks = np.where(walk_rng.random((n_blocks, z_dim)) < 0.5, 1.0,
-                        1.0 - s.motion_randomness)
-    block = np.arange(len(tick_times)) // int(round(_RANDOMNESS_PERIOD_S * REFERENCE_FPS))
+    period = int(round(_RANDOMNESS_PERIOD_S * REFERENCE_FPS))  # ticks between redraws
+    block = np.arange(len(tick_times)) // period
+    signs0, r_blocks = random_walk_factors(walk_rng, z_dim, int(block[-1]) + 1,
+                                           s.motion_randomness)
 
     pulse = s.pulse_react * features.role_envelope(
         "pulse", percussive=s.pulse_percussive, harmonic=s.pulse_harmonic, times=tick_times,
