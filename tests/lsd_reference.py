@@ -14,7 +14,7 @@ def full_frame_interpolation(keys, steps, len_out):
     """The original's keyframe path: ``steps`` points per pair (ends included), then the last
     vector repeated to ``len_out`` (the static tail)."""
     out = []
-    for a, b in zip(keys[:-1], keys[1:]):
+    for a, b in zip(keys[:-1], keys[1:], strict=True):
         for t in np.linspace(0, 1, steps):
             out.append((1 - t) * a + t * b)
     while len(out) < len_out:
@@ -78,13 +78,8 @@ def lsd_classes(chroma, *, classes, num_classes, fps, class_pitch_react, class_c
                 class_shuffle_seconds * fps) == 0:
             classes = classes[shift:] + classes[:shift]
 
-        def mapped(column):
-            v = np.zeros(num_classes)
-            for p in range(12):
-                v[classes[p]] = column[p]
-            return v
-
-        vec = mapped(chroma[:, first]) if i == 0 else prev + gain * mapped(chroma[:, i])
+        vec = (_mapped(chroma[:, first], classes, num_classes) if i == 0
+               else prev + gain * _mapped(chroma[:, i], classes, num_classes))
         if vec.any():
             vec = (vec - vec.min()) / np.ptp(vec)
         if np.all(vec == vec[0]):
@@ -94,6 +89,14 @@ def lsd_classes(chroma, *, classes, num_classes, fps, class_pitch_react, class_c
         out.append(vec)
         prev = vec
     return np.array(out)
+
+
+def _mapped(column, classes, num_classes):
+    """A class vector with ``v[classes[p]] = column[p]`` (a repeated class keeps the later)."""
+    v = np.zeros(num_classes)
+    for p in range(12):
+        v[classes[p]] = column[p]
+    return v
 
 
 def lsd_smooth(vectors, window):

@@ -295,9 +295,11 @@ def test_arguments_are_not_mutated():
 
 @pytest.mark.parametrize(
     ("option", "value", "message"),
-    [("speed_fpm", -1, "speed_fpm"), ("motion_randomness", 1.5, r"motion_randomness=1.5.*\[0, 1\]"),
+    [("speed_fpm", -1, "speed_fpm"),
+     ("motion_randomness", 1.5, r"motion_randomness=1.5.*\[0, 1\]"),
      ("truncation", 0, "truncation"), ("class_shuffle_strength", -0.1, "class_shuffle_strength"),
-     ("classes", [1, "a"], "classes"), ("classes", [], "classes"), ("classes", [12], "out of range"),
+     ("classes", [1, "a"], "classes"), ("classes", [], "classes"),
+     ("classes", [12], "out of range"),
      ("class_shuffle_seconds", "often", "class_shuffle_seconds"),
      ("class_shuffle_seconds", -3, "class_shuffle_seconds"), ("motion_space", "cubic", "linear"),
      ("pulse_react", float("nan"), "pulse_react"), ("seed", -5, "seed"),
