@@ -34,6 +34,8 @@ __all__ = [
     "plan",
     "Trajectory",
     "RenderSettings",
+    "list_styles",
+    "load_style",
     "Audio",
     "load_audio",
     "probe_audio",
@@ -59,6 +61,8 @@ _LAZY = {
     "plan": ("sonicdreams.motion.trajectory", "plan"),
     "Trajectory": ("sonicdreams.motion.trajectory", "Trajectory"),
     "RenderSettings": ("sonicdreams.settings", "RenderSettings"),
+    "list_styles": ("sonicdreams.generators.styles", "list_styles"),
+    "load_style": ("sonicdreams.generators.styles", "load_style"),
 }
 
 
@@ -81,6 +85,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .audio.decode import Audio
     from .audio.decode import load as load_audio
     from .audio.decode import probe as probe_audio
+    from .generators.styles import list_styles, load_style
     from .motion.trajectory import Trajectory, plan
     from .progress import Progress
     from .settings import RenderSettings

@@ -66,7 +66,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                    help=argparse.SUPPRESS)
     p.set_defaults(run=_cmd_analyze)
+
+    p = commands.add_parser(
+        "styles",
+        help="list the styles, optionally with a preview picture",
+        description="List every style with a one-line description.",
+        epilog="examples:\n  sonicdreams styles\n  sonicdreams styles --preview sheet.png",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--preview", metavar="SHEET.png",
+                   help="write a contact sheet of every style at a few latents and pitches")
+    p.add_argument("--tile", type=int, default=192, metavar="PX",
+                   help="size of each preview tile in pixels (default: %(default)s)")
+    p.set_defaults(run=_cmd_styles)
     return parser
+
+
+def _cmd_styles(args: argparse.Namespace) -> int:
+    from .errors import SettingsError
+    from .generators.styles import DEFAULT_STYLE, list_styles
+
+    styles = list_styles()
+    width = max(len(s.name) for s in styles)
+    for s in styles:
+        mark = " (default)" if s.name == DEFAULT_STYLE else ""
+        print(f"{s.name:<{width}}  {s.kind:<8}  {s.description}{mark}")
+    if args.preview:
+        if not 16 <= args.tile <= 1024:
+            raise SettingsError(f"--tile={args.tile} must be in [16, 1024]")
+        from .generators.preview import contact_sheet
+
+        sheet = contact_sheet(tile=args.tile)
+        path = Path(args.preview)
+        fmt = (path.suffix.lstrip(".") or "png").upper().replace("JPG", "JPEG")
+        _write_atomic(path, lambda tmp: sheet.save(tmp, format=fmt))
+        print(f"preview:  {path}")
+    return 0
 
 
 def _write_atomic(path: Path, write) -> None:

@@ -9,8 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._toolkit import ProceduralStyle, class_mix, colorize, grid, latent_params, palette_lut
-from ._toolkit import resize_rgb, work_size
+from ._toolkit import (
+    ProceduralStyle,
+    class_mix,
+    colorize,
+    grid,
+    latent_params,
+    palette_lut,
+    resize_rgb,
+    work_size,
+)
 
 __all__ = ["CPPN"]
 
