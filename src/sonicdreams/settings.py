@@ -11,13 +11,16 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
+from fractions import Fraction
 from typing import Any
 
 from .errors import SettingsError
 
-__all__ = ["RenderSettings", "option_fields", "PLAN_OPTIONS", "LSD_EFFECTS"]
+__all__ = ["RenderSettings", "option_fields", "PLAN_OPTIONS", "LSD_EFFECTS", "NEW_EFFECTS",
+           "EFFECT_SOURCES"]
 
 Check = Callable[[str, Any], Any]
 
@@ -124,6 +127,49 @@ def _shuffle_seconds(name: str, value: Any) -> float | tuple[float, ...] | str |
     return tuple(sorted(times))
 
 
+def _fps(name: str, value: Any) -> Fraction:
+    from .timing import parse_fps
+
+    try:
+        return parse_fps(value)
+    except SettingsError as err:
+        raise SettingsError(str(err).replace("fps=", f"{name}=", 1)) from None
+
+
+def _path(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value.strip():
+        raise SettingsError(f"{name}={value!r} must be a path to a file")
+    return value
+
+
+def _style(name: str, value: Any) -> Any:
+    # a style name, a path to weights, or (through the Python API) a generator or callable
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if callable(value) or hasattr(value, "render"):
+        return value
+    raise SettingsError(f"{name}={value!r} must be a style name (see `sonicdreams styles`), "
+                        "a weights file, or a generator")
+
+
+def _bitrate(name: str, value: Any) -> int:
+    text = str(value).strip().lower()
+    scale = 1000 if text.endswith("k") else 1_000_000 if text.endswith("m") else 1
+    try:
+        bits = int(float(text.rstrip("km")) * scale)
+    except ValueError:
+        bits = -1
+    if not 16_000 <= bits <= 1_536_000:
+        raise SettingsError(f"{name}={value!r} must be a bitrate from 16k to 1536k, e.g. 192k")
+    return bits
+
+
 def option(default: Any, help: str, check: Check, *, group: str, lsd: bool = False,
            metavar: str | None = None) -> Any:
     """Declare an option: a dataclass field whose metadata holds its help and validator."""
@@ -134,6 +180,31 @@ def option(default: Any, help: str, check: Check, *, group: str, lsd: bool = Fal
 @dataclass(frozen=True, slots=True)
 class RenderSettings:
     """All options, validated on construction (:class:`SettingsError` names the bad one)."""
+
+    # -- input: the song and the clip -----------------------------------------------------
+    style: Any = option(
+        "cppn", "style name (see `sonicdreams styles`) or a weights file", _style,
+        group="input", metavar="NAME|PATH")
+    fps: Fraction = option(
+        30, "frames per second: 30, 29.97, 30000/1001…", _fps, group="input", lsd=True,
+        metavar="FPS")
+    start: float = option(0.0, "start of the clip in the song, in seconds", _number(0),
+                          group="input", lsd=True, metavar="S")
+    duration: float | None = option(
+        None, "length of the clip in seconds (default: to the end)",
+        _optional(_number(0, lo_open=True)), group="input", lsd=True, metavar="S")
+    pulse_audio: str | None = option(None, "audio file (e.g. a drum stem) that drives pulse",
+                                     _path, group="input", lsd=True, metavar="FILE")
+    motion_audio: str | None = option(None, "audio file that drives motion", _path,
+                                      group="input", lsd=True, metavar="FILE")
+    class_audio: str | None = option(None, "audio file whose pitches drive the classes", _path,
+                                     group="input", lsd=True, metavar="FILE")
+    contrast_audio: str | None = option(None, "audio file that drives the contrast effect",
+                                        _path, group="input", lsd=True, metavar="FILE")
+    flash_audio: str | None = option(None, "audio file that drives the flash effect", _path,
+                                     group="input", lsd=True, metavar="FILE")
+    output_audio: str | None = option(None, "soundtrack of the video instead of the song",
+                                      _path, group="input", lsd=True, metavar="FILE")
 
     # -- motion: how the music moves the generator's latent (noise) vector ------------------
     speed_fpm: float = option(
@@ -202,6 +273,49 @@ class RenderSettings:
     flash_percussive: bool | None = option(
         None, "flash follows the percussive part (default) or, if false, the full mix",
         _optional(_bool), group="effects", lsd=True)
+    zoom_strength: float | None = option(
+        None, "zoom pulse on beats, 0-1 (off unless given)", _optional(_number(0, 1)),
+        group="effects")
+    hue_strength: float | None = option(
+        None, "hue shift with the harmonic loudness, 0-1 (off unless given)",
+        _optional(_number(0, 1)), group="effects")
+    rgb_split_strength: float | None = option(
+        None, "red/blue split on onsets, 0-1 (off unless given)", _optional(_number(0, 1)),
+        group="effects")
+    shake_strength: float | None = option(
+        None, "camera shake on beats, 0-1 (off unless given)", _optional(_number(0, 1)),
+        group="effects")
+    # -- output -------------------------------------------------------------------------------
+    width: int | None = option(
+        None, "video width in pixels (default: the style's own size)",
+        _optional(_number(16, 8192, integer=True)), group="output", metavar="PX")
+    height: int | None = option(
+        None, "video height in pixels (default: the style's own size)",
+        _optional(_number(16, 8192, integer=True)), group="output", metavar="PX")
+    fit: str = option(
+        "cover", "how frames of another shape fill the video: cover (crop), contain (bars), "
+        "stretch", _choice("cover", "contain", "stretch"), group="output")
+    codec: str | None = option(
+        None, "video codec: h264, h265, vp9, av1 (default: from the file extension)",
+        _optional(_choice("h264", "libx264", "h265", "hevc", "libx265", "vp9", "libvpx-vp9",
+                          "av1", "libsvtav1", "ffv1", "gif")), group="output")
+    crf: int = option(18, "quality: lower is better and bigger (H.264 scale, 0-51)",
+                      _number(0, 51, integer=True), group="output")
+    preset: str = option(
+        "medium", "encoder speed: ultrafast … veryslow (slower = smaller files)",
+        _choice("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
+                "slower", "veryslow"), group="output")
+    audio_bitrate: int = option(192_000, "soundtrack bitrate, e.g. 192k", _bitrate,
+                                group="output", metavar="RATE")
+    batch_size: int | None = option(
+        None, "frames per generator call (default: the generator's choice)",
+        _optional(_number(1, 256, integer=True)), group="output", lsd=True)
+    segment_seconds: float = option(
+        10.0, "length of the resumable pieces the video is rendered in", _number(1, 3600),
+        group="output", metavar="S")
+    save_frames: bool = option(
+        False, "also keep every frame as PNG in <output>_frames/", _bool, group="output",
+        lsd=True)
     # -- reproducibility ----------------------------------------------------------------------
     seed: int | None = option(
         None, "random seed; the same seed gives the same video (default: a new one, reported)",
@@ -231,13 +345,22 @@ class RenderSettings:
         return replace(self, **changes)
 
     def effect_enabled(self, name: str) -> bool:
-        """The original's rule: an effect is on once any of its options is given."""
-        return (getattr(self, f"{name}_strength") is not None
-                or getattr(self, f"{name}_percussive") is not None)
+        """The original's rule: an effect is on once any of its options (or audio) is given."""
+        return any(getattr(self, f"{name}_{what}", None) is not None
+                   for what in ("strength", "percussive", "audio"))
 
     def effect_strength(self, name: str) -> float:
         value = getattr(self, f"{name}_strength")
         return 0.5 if value is None else value  # 0 means 0 (the original turned it into 0.5)
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """(height, width) asked for, or None for the style's own size."""
+        if self.width is None and self.height is None:
+            return None
+        if self.width is None or self.height is None:
+            raise SettingsError("width and height must be given together (e.g. --size 1280x720)")
+        return (self.height, self.width)
 
     def effect_percussive(self, name: str) -> bool:
         value = getattr(self, f"{name}_percussive")
@@ -248,7 +371,11 @@ class RenderSettings:
 
 
 def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, Fraction):
+        return str(value) if value.denominator != 1 else int(value)
+    return value
 
 
 def _unknown(name: str, known: set[str]) -> str:
@@ -267,3 +394,7 @@ PLAN_OPTIONS = frozenset(f.name for f in fields(RenderSettings)
 """The options :func:`sonicdreams.plan` takes."""
 
 LSD_EFFECTS = ("contrast", "flash")
+NEW_EFFECTS = ("zoom", "hue", "rgb_split", "shake")
+EFFECT_SOURCES = {"zoom": "percussive", "hue": "harmonic", "rgb_split": "onset",
+                  "shake": "percussive"}
+"""Which envelope drives each new effect (the original's two follow their percussive flag)."""

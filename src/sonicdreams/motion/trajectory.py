@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import SettingsError
-from ..settings import LSD_EFFECTS, PLAN_OPTIONS, RenderSettings
+from ..settings import EFFECT_SOURCES, LSD_EFFECTS, NEW_EFFECTS, PLAN_OPTIONS, RenderSettings
 from ..timing import frame_times
 from . import keyframes as kf
 
@@ -165,6 +165,9 @@ def plan(
                                                 harmonic=False), dtype=np.float32)
         for name in LSD_EFFECTS if s.effect_enabled(name) or _has_stem(features, name)
     }
+    for name in NEW_EFFECTS:
+        if getattr(s, f"{name}_strength") is not None:
+            effects[name] = np.asarray(getattr(features, EFFECT_SOURCES[name]), np.float32)
     return Trajectory(noise=noise, classes=classes, fps=fps, seed=s.seed, class_ids=class_ids,
                       keyframe_times=key_times, settings=s, effects=effects)
 
