@@ -49,9 +49,14 @@ def latent_params(z: npt.NDArray[np.float32], n_params: int, *, key: str) -> np.
     return np.asarray(z, dtype=np.float32) @ _projection(key, n_params, z.shape[-1])
 
 
-def class_mix(c: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """Class vector → non-negative weights summing to 1 (equal weights when all are zero)."""
+def class_mix(c: npt.NDArray[np.float32], *, sharpness: float = 3.0) -> npt.NDArray[np.float32]:
+    """Class vector → non-negative weights summing to 1 (equal weights when all are zero).
+
+    Raising to ``sharpness`` lets the strongest classes dominate: a chromagram usually has
+    several pitches near 1, and an even mix of many palettes is a muddy grey.
+    """
     w = np.clip(np.asarray(c, dtype=np.float32), 0.0, None)
+    w = (w / np.maximum(w.max(axis=-1, keepdims=True), 1e-6)) ** np.float32(sharpness)
     total = w.sum(axis=-1, keepdims=True)
     uniform = np.full_like(w, 1.0 / w.shape[-1])
     return np.where(total > 1e-6, w / np.maximum(total, 1e-6), uniform)
