@@ -79,7 +79,73 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tile", type=int, default=192, metavar="PX",
                    help="size of each preview tile in pixels (default: %(default)s)")
     p.set_defaults(run=_cmd_styles)
+
+    from ._cli_render import add_demo_parser, add_render_parser
+
+    add_render_parser(commands, _cmd_render)
+    add_demo_parser(commands, _cmd_demo)
     return parser
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from ._cli_render import ProgressPrinter, default_output, settings_from_args, to_toml
+    from .errors import SettingsError
+    from .render import render
+
+    settings, manifest = settings_from_args(args)
+    if args.dump_config:
+        print(to_toml(settings), end="")
+        return 0
+    song = args.song or (manifest.get("song", {}).get("path") if manifest else None)
+    if not song:
+        raise SettingsError("give the song to render (or --from-manifest VIDEO)")
+    output = Path(args.output) if args.output else default_output(song)
+    if args.no_cache:
+        os.environ["SONICDREAMS_CACHE"] = "off"
+    printer = ProgressPrinter(quiet=args.quiet, json_lines=args.json_progress)
+    try:
+        result = render(song, output, settings=settings, progress=printer)
+    finally:
+        printer.close()
+    if manifest and manifest.get("song", {}).get("sha256") not in (None, _digest(song)):
+        print("warning: the song differs from the one in the manifest", file=sys.stderr)
+    if not args.quiet:
+        print(f"{result.n_frames} frames at {_fps_text(result.fps)} fps, "
+              f"{result.size[1]}x{result.size[0]}, seed {result.seed}, "
+              f"{result.elapsed_s:.1f} s", file=sys.stderr)
+    print(result.output)
+    return 0
+
+
+def _digest(path: str) -> str | None:
+    from .audio.cache import file_digest
+
+    try:
+        return file_digest(path)
+    except OSError:
+        return None
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from importlib.resources import as_file, files
+
+    from ._cli_render import ProgressPrinter
+    from .render import render
+
+    printer = ProgressPrinter(quiet=args.quiet, json_lines=args.json_progress)
+    options = {"style": args.style} if args.style else {}
+    with as_file(files("sonicdreams") / "data" / "demo.ogg") as song:
+        try:
+            result = render(song, Path(args.output), duration=20, seed=1, preset="veryfast",
+                            flash_strength=0.35, zoom_strength=0.3, progress=printer,
+                            **options)
+        finally:
+            printer.close()
+    if not args.quiet:
+        print(f"demo: {result.n_frames} frames in {result.elapsed_s:.1f} s; music: noiz2sa "
+              "by Kenta Cho (BSD-2-Clause)", file=sys.stderr)
+    print(Path(result.output).resolve())
+    return 0
 
 
 def _cmd_styles(args: argparse.Namespace) -> int:
@@ -205,7 +271,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"sonicdreams: error: {err}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
-            print("sonicdreams: interrupted", file=sys.stderr)
+            hint = ("; run the same command again to resume"
+                    if getattr(args, "command", None) in ("render", "demo") else "")
+            print(f"sonicdreams: interrupted{hint}", file=sys.stderr)
             return 130
         except BrokenPipeError:
             # The reader of our stdout went away (e.g. `| head`): not an error.
@@ -215,6 +283,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as err:  # an internal error: short message, traceback with --debug
             if debug:
                 raise
+            log_path = _save_traceback()
+            where = f"; full log: {log_path}" if log_path else ""
             print(f"sonicdreams: internal error: {type(err).__name__}: {err} "
-                  "(run again with --debug for the traceback)", file=sys.stderr)
+                  f"(run again with --debug for the traceback{where})", file=sys.stderr)
             return 1
+
+
+def _save_traceback() -> str | None:
+    """Write the current traceback to a log file in the cache (or temp) folder."""
+    import time
+    import traceback
+
+    from .audio.cache import cache_dir
+
+    root = cache_dir() or Path(tempfile.gettempdir()) / "sonicdreams"
+    try:
+        folder = root / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"error-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        path.write_text(traceback.format_exc(), encoding="utf-8")
+        return str(path)
+    except OSError:
+        return None

@@ -1,0 +1,229 @@
+"""``sonicdreams render`` and ``demo``: flags generated from :class:`RenderSettings`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import MISSING, fields
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from .errors import SettingsError
+from .settings import RenderSettings
+
+__all__ = ["add_render_parser", "add_demo_parser", "settings_from_args", "to_toml"]
+
+RENDER_EXAMPLES = """\
+examples:
+  sonicdreams render song.mp3 -o video.mp4
+  sonicdreams render song.mp3 -o video.mp4 --style cppn --size 1280x720 --fps 30000/1001
+  sonicdreams render song.flac -o clip.webm --start 60 --duration 30 --seed 7 --flash-strength 0.6
+  sonicdreams render song.mp3 -o video.mp4 --config look.toml
+  sonicdreams render song.mp3 -o draft.mp4 --preview
+  sonicdreams render --from-manifest video.mp4 -o again.mp4
+"""
+_GROUP_TITLES = {
+    "input": "input", "motion": "motion (how the music moves the picture)",
+    "classes": "classes (how pitch changes the picture)", "effects": "effects",
+    "output": "output",
+}
+
+
+def _cli_value(text: str) -> Any:
+    """A flag's text as the settings expect it: numbers as numbers, a,b,c as a list."""
+    if "," in text:
+        return [_cli_value(part) for part in text.split(",") if part.strip()]
+    for kind in (int, float):
+        try:
+            value = kind(text)
+            if kind is float and not math.isfinite(value):
+                break
+            return value
+        except ValueError:
+            continue
+    return text
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for f in fields(RenderSettings):
+        meta = f.metadata
+        group = groups.setdefault(meta["group"], parser.add_argument_group(
+            _GROUP_TITLES.get(meta["group"], meta["group"])))
+        default = f.default if f.default is not MISSING else None
+        shown = "off" if default is None else default
+        help_text = f"{meta['help']} (default: {shown})"
+        if isinstance(default, bool) or f.name.endswith("_percussive"):
+            group.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction,
+                               default=argparse.SUPPRESS, help=help_text)
+        elif f.name in ("width", "height"):
+            continue  # --size WxH below
+        else:
+            group.add_argument(_flag(f.name), dest=f.name, type=_cli_value,
+                               default=argparse.SUPPRESS, metavar=meta["metavar"] or "X",
+                               help=help_text)
+    groups["output"].add_argument("--size", metavar="WxH", default=argparse.SUPPRESS,
+                                  help="video size in pixels, e.g. 1920x1080 (default: the "
+                                       "style's own size)")
+
+
+def add_render_parser(commands, run) -> None:
+    p = commands.add_parser(
+        "render", help="render a music video of a song",
+        description="Render a music video whose imagery moves with the song.",
+        epilog=RENDER_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("song", nargs="?", help="audio or video file (optional with --from-manifest)")
+    p.add_argument("-o", "--output", metavar="OUT", help="video file to write (.mp4, .webm, "
+                   ".mov, .mkv, .gif); default: the song's name with .mp4")
+    p.add_argument("--config", metavar="FILE.toml", help="read settings from a TOML file "
+                   "(flags override it)")
+    p.add_argument("--dump-config", action="store_true",
+                   help="print the resolved settings as TOML and exit")
+    p.add_argument("--from-manifest", metavar="VIDEO",
+                   help="reproduce a video made by sonicdreams from its embedded manifest")
+    p.add_argument("--preview", action="store_true",
+                   help="fast draft: small frames at 12 fps, same timing and seed")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json-progress", action="store_true",
+                   help="print progress as JSON lines on stderr (for other programs)")
+    p.add_argument("--no-cache", action="store_true", help="do not use the analysis cache")
+    _add_settings_flags(p)
+    p.set_defaults(run=run)
+
+
+def add_demo_parser(commands, run) -> None:
+    p = commands.add_parser(
+        "demo", help="render a 20-second video of the bundled song with the default style",
+        description="Render ~20 s of the bundled excerpt (noiz2sa, BSD-2-Clause) with the "
+                    "default style, to check that everything works and see what it does.")
+    p.add_argument("-o", "--output", default="demo.mp4", metavar="OUT",
+                   help="video file to write (default: %(default)s)")
+    p.add_argument("--style", default=None, help="style to use (default: the default style)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json-progress", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(run=run)
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise SettingsError(f"--config {path}: no such file") from None
+    except tomllib.TOMLDecodeError as err:
+        raise SettingsError(f"--config {path}: not valid TOML ({err})") from None
+    # Accept a [sonicdreams] table or top-level keys; dashes or underscores.
+    table = data.get("sonicdreams", data)
+    return {key.replace("-", "_"): value for key, value in table.items()}
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(part) for part in str(text).lower().replace("×", "x").split("x"))
+    except ValueError:
+        raise SettingsError(f"--size {text!r} must be WIDTHxHEIGHT, e.g. 1280x720") from None
+    return w, h
+
+
+def settings_from_args(args: argparse.Namespace) -> tuple[RenderSettings, dict[str, Any]]:
+    """Defaults < manifest < config file < flags. Returns the settings and the manifest."""
+    values: dict[str, Any] = {}
+    manifest: dict[str, Any] = {}
+    if getattr(args, "from_manifest", None):
+        from .video import read_manifest
+
+        manifest = read_manifest(args.from_manifest)
+        values.update({k: v for k, v in manifest["settings"].items()
+                       if not (k == "style" and str(v).startswith("<"))})
+    if getattr(args, "config", None):
+        values.update(_read_toml(args.config))
+    names = {f.name for f in fields(RenderSettings)}
+    for name in names:
+        if hasattr(args, name):
+            values[name] = getattr(args, name)
+    if getattr(args, "size", None):
+        values["width"], values["height"] = _parse_size(args.size)
+    if getattr(args, "preview", False):
+        values["fps"] = 12
+        w, h = values.get("width"), values.get("height")
+        if w and h:
+            scale = min(1.0, 256 / max(w, h))
+            values["width"], values["height"] = (max(16, int(w * scale) // 2 * 2),
+                                                 max(16, int(h * scale) // 2 * 2))
+        else:
+            values["width"] = values["height"] = 256
+        values["preset"] = "ultrafast"
+    return RenderSettings.create(values), manifest
+
+
+def to_toml(settings: RenderSettings) -> str:
+    """The settings as a TOML config file (options left at "off" are commented out)."""
+    lines = ["# sonicdreams settings: use with `sonicdreams render SONG --config FILE.toml`"]
+    group = None
+    for f in fields(RenderSettings):
+        if f.metadata["group"] != group:
+            group = f.metadata["group"]
+            lines.append(f"\n# -- {_GROUP_TITLES.get(group, group)}")
+        value = getattr(settings, f.name)
+        lines.append(f"# {f.metadata['help']}")
+        if value is None:
+            lines.append(f"# {f.name} = ")
+        else:
+            lines.append(f"{f.name} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Fraction):
+        return str(value.numerator) if value.denominator == 1 else json.dumps(str(value))
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))
+
+
+class ProgressPrinter:
+    """Turns progress events into a tqdm bar (TTY), JSON lines, or nothing."""
+
+    def __init__(self, *, quiet: bool, json_lines: bool) -> None:
+        self.quiet = quiet
+        self.json_lines = json_lines
+        self.bars: dict[str, Any] = {}
+
+    def __call__(self, event) -> None:
+        if self.json_lines:
+            print(json.dumps({"stage": event.stage, "done": event.done, "total": event.total,
+                              "elapsed_s": round(event.elapsed_s, 3)}), file=sys.stderr,
+                  flush=True)
+            return
+        if self.quiet or event.stage != "render" or not sys.stderr.isatty():
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(event.stage)
+        if bar is None:
+            bar = self.bars[event.stage] = tqdm(total=event.total, unit="frame",
+                                               desc="rendering", dynamic_ncols=True,
+                                               initial=event.done)
+        bar.update(event.done - bar.n)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def default_output(song: str) -> Path:
+    """``song.mp3`` → ``song.mp4`` in the current folder."""
+    return Path(Path(song).stem + ".mp4")
