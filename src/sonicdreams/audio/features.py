@@ -284,7 +284,11 @@ def _chroma_chunk(y: np.ndarray, n_grid: int, f0: int, f1: int, s: AnalysisSetti
     seg = y[fa * s.hop_length: fb * s.hop_length]
     if len(seg) < s.hop_length:
         seg = np.pad(seg, (0, s.hop_length - len(seg)))
-    chroma = librosa.feature.chroma_cqt(y=seg, sr=s.sr, hop_length=s.hop_length, tuning=tuning)
+    with warnings.catch_warnings():
+        # Clips shorter than the lowest CQT filter make librosa warn; the result is still right.
+        warnings.filterwarnings("ignore", message="n_fft=.*too large", category=UserWarning)
+        chroma = librosa.feature.chroma_cqt(y=seg, sr=s.sr, hop_length=s.hop_length,
+                                            tuning=tuning)
     chroma = chroma[:, f0 - fa: f1 - fa]
     if chroma.shape[1] < f1 - f0:  # the last frame of a clip that ends mid-hop
         chroma = np.pad(chroma, ((0, 0), (0, f1 - f0 - chroma.shape[1])), mode="edge")

@@ -1,0 +1,297 @@
+"""End-to-end renders decoded back: frames, fps, streams, sync, resume, atomic output."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from conftest import click_track, write_wav
+from sonicdreams.errors import AudioError, SettingsError, StyleError
+from sonicdreams.render import render, work_dir_for
+from sonicdreams.video import probe_video, read_manifest
+
+
+class Grey:
+    """A tiny deterministic generator: mid-grey frames, brightness nudged by z[0]."""
+
+    z_dim, c_dim, batch_size = 8, 0, 32
+
+    def __init__(self, size=(64, 64)):
+        self.size = size
+
+    def render(self, z, c):
+        level = 100 + 20 * np.tanh(np.asarray(z)[:, 0])
+        frames = np.empty((len(z), *self.size, 3), np.uint8)
+        frames[:] = level.astype(np.uint8)[:, None, None, None]
+        return frames
+
+
+def decode_frames(path) -> np.ndarray:
+    with av.open(str(path)) as c:
+        return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+
+
+def decode_audio(path) -> tuple[np.ndarray, int]:
+    with av.open(str(path)) as c:
+        stream = c.streams.audio[0]
+        data = np.concatenate([f.to_ndarray() for f in c.decode(stream)], axis=1)
+        return data, stream.codec_context.sample_rate
+
+
+def run_cli(*args, cwd=None, env_extra=None, **kw):
+    env = {**os.environ, "SONICDREAMS_CACHE": "off", **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "sonicdreams", *map(str, args)], cwd=cwd,
+                          env=env, capture_output=True, text=True, **kw)
+
+
+@pytest.mark.parametrize(("fps", "duration", "frames"),
+                         [(30, 4.0, 120), ("30000/1001", 3.3, 99), (24, 2.51, 60)])
+def test_render_has_exact_frames_fps_and_the_songs_audio(excerpt, tmp_path, fps, duration,
+                                                         frames):
+    out = tmp_path / "video.mp4"
+    result = render(excerpt, out, style=Grey(), fps=fps, start=5, duration=duration, seed=3,
+                    preset="ultrafast")
+    info = probe_video(out)
+    assert result.n_frames == info.n_frames == frames
+    assert info.fps == Fraction(fps) if isinstance(fps, int) else Fraction(30000, 1001)
+    assert info.video_codec == "h264" and info.size == (64, 64)
+    assert info.audio_codec == "aac"
+    assert (info.audio_rate, info.audio_channels) == (44100, 2)  # the song's own, not 22 kHz mono
+    assert info.audio_duration_s == pytest.approx(duration, abs=0.03)
+    assert info.duration_s == pytest.approx(frames / float(Fraction(fps)), abs=1e-3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["video.mp4"]  # work dir removed
+
+
+def test_flashes_stay_on_their_clicks_for_ten_minutes(tmp_path):
+    """A 10-minute click track with flash: every flash peaks within one frame of its click,
+    in the video and relative to the clicks in the file's own soundtrack."""
+    sr, fps, duration = 22050, 30, 600.0
+    clicks = np.arange(0.5, duration - 0.5, 1.7)
+    song = write_wav(tmp_path / "clicks.wav", click_track(clicks, sr=sr, duration_s=duration), sr)
+    out = tmp_path / "clicks.mp4"
+    render(song, out, style=Grey((32, 32)), fps=fps, seed=0, flash_strength=1.0,
+           flash_percussive=False, motion_react=0, pulse_react=0, speed_fpm=0,
+           preset="ultrafast", segment_seconds=60)
+    brightness = decode_frames(out).mean(axis=(1, 2, 3))
+    assert len(brightness) == 18000
+    peaks = np.flatnonzero((brightness[1:-1] > brightness[:-2]) &
+                           (brightness[1:-1] >= brightness[2:]) & (brightness[1:-1] > 170)) + 1
+    nearest = np.round(clicks * fps).astype(int)
+    assert len(peaks) == len(clicks)
+    assert np.abs(peaks - nearest).max() <= 1
+    # The soundtrack in the file: its clicks fall on the same frames (no offset, no drift).
+    audio, rate = decode_audio(out)
+    env = np.abs(audio[0])
+    onsets = np.flatnonzero((env[1:] > 0.3) & (env[:-1] <= 0.3)) + 1
+    onsets = onsets[np.concatenate([[True], np.diff(onsets) > rate // 10])] / rate
+    assert len(onsets) == len(clicks)
+    assert np.abs(onsets - clicks).max() < 0.005
+    assert np.abs(peaks / fps - onsets).max() <= 1.0 / fps + 0.005
+
+
+@pytest.mark.parametrize(("name", "vcodec", "acodec", "rate"),
+                         [("v.webm", "vp9", "opus", 48000), ("v.mov", "h264", "aac", 44100),
+                          ("v.mkv", "h264", "aac", 44100), ("v.gif", "gif", None, None)])
+def test_output_formats_by_extension(excerpt, tmp_path, name, vcodec, acodec, rate):
+    out = tmp_path / name
+    render(excerpt, out, style=Grey(), fps=10, duration=2, seed=0, preset="ultrafast")
+    info = probe_video(out)
+    assert info.n_frames == 20 and info.video_codec == vcodec
+    assert info.audio_codec == acodec and info.audio_rate == rate
+
+
+@pytest.mark.parametrize("fit", ["cover", "contain", "stretch"])
+def test_any_output_size_with_fit(excerpt, tmp_path, fit):
+    class Square(Grey):
+        def render(self, z, c):
+            frames = super().render(z, c)
+            frames[:, :8] = 255  # a white band along the top edge
+            return frames
+
+    out = tmp_path / f"{fit}.mp4"
+    render(excerpt, out, style=Square(), fps=10, duration=1, width=128, height=64, fit=fit,
+           seed=0, preset="ultrafast")
+    frame = decode_frames(out)[0].astype(int)
+    assert frame.shape == (64, 128, 3)
+    if fit == "cover":  # scaled to 128x128, top and bottom cropped: the band is gone
+        assert frame[:4].mean() < 160
+    elif fit == "contain":  # 64x64 in the middle, black bars left and right
+        assert frame[:, :24].mean() < 20 and frame[:, -24:].mean() < 20
+        assert frame[:4, 40:88].mean() > 220
+    else:  # stretched across the width: the band spans it
+        assert frame[:4].mean() > 220 and frame[20:, :24].mean() > 60
+
+
+def test_builtin_style_renders_at_the_requested_size(excerpt, tmp_path):
+    out = tmp_path / "wide.mp4"
+    render(excerpt, out, style="cppn", fps=10, duration=1, width=160, height=90 + 0,
+           seed=0, preset="ultrafast")
+    frames = decode_frames(out)
+    assert frames.shape == (10, 90, 160, 3)
+    assert frames.std() > 10  # a real picture, not a flat frame
+
+
+def test_same_seed_same_video_and_manifest_reproduces(excerpt, tmp_path):
+    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    options = dict(fps=12, duration=2, width=64, height=64, preset="ultrafast")
+    first = render(excerpt, a, **options)  # seed drawn and reported
+    manifest = read_manifest(a)
+    assert manifest["seed"] == first.seed and manifest["song"]["sha256"]
+    run = run_cli("render", "--from-manifest", a, "-o", b, "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == str(b)
+    np.testing.assert_array_equal(decode_frames(a), decode_frames(b))
+
+
+def test_output_audio_replaces_the_soundtrack(excerpt, tmp_path):
+    mono = write_wav(tmp_path / "mono48k.wav", 0.3 * np.ones(48000 * 3, np.float32), 48000)
+    out = tmp_path / "v.mp4"
+    render(excerpt, out, style=Grey(), fps=10, duration=2, output_audio=mono, seed=0,
+           preset="ultrafast")
+    info = probe_video(out)
+    assert (info.audio_rate, info.audio_channels) == (48000, 1)
+
+
+def test_custom_effects_through_render(excerpt, tmp_path):
+    from sonicdreams.effects import EffectsGenerator
+
+    def invert(array, strength, amplitude):
+        return 255 - array
+
+    out = tmp_path / "inv.mp4"
+    render(excerpt, out, style=Grey(), fps=10, duration=1, seed=0, preset="ultrafast",
+           custom_effects=[EffectsGenerator(invert, percussive=False)])
+    assert decode_frames(out).mean() > 255 - 125
+
+
+# -- failures -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [(dict(song="missing.mp3"), AudioError, "no such file"),
+     (dict(output="video.avi"), SettingsError, "unsupported extension"),
+     (dict(output="nowhere/video.mp4"), SettingsError, "does not exist"),
+     (dict(style="no-such-style"), StyleError, "unknown style"),
+     (dict(fps=0), SettingsError, "fps"),
+     (dict(start=100), SettingsError, "past the end"),
+     (dict(width=65, height=64), SettingsError, "even"),
+     (dict(codec="vp9", output="v.mov"), SettingsError, "cannot go in")],
+)
+def test_bad_input_raises_and_writes_nothing(excerpt, tmp_path, monkeypatch, kwargs, error,
+                                             message):
+    monkeypatch.chdir(tmp_path)
+    song = kwargs.pop("song", str(excerpt))
+    output = kwargs.pop("output", "video.mp4")
+    with pytest.raises(error, match=message):
+        render(song, output, **{"style": Grey(), "duration": 1, **kwargs})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(excerpt, tmp_path):
+    for args in (["render", "missing.mp3", "-o", "v.mp4"],
+                 ["render", excerpt, "-o", "v.mp4", "--style", "nope"],
+                 ["render", excerpt, "-o", "v.mp4", "--fps", "-3"],
+                 ["render", excerpt, "-o", "v.mp4", "--size", "12by7"],
+                 ["render", excerpt, "-o", "v.mp4", "--config", "missing.toml"]):
+        run = run_cli(*args, cwd=tmp_path)
+        assert run.returncode == 2, (args, run.stderr)
+        assert run.stderr.startswith("sonicdreams: error:") and run.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_config_file_and_dump_config(excerpt, tmp_path):
+    dumped = run_cli("render", excerpt, "--dump-config", "--speed-fpm", "6", "--classes",
+                     "1,2,3", "--class-shuffle-seconds", "sections")
+    assert dumped.returncode == 0, dumped.stderr
+    config = tmp_path / "look.toml"
+    config.write_text(dumped.stdout.replace("speed_fpm = 6.0", "speed_fpm = 7.5"))
+    again = run_cli("render", excerpt, "--config", config, "--dump-config", "--pulse-react",
+                    "1.2")
+    assert again.returncode == 0, again.stderr
+    assert "speed_fpm = 7.5" in again.stdout and "pulse_react = 1.2" in again.stdout
+    assert "classes = [1, 2, 3]" in again.stdout
+    assert 'class_shuffle_seconds = "sections"' in again.stdout
+
+
+# -- interruption and resume ----------------------------------------------------------------------
+
+RENDER_ARGS = ["--style", "cppn", "--size", "384x384", "--fps", "24", "--duration", "6",
+               "--segment-seconds", "1", "--seed", "11", "--preset", "ultrafast", "--quiet"]
+
+
+def _start_render(excerpt, out, cwd):
+    env = {**os.environ, "SONICDREAMS_CACHE": str(cwd / "cache")}
+    return subprocess.Popen([sys.executable, "-m", "sonicdreams", "render", str(excerpt), "-o",
+                             str(out), *RENDER_ARGS], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_segments(work: Path, count: int, proc, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if work.exists() and len(list(work.glob("segment_*.mp4"))) >= count:
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"render ended early: {proc.stderr.read()}")
+        time.sleep(0.02)
+    pytest.fail("no segment appeared in time")
+
+
+@pytest.mark.slow
+def test_killed_render_resumes_to_the_same_video(excerpt, tmp_path):
+    out = tmp_path / "video.mp4"
+    proc = _start_render(excerpt, out, tmp_path)
+    _wait_for_segments(work_dir_for(out), 2, proc)
+    proc.kill()  # kill -9: no clean-up at all
+    proc.wait()
+    assert not out.exists()  # the output appears only when complete
+    finished = sorted(p.name for p in work_dir_for(out).glob("segment_*.mp4"))
+    assert 2 <= len(finished) < 6
+
+    resumed = subprocess.run([sys.executable, "-m", "sonicdreams", "render", str(excerpt), "-o",
+                              str(out), *RENDER_ARGS], cwd=tmp_path, capture_output=True,
+                             text=True, env={**os.environ,
+                                             "SONICDREAMS_CACHE": str(tmp_path / "cache")})
+    assert resumed.returncode == 0, resumed.stderr
+    assert not work_dir_for(out).exists()
+
+    fresh = tmp_path / "fresh.mp4"
+    done = subprocess.run([sys.executable, "-m", "sonicdreams", "render", str(excerpt), "-o",
+                           str(fresh), *RENDER_ARGS], cwd=tmp_path, capture_output=True,
+                          text=True, env={**os.environ, "SONICDREAMS_CACHE": "off"})
+    assert done.returncode == 0, done.stderr
+    np.testing.assert_array_equal(decode_frames(out), decode_frames(fresh))
+
+
+@pytest.mark.slow
+def test_ctrl_c_exits_130_and_says_how_to_resume(excerpt, tmp_path):
+    out = tmp_path / "video.mp4"
+    proc = _start_render(excerpt, out, tmp_path)
+    _wait_for_segments(work_dir_for(out), 1, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "run the same command again to resume" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
+    assert not list(tmp_path.glob(".*.part*"))  # no half-written output
+
+
+@pytest.mark.slow
+def test_demo_makes_a_video(tmp_path):
+    run = run_cli("demo", "-o", tmp_path / "demo.mp4", "--quiet", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    info = probe_video(tmp_path / "demo.mp4")
+    assert info.n_frames == 600 and info.fps == 30 and info.audio_channels == 2
+    assert Path(run.stdout.strip()) == (tmp_path / "demo.mp4").resolve()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.mp4"]
