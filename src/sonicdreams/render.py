@@ -369,14 +369,37 @@ def _render_segment(path: Path, spec, generator, traj, chain, amplitudes, a: int
         return frames
 
     written = 0
+    workers = max(1, int(getattr(generator, "concurrent_calls", 1)))
     with SegmentWriter(path, spec) as writer:
-        generated = _threaded(iter(starts), generate, depth=2, stop=stop)
+        if workers > 1:
+            generated = _ordered_parallel(starts, generate, workers)
+        else:
+            generated = _threaded(iter(starts), generate, depth=2, stop=stop)
         for frames in _threaded(generated, post, depth=2, stop=threading.Event()):
             writer.write(frames)
             written += len(frames)
             on_frames(written)
         if written != b - a:
             raise SonicDreamsError(f"segment {path.name}: {written} of {b - a} frames rendered")
+
+
+def _ordered_parallel(items, work, workers: int):
+    """``map(work, items)`` on ``workers`` threads, in order, at most ``workers + 1`` ahead."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sonicdreams-gen") as pool:
+        pending: deque = deque()
+        try:
+            for item in items:
+                pending.append(pool.submit(work, item))
+                if len(pending) > workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def _save_pngs(directory: Path, start: int, frames: np.ndarray) -> None:
