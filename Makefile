@@ -10,6 +10,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -c constraints.txt -e '.[dev,gan]'
+	# a real pretrained generator for the compatibility tests (its torch pin is ours)
+	$(PIP) install --quiet --no-deps gan-face-generate==1.1.1
 	touch $@
 
 install: $(VENV)/.installed
