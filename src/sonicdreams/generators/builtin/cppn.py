@@ -33,7 +33,7 @@ _CLASS_TEXTURE = np.random.default_rng(7).standard_normal((12, _N_WEIGHTS)).asty
 class CPPN(ProceduralStyle):
     name = "cppn"
     description = "flowing organic shapes from a coordinate network, painted by pitch"
-    max_side = 320  # smooth by nature: computed at this size, then scaled
+    max_side = 256  # smooth by nature: computed at this size, then scaled
 
     def frame(self, z: np.ndarray, c: np.ndarray) -> np.ndarray:
         h, w = work_size(self.size, self.max_side)
