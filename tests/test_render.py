@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -295,3 +296,61 @@ def test_demo_makes_a_video(tmp_path):
     assert info.n_frames == 600 and info.fps == 30 and info.audio_channels == 2
     assert Path(run.stdout.strip()) == (tmp_path / "demo.mp4").resolve()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.mp4"]
+
+
+def test_json_progress_save_frames_and_quiet(excerpt, tmp_path):
+    out = tmp_path / "v.mp4"
+    run = run_cli("render", excerpt, "-o", out, "--duration", "1", "--fps", "10", "--size",
+                  "64x48", "--json-progress", "--save-frames", "--seed", "2",
+                  "--preset", "ultrafast")
+    assert run.returncode == 0, run.stderr
+    events = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("{")]
+    render_events = [e for e in events if e["stage"] == "render"]
+    assert render_events[-1]["done"] == render_events[-1]["total"] == 10
+    assert {e["stage"] for e in events} >= {"render", "finalize"}
+    pngs = sorted((tmp_path / "v_frames").glob("*.png"))
+    assert len(pngs) == 10
+    from PIL import Image
+
+    assert np.asarray(Image.open(pngs[3])).shape == (48, 64, 3)
+    quiet = run_cli("render", excerpt, "-o", tmp_path / "q.mp4", "--duration", "1", "--fps",
+                    "10", "--size", "64x48", "--quiet", "--preset", "ultrafast")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    assert quiet.stdout.strip() == str(tmp_path / "q.mp4")
+
+
+def test_original_examples_from_the_cli_with_a_toml_config(excerpt, tmp_path):
+    """Lucid Sonic Dreams' isolated-tracks example, as a config file."""
+    import soundfile as sf
+
+    y, sr = sf.read(excerpt, dtype="float32")
+    sf.write(tmp_path / "drums.wav", y[: 3 * sr, 0], sr)
+    sf.write(tmp_path / "piano.wav", y[: 3 * sr, 1], sr)
+    (tmp_path / "example.toml").write_text(
+        'pulse_audio = "drums.wav"\nclass_audio = "piano.wav"\n'
+        "classes = [1, 5, 9, 2, 7, 11, 0, 3, 8, 4, 10, 6]\ndominant_classes_first = true\n"
+        "class_shuffle_seconds = 8\nclass_smooth_seconds = 4\nclass_pitch_react = 0.2\n"
+        "speed_fpm = 0\nmotion_react = 0.8\ncontrast_strength = 0.5\nflash_strength = 0.7\n"
+        "fps = 43\nduration = 3\nwidth = 96\nheight = 96\n")
+    run = run_cli("render", excerpt, "-o", "video.mp4", "--config", "example.toml", "--quiet",
+                  cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    info = probe_video(tmp_path / "video.mp4")
+    assert info.fps == 43 and info.n_frames == 129 and info.size == (96, 96)
+    manifest = read_manifest(tmp_path / "video.mp4")
+    assert manifest["settings"]["pulse_audio"] == "drums.wav"
+    assert manifest["classes"] != [1, 5, 9, 2, 7, 11, 0, 3, 8, 4, 10, 6]  # dominance reorders
+
+
+def test_bad_audio_inputs_through_render(tmp_path):
+    (tmp_path / "empty.mp3").write_bytes(b"")
+    (tmp_path / "text.mp3").write_text("not audio at all\n" * 100)
+    (tmp_path / "noise.wav").write_bytes(np.random.default_rng(0).bytes(50_000))
+    (tmp_path / "folder.mp3").mkdir()
+    for name in ("empty.mp3", "text.mp3", "noise.wav", "folder.mp3", "missing.flac"):
+        run = run_cli("render", name, "-o", "out.mp4", cwd=tmp_path)
+        assert run.returncode == 2, (name, run.stderr)
+        assert run.stderr.startswith("sonicdreams: error:") and name in run.stderr
+        assert run.stderr.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.mp3", "folder.mp3",
+                                                           "noise.wav", "text.mp3"]
