@@ -354,3 +354,15 @@ def test_bad_audio_inputs_through_render(tmp_path):
         assert run.stderr.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.mp3", "folder.mp3",
                                                            "noise.wav", "text.mp3"]
+
+
+def test_nan_samples_warn_and_still_render(tmp_path):
+    y = 0.2 * np.sin(np.linspace(0, 2000, 44100 * 2)).astype(np.float32)
+    y[1000], y[2000], y[3000:3100] = np.nan, np.inf, 3.0  # beyond ±1 is fine
+    song = write_wav(tmp_path / "nan.wav", y, 44100, subtype="FLOAT")
+    run = run_cli("render", song, "-o", tmp_path / "v.mp4", "--size", "64x64", "--fps", "10",
+                  "--quiet", "--preset", "ultrafast")
+    assert run.returncode == 0, run.stderr
+    assert "NaN" in run.stderr and run.stderr.count("\n") == 1
+    info = probe_video(tmp_path / "v.mp4")
+    assert info.n_frames == 20 and info.audio_duration_s == pytest.approx(2.0, abs=0.03)

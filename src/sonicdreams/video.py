@@ -255,8 +255,10 @@ def _audio_packets(track: AudioTrack, out_stream) -> Iterator[tuple[float, objec
                 pos += n
                 if hi <= lo:
                     continue
-                data = frame.to_ndarray()[:, lo:hi] if (lo, hi) != (0, n) else None
-                if data is not None:
+                data = frame.to_ndarray()
+                if (lo, hi) != (0, n) or not np.isfinite(data).all():
+                    # trimmed, or NaN/inf samples (the encoder refuses them; analysis warned)
+                    data = np.nan_to_num(data[:, lo:hi], nan=0.0, posinf=0.0, neginf=0.0)
                     frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data), format="fltp",
                                                        layout=out_stream.codec_context.layout)
                     frame.sample_rate = rate
