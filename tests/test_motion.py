@@ -328,3 +328,25 @@ def test_effect_amplitudes_follow_the_originals_rule_with_its_bugs_fixed():
     np.testing.assert_array_equal(traj.effects["contrast"], f.percussive)
     np.testing.assert_array_equal(traj.effects["flash"], f.full)  # percussive=False honoured
     assert traj.effects["flash"].dtype == np.float32
+
+
+@pytest.mark.parametrize("fps", [24, 43, 60, "30000/1001"])
+def test_streamed_segments_equal_the_whole_trajectory(fps):
+    """The renderer asks for segments in order (skipping finished ones on resume)."""
+    from sonicdreams.motion.trajectory import plan_stream
+
+    f = synthetic_features(25.0, fps)
+    whole = sonicdreams.plan(f, z_dim=32, c_dim=30, seed=8, speed_fpm=10,
+                             class_shuffle_seconds=3.3)
+    stream = plan_stream(f, z_dim=32, c_dim=30, seed=8, speed_fpm=10,
+                         class_shuffle_seconds=3.3)
+    n = f.n_frames
+    cuts = [0, 7, 8, 100, n // 2, n - 1, n]
+    for k, (a, b) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
+        if k == 2:
+            continue  # a finished segment skipped on resume
+        noise, classes = stream.segment(a, b)
+        np.testing.assert_array_equal(noise, whole.noise[a:b])
+        np.testing.assert_array_equal(classes, whole.classes[a:b])
+    with pytest.raises(ValueError, match="only goes forward"):
+        stream.segment(0, 5)

@@ -219,7 +219,7 @@ def render(
     from .audio.analyze import analyze
     from .audio.cache import file_digest
     from .effects import EffectsGenerator
-    from .motion.trajectory import plan
+    from .motion.trajectory import plan_stream
     from .video import AudioTrack, VideoSpec, container_for, finalize
 
     t0 = time.perf_counter()
@@ -282,8 +282,8 @@ def render(
             log.info("settings changed since the last attempt; starting afresh")
             shutil.rmtree(work, ignore_errors=True)
         seed = s.seed
-    traj = plan(features, z_dim=generator.z_dim, c_dim=generator.c_dim, seed=seed,
-                settings=s.update(seed=seed))
+    traj = plan_stream(features, z_dim=generator.z_dim, c_dim=generator.c_dim, seed=seed,
+                       settings=s.update(seed=seed))
     seed = traj.seed
     work.mkdir(exist_ok=True)
     _write_state(work, {"fingerprint": fingerprint, "seed": seed, "n_frames": n,
@@ -318,8 +318,10 @@ def render(
         if path.exists():
             continue
         base = done
-        _render_segment(path, spec, generator, traj, chain, amplitudes, a, b, batch, out_size,
-                        s.fit, frames_dir, lambda k, base=base: report("render", base + k, n))
+        noise, classes = traj.segment(a, b)  # only this segment's vectors are in memory
+        _render_segment(path, spec, generator, (noise, classes), chain, amplitudes, a, b,
+                        batch, out_size, s.fit, frames_dir,
+                        lambda k, base=base: report("render", base + k, n))
         done += b - a
 
     # 6. Join with the soundtrack.
@@ -340,7 +342,7 @@ def render(
                         manifest=manifest)
 
 
-def _render_segment(path: Path, spec, generator, traj, chain, amplitudes, a: int, b: int,
+def _render_segment(path: Path, spec, generator, vectors, chain, amplitudes, a: int, b: int,
                     batch: int, out_size: tuple[int, int], fit: str, frames_dir: Path | None,
                     on_frames: Callable[[int], None]) -> None:
     from .effects import apply_effects
@@ -348,10 +350,11 @@ def _render_segment(path: Path, spec, generator, traj, chain, amplitudes, a: int
 
     starts = list(range(a, b, batch))
     stop = threading.Event()
+    noise, classes = vectors
 
     def generate(start: int):
         end = min(start + batch, b)
-        frames = generator.render(traj.noise[start:end], traj.classes[start:end])
+        frames = generator.render(noise[start - a:end - a], classes[start - a:end - a])
         frames = np.asarray(frames, dtype=np.uint8)
         if frames.ndim != 4 or frames.shape[0] != end - start or frames.shape[-1] != 3:
             raise SonicDreamsError(f"the generator returned frames of shape {frames.shape}; "

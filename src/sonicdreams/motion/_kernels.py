@@ -17,10 +17,33 @@ import numpy as np
 __all__ = ["latent_walk", "class_walk"]
 
 
-def latent_walk_py(out, frame_tick, frame_frac, f_key_a, f_key_b, f_w_a, f_w_b,
-                   t_key_a, t_key_b, t_w_a, t_w_b, keys, pulse, motion, r_blocks, block,
-                   signs0, ema, motion_react, bound):
-    """Fill ``out[N, D]`` with ``z = base + p + sum(m)`` read at the frame times.
+def _emit_py(out, out_start, i, k, frame_tick, frame_frac, f_key_a, f_key_b, f_w_a, f_w_b,
+             keys, state, scalars):
+    """Write the frames that lie between tick ``k - 1`` and tick ``k`` (or on tick ``k``),
+    from frame ``i`` on, into ``out`` (row = frame - out_start); stop at the end of ``out``.
+    Returns the next frame to emit."""
+    n = frame_tick.shape[0]
+    d = out.shape[1]
+    end = out_start + out.shape[0]
+    while i < n and i < end and (frame_tick[i] < k or (frame_tick[i] == k
+                                                       and frame_frac[i] == 0.0)):
+        f = 1.0 if frame_tick[i] == k else frame_frac[i]
+        if i >= out_start:
+            pf = (1.0 - f) * scalars[1] + f * scalars[0]
+            ka = f_key_a[i]
+            kb = f_key_b[i]
+            row = i - out_start
+            for j in range(d):
+                out[row, j] = (f_w_a[i] * keys[ka, j] + f_w_b[i] * keys[kb, j] + pf
+                               + (1.0 - f) * state[3, j] + f * state[2, j])
+        i += 1
+    return i
+
+
+def latent_walk_py(out, out_start, i, k0, k1, frame_tick, frame_frac, f_key_a, f_key_b,
+                   f_w_a, f_w_b, t_key_a, t_key_b, t_w_a, t_w_b, keys, pulse, motion,
+                   r_blocks, block, state, scalars, ema, motion_react, bound):
+    """Advance the walk over ticks ``[k0, k1)`` and write frames ``out_start…`` into ``out``.
 
     Per tick k (``pulse``, ``motion``, ``block`` and the ``t_*`` base weights have one entry
     per tick):
@@ -31,56 +54,44 @@ def latent_walk_py(out, frame_tick, frame_frac, f_key_a, f_key_b, f_w_a, f_w_b,
     and a dimension whose ``z_k`` is within ``motion_react`` of ``±bound`` turns back.
     Frame i lies ``frame_frac[i]`` of the way from tick ``frame_tick[i]`` to the next; its
     pulse and walk are interpolated there, its base is evaluated at its own time (``f_*``).
-    Frames must be sorted by time. Returns the final directions.
+
+    The walk's state lives in ``state`` [4, D] (directions, smoothed step, sum, previous sum)
+    and ``scalars`` [2] (pulse, previous pulse), so a long video is computed piece by piece
+    in order: call again with the next ``k0`` and the returned frame index ``i``.
     """
-    n, d = out.shape
-    n_ticks = pulse.shape[0]
-    s = signs0.astype(np.float64).copy()
-    m = np.zeros(d)
-    cum = np.zeros(d)
-    prev_cum = np.zeros(d)
-    p = 0.0
-    prev_p = 0.0
-    i = 0
-    for k in range(n_ticks):
+    d = out.shape[1]
+    if k0 > 0:  # frames left over from the last tick of the previous call
+        i = _emit(out, out_start, i, k0 - 1, frame_tick, frame_frac, f_key_a, f_key_b, f_w_a,
+                  f_w_b, keys, state, scalars)
+    for k in range(k0, k1):
         r = r_blocks[block[k]]
-        prev_p = p
+        scalars[1] = scalars[0]
         if k == 0:
-            p = pulse[0]
+            scalars[0] = pulse[0]
         else:
-            p = ema * p + (1.0 - ema) * pulse[k]
+            scalars[0] = ema * scalars[0] + (1.0 - ema) * pulse[k]
+        p = scalars[0]
         ka = t_key_a[k]
         kb = t_key_b[k]
         wa = t_w_a[k]
         wb = t_w_b[k]
         amp = motion[k]
         for j in range(d):
-            prev_cum[j] = cum[j]
-            step = amp * s[j] * r[j]
+            state[3, j] = state[2, j]
+            step = amp * state[0, j] * r[j]
             if k == 0:
-                m[j] = step
+                state[1, j] = step
             else:
-                m[j] = ema * m[j] + (1.0 - ema) * step
-            cum[j] += m[j]
-            z = wa * keys[ka, j] + wb * keys[kb, j] + p + cum[j]
+                state[1, j] = ema * state[1, j] + (1.0 - ema) * step
+            state[2, j] += state[1, j]
+            z = wa * keys[ka, j] + wb * keys[kb, j] + p + state[2, j]
             if z - motion_react < -bound:
-                s[j] = 1.0
+                state[0, j] = 1.0
             elif z + motion_react >= bound:
-                s[j] = -1.0
-        # Emit the frames that lie between the previous tick and this one (or on this one).
-        while i < n and (frame_tick[i] < k or (frame_tick[i] == k and frame_frac[i] == 0.0)):
-            if frame_tick[i] == k:
-                f = 1.0
-            else:
-                f = frame_frac[i]
-            pf = (1.0 - f) * prev_p + f * p
-            ka = f_key_a[i]
-            kb = f_key_b[i]
-            for j in range(d):
-                out[i, j] = (f_w_a[i] * keys[ka, j] + f_w_b[i] * keys[kb, j] + pf
-                             + (1.0 - f) * prev_cum[j] + f * cum[j])
-            i += 1
-    return s
+                state[0, j] = -1.0
+        i = _emit(out, out_start, i, k, frame_tick, frame_frac, f_key_a, f_key_b, f_w_a,
+                  f_w_b, keys, state, scalars)
+    return i
 
 
 def class_walk_py(out, chroma_t, mapping, first, gain, complexity, min_is_zero, zero_slot):
@@ -125,8 +136,10 @@ def class_walk_py(out, chroma_t, mapping, first, gain, complexity, min_is_zero, 
 try:
     import numba
 
+    _emit = numba.njit(cache=True, nogil=True)(_emit_py)
     latent_walk = numba.njit(cache=True, nogil=True)(latent_walk_py)
     class_walk = numba.njit(cache=True, nogil=True)(class_walk_py)
 except ImportError:  # pragma: no cover - numba comes with librosa
+    _emit = _emit_py
     latent_walk = latent_walk_py
     class_walk = class_walk_py

@@ -31,8 +31,8 @@ from ..settings import EFFECT_SOURCES, LSD_EFFECTS, NEW_EFFECTS, PLAN_OPTIONS, R
 from ..timing import frame_times
 from . import keyframes as kf
 
-__all__ = ["Trajectory", "plan", "REFERENCE_FPS", "random_streams", "random_keys",
-           "random_walk_factors"]
+__all__ = ["Trajectory", "TrajectoryPlan", "plan", "plan_stream", "REFERENCE_FPS",
+           "random_streams", "random_keys", "random_walk_factors"]
 
 REFERENCE_FPS = 43.0
 """The frame rate at which the original's per-frame constants were defined (its default)."""
@@ -134,6 +134,12 @@ def plan(
     SettingsError
         An option out of range, an unknown option, or a class id outside ``[0, c_dim)``.
     """
+    s = _resolve(settings, seed, options)
+    return _plan(features, s, z_dim=z_dim, c_dim=c_dim).materialize()
+
+
+def _resolve(settings: RenderSettings | None, seed: int | None,
+             options: dict[str, Any]) -> RenderSettings:
     for name in options:
         if name not in PLAN_OPTIONS:
             RenderSettings.create({name: None})  # raises "unknown option" with a suggestion
@@ -144,22 +150,33 @@ def plan(
         s = s.update(seed=seed)
     if s.seed is None:
         s = s.update(seed=_fresh_seed())
+    return s
+
+
+def plan_stream(features, *, z_dim: int, c_dim: int = 0, seed: int | None = None,
+                settings: RenderSettings | None = None, **options: Any) -> TrajectoryPlan:
+    """Like :func:`plan`, but the vectors are computed segment by segment on request.
+
+    Used by the renderer: memory stays the same for a 3-minute song and a 3-hour mix. The
+    values are identical to :func:`plan`'s.
+    """
+    s = _resolve(settings, seed, options)
+    return _plan(features, s, z_dim=z_dim, c_dim=c_dim)
+
+
+def _plan(features, s: RenderSettings, *, z_dim: int, c_dim: int) -> TrajectoryPlan:
     if not isinstance(z_dim, int) or z_dim < 1:
         raise SettingsError(f"z_dim={z_dim!r} must be a positive integer")
     if not isinstance(c_dim, int) or c_dim < 0:
         raise SettingsError(f"c_dim={c_dim!r} must be an integer >= 0")
-
     fps = Fraction(features.fps)
-    fps_f = float(fps)
-    n = int(features.n_frames)
-    times = frame_times(n, fps)
+    times = frame_times(int(features.n_frames), fps)
     keys_rng, walk_rng, class_rng = random_streams(s.seed)
-
-    noise, key_times = _noise(features, s, z_dim=z_dim, n=n, fps=fps_f, times=times,
-                               keys_rng=keys_rng, walk_rng=walk_rng)
-    class_ids, classes = _classes(features, s, c_dim=c_dim, n=n, times=times, rng=class_rng)
+    walk = _NoiseWalk(features, s, z_dim=z_dim, times=times, keys_rng=keys_rng,
+                      walk_rng=walk_rng)
+    track = _ClassTrack(features, s, c_dim=c_dim, times=times, rng=class_rng)
     if c_dim and s.classes is None:
-        s = s.update(classes=class_ids)
+        s = s.update(classes=track.class_ids)
     effects = {
         name: np.asarray(features.role_envelope(name, percussive=s.effect_percussive(name),
                                                 harmonic=False), dtype=np.float32)
@@ -168,8 +185,37 @@ def plan(
     for name in NEW_EFFECTS:
         if getattr(s, f"{name}_strength") is not None:
             effects[name] = np.asarray(getattr(features, EFFECT_SOURCES[name]), np.float32)
-    return Trajectory(noise=noise, classes=classes, fps=fps, seed=s.seed, class_ids=class_ids,
-                      keyframe_times=key_times, settings=s, effects=effects)
+    return TrajectoryPlan(n_frames=int(features.n_frames), z_dim=z_dim, c_dim=c_dim, fps=fps,
+                          seed=s.seed, class_ids=track.class_ids,
+                          keyframe_times=walk.key_times, settings=s, effects=effects,
+                          _walk=walk, _track=track)
+
+
+@dataclass(frozen=True, slots=True)
+class TrajectoryPlan:
+    """A trajectory whose vectors are computed on request (see :func:`plan_stream`)."""
+
+    n_frames: int
+    z_dim: int
+    c_dim: int
+    fps: Fraction
+    seed: int
+    class_ids: tuple[int, ...]
+    keyframe_times: npt.NDArray[np.float64]
+    settings: RenderSettings
+    effects: Mapping[str, npt.NDArray[np.float32]]
+    _walk: Any = field(repr=False, compare=False)
+    _track: Any = field(repr=False, compare=False)
+
+    def segment(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """(noise [b-a, z_dim], classes [b-a, c_dim]) of frames ``[a, b)``, in order."""
+        return self._walk.frames(a, b), self._track.frames(a, b)
+
+    def materialize(self) -> Trajectory:
+        noise, classes = self.segment(0, self.n_frames)
+        return Trajectory(noise=noise, classes=classes, fps=self.fps, seed=self.seed,
+                          class_ids=self.class_ids, keyframe_times=self.keyframe_times,
+                          settings=self.settings, effects=dict(self.effects))
 
 
 def _has_stem(features, role: str) -> bool:
@@ -192,40 +238,72 @@ def _clock(duration_s: float, times: np.ndarray):
     return tick_times, frame_tick, frame_frac
 
 
-def _noise(features, s: RenderSettings, *, z_dim: int, n: int, fps: float, times: np.ndarray,
-           keys_rng: np.random.Generator, walk_rng: np.random.Generator):
-    from ._kernels import latent_walk
+class _NoiseWalk:
+    """The latent walk of one video, computed frame range by frame range, in order.
 
-    n_keys = kf.keyframe_count(features.duration_s, s.speed_fpm)
-    keys = random_keys(keys_rng, n_keys, z_dim, s.truncation)
-    key_times = kf.keyframe_times(n_keys, features.duration_s)
-    if s.sync_keyframes_to_beats and len(key_times) > 2:
-        beats = np.asarray(features.beat_times, dtype=np.float64)
-        onset_at = np.asarray(features.onset)[features.beat_frames] if len(beats) else None
-        bars = kf.beat_bar_times(beats, onset_at)
-        key_times = kf.snap_to_beats(key_times, beat_times=beats, bar_times=bars)
-    keys64 = keys.astype(np.float64)
-    tick_times, frame_tick, frame_frac = _clock(features.duration_s, times)
-    f_weights = kf.interpolation_weights(key_times, times, keys64, space=s.motion_space)
-    t_weights = kf.interpolation_weights(key_times, tick_times, keys64, space=s.motion_space)
+    Everything per tick or per frame is small (a few numbers each); only the requested
+    frames' latents are materialised, so an hour-long video needs no hour-long array.
+    """
 
-    period = int(round(_RANDOMNESS_PERIOD_S * REFERENCE_FPS))  # ticks between redraws
-    block = np.arange(len(tick_times)) // period
-    signs0, r_blocks = random_walk_factors(walk_rng, z_dim, int(block[-1]) + 1,
-                                           s.motion_randomness)
+    def __init__(self, features, s: RenderSettings, *, z_dim: int, times: np.ndarray,
+                 keys_rng: np.random.Generator, walk_rng: np.random.Generator) -> None:
+        n_keys = kf.keyframe_count(features.duration_s, s.speed_fpm)
+        keys = random_keys(keys_rng, n_keys, z_dim, s.truncation)
+        key_times = kf.keyframe_times(n_keys, features.duration_s)
+        if s.sync_keyframes_to_beats and len(key_times) > 2:
+            beats = np.asarray(features.beat_times, dtype=np.float64)
+            onset_at = np.asarray(features.onset)[features.beat_frames] if len(beats) else None
+            bars = kf.beat_bar_times(beats, onset_at)
+            key_times = kf.snap_to_beats(key_times, beat_times=beats, bar_times=bars)
+        self.key_times = key_times
+        self.keys = keys.astype(np.float64)
+        tick_times, self.frame_tick, self.frame_frac = _clock(features.duration_s, times)
+        self.f_weights = kf.interpolation_weights(key_times, times, self.keys,
+                                                  space=s.motion_space)
+        self.t_weights = kf.interpolation_weights(key_times, tick_times, self.keys,
+                                                  space=s.motion_space)
+        period = int(round(_RANDOMNESS_PERIOD_S * REFERENCE_FPS))  # ticks between redraws
+        self.block = np.arange(len(tick_times)) // period
+        signs0, self.r_blocks = random_walk_factors(walk_rng, z_dim, int(self.block[-1]) + 1,
+                                                    s.motion_randomness)
+        self.pulse = np.asarray(s.pulse_react * features.role_envelope(
+            "pulse", percussive=s.pulse_percussive, harmonic=s.pulse_harmonic,
+            times=tick_times, how="max"), dtype=np.float64)
+        self.motion = np.asarray((s.motion_react * _MOTION_PER_SECOND / REFERENCE_FPS)
+                                 * features.role_envelope(
+            "motion", percussive=s.motion_percussive, harmonic=s.motion_harmonic,
+            times=tick_times, how="mean"), dtype=np.float64)
+        self.motion_react = float(s.motion_react)
+        self.bound = 2.0 * s.truncation
+        self.z_dim = z_dim
+        self.n_ticks = len(tick_times)
+        # walk state: directions, smoothed step, running sum, previous sum; pulse, previous
+        self.state = np.zeros((4, z_dim))
+        self.state[0] = signs0
+        self.scalars = np.zeros(2)
+        self.next_tick = 0
+        self.next_frame = 0
 
-    pulse = s.pulse_react * features.role_envelope(
-        "pulse", percussive=s.pulse_percussive, harmonic=s.pulse_harmonic, times=tick_times,
-        how="max")
-    motion = (s.motion_react * _MOTION_PER_SECOND / REFERENCE_FPS) * features.role_envelope(
-        "motion", percussive=s.motion_percussive, harmonic=s.motion_harmonic, times=tick_times,
-        how="mean")
-    noise = np.empty((n, z_dim), dtype=np.float32)
-    latent_walk(noise, frame_tick, frame_frac, *f_weights, *t_weights, keys64,
-                np.asarray(pulse, dtype=np.float64), np.asarray(motion, dtype=np.float64),
-                r_blocks, block, signs0, _EMA_AT_REFERENCE, float(s.motion_react),
-                2.0 * s.truncation)
-    return noise, key_times
+    def frames(self, a: int, b: int) -> npt.NDArray[np.float32]:
+        """Latents of frames ``[a, b)``; ranges must come in increasing order."""
+        from ._kernels import latent_walk
+
+        if a < self.next_frame:
+            raise ValueError(f"frames {a}..{b} were asked after frame {self.next_frame}: "
+                             "the walk only goes forward")
+        out = np.empty((b - a, self.z_dim), dtype=np.float32)
+        if b <= a:
+            return out
+        last_tick = min(self.n_ticks, int(self.frame_tick[b - 1]) + 2)
+        self.next_frame = latent_walk(
+            out, a, self.next_frame, self.next_tick, max(self.next_tick, last_tick),
+            self.frame_tick, self.frame_frac, *self.f_weights, *self.t_weights, self.keys,
+            self.pulse, self.motion, self.r_blocks, self.block, self.state, self.scalars,
+            _EMA_AT_REFERENCE, self.motion_react, self.bound)
+        self.next_tick = max(self.next_tick, last_tick)
+        if self.next_frame != b:
+            raise RuntimeError(f"walk emitted frames up to {self.next_frame}, expected {b}")
+        return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -270,37 +348,49 @@ def _shuffle_counts(features, s: RenderSettings, times: np.ndarray) -> np.ndarra
     return np.cumsum(counts[:n])
 
 
-def _classes(features, s: RenderSettings, *, c_dim: int, n: int, times: np.ndarray,
-             rng: np.random.Generator):
-    """Class vectors on the walk's clock, then read at the frame times."""
-    from ._kernels import class_walk
+class _ClassTrack:
+    """Class vectors on the walk's clock (small: one value per tick per used class), read
+    at any frames on demand and scattered into the generator's ``c_dim`` slots."""
 
-    if c_dim == 0:
-        return (), np.zeros((n, 0), dtype=np.float32)
-    chosen = _class_list(features, s, c_dim, rng)
-    used = sorted(set(chosen) | {0})
-    slot_of = {c: k for k, c in enumerate(used)}
-    slots = np.array([slot_of[c] for c in chosen], dtype=np.int64)
-    length = len(chosen)
-    shift = int(round(_N_PITCHES * s.class_shuffle_strength))
-    tick_times, _, _ = _clock(features.duration_s, times)
-    rotation = (_shuffle_counts(features, s, tick_times) * shift) % length
-    mapping = slots[(rotation[:, None] + np.arange(_N_PITCHES)[None, :]) % length]
+    def __init__(self, features, s: RenderSettings, *, c_dim: int, times: np.ndarray,
+                 rng: np.random.Generator) -> None:
+        from ._kernels import class_walk
 
-    chroma_t = np.ascontiguousarray(
-        np.asarray(features.chroma_at(tick_times, how="mean"), dtype=np.float64).T)
-    voiced = np.flatnonzero(chroma_t.sum(axis=1) > 0)
-    first = int(voiced[0]) if len(voiced) else 0
-    compact = np.empty((len(tick_times), len(used)), dtype=np.float64)
-    # The original's gain was class_pitch_react * 43 / fps per frame: per tick it is the gain.
-    class_walk(compact, chroma_t, mapping, first, float(s.class_pitch_react),
-               float(s.class_complexity), c_dim > len(used), slot_of[0])
-    compact = _smooth(compact, int(round(s.class_smooth_seconds * REFERENCE_FPS)))
-    classes = np.zeros((n, c_dim), dtype=np.float32)
-    tick_pos = np.arange(len(tick_times), dtype=np.float64)
-    for k, class_id in enumerate(used):
-        classes[:, class_id] = np.interp(times * REFERENCE_FPS, tick_pos, compact[:, k])
-    return tuple(chosen[:_N_PITCHES]), classes
+        self.c_dim = c_dim
+        self.times = times
+        self.class_ids: tuple[int, ...] = ()
+        if c_dim == 0:
+            return
+        chosen = _class_list(features, s, c_dim, rng)
+        used = sorted(set(chosen) | {0})
+        slot_of = {c: k for k, c in enumerate(used)}
+        slots = np.array([slot_of[c] for c in chosen], dtype=np.int64)
+        length = len(chosen)
+        shift = int(round(_N_PITCHES * s.class_shuffle_strength))
+        tick_times, _, _ = _clock(features.duration_s, times)
+        rotation = (_shuffle_counts(features, s, tick_times) * shift) % length
+        mapping = slots[(rotation[:, None] + np.arange(_N_PITCHES)[None, :]) % length]
+        chroma_t = np.ascontiguousarray(
+            np.asarray(features.chroma_at(tick_times, how="mean"), dtype=np.float64).T)
+        voiced = np.flatnonzero(chroma_t.sum(axis=1) > 0)
+        first = int(voiced[0]) if len(voiced) else 0
+        compact = np.empty((len(tick_times), len(used)), dtype=np.float64)
+        # The original's gain was class_pitch_react * 43 / fps per frame: per tick it is this.
+        class_walk(compact, chroma_t, mapping, first, float(s.class_pitch_react),
+                   float(s.class_complexity), c_dim > len(used), slot_of[0])
+        self.compact = _smooth(compact, int(round(s.class_smooth_seconds * REFERENCE_FPS)))
+        self.used = np.asarray(used, dtype=np.int64)
+        self.class_ids = tuple(chosen[:_N_PITCHES])
+
+    def frames(self, a: int, b: int) -> npt.NDArray[np.float32]:
+        out = np.zeros((max(b - a, 0), self.c_dim), dtype=np.float32)
+        if self.c_dim == 0 or b <= a:
+            return out
+        pos = self.times[a:b] * REFERENCE_FPS
+        ticks = np.arange(self.compact.shape[0], dtype=np.float64)
+        for k, class_id in enumerate(self.used):
+            out[:, class_id] = np.interp(pos, ticks, self.compact[:, k])
+        return out
 
 
 def _smooth(x: np.ndarray, window: int) -> np.ndarray:
