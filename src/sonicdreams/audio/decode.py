@@ -112,6 +112,9 @@ def _open(p: Path):  # -> av.container.InputContainer
 
     try:
         return av.open(str(p), metadata_errors="ignore")
+    except av.EOFError:
+        raise AudioError(f"{p}: the file ends too early: it is truncated or damaged; "
+                         "download or export it again") from None
     except av.FFmpegError as err:
         raise AudioError(
             f"{p}: not an audio or video file that can be read ({_reason(err)}); "
@@ -164,6 +167,31 @@ def _info(container, stream, p: Path) -> AudioInfo:
         channels=int(ctx.channels or 0),
         duration_s=duration_s,
     )
+
+
+def _wav_declared_duration(p: Path) -> float | None:
+    """Length a WAV header declares (FFmpeg trusts the file size instead, which hides a cut)."""
+    import struct
+
+    try:
+        with open(p, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return None
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+        return None
+    pos, rate, align = 12, 0, 0
+    while pos + 8 <= len(head):
+        tag, size = head[pos:pos + 4], struct.unpack("<I", head[pos + 4:pos + 8])[0]
+        if tag == b"fmt " and pos + 20 <= len(head):
+            rate = struct.unpack("<I", head[pos + 12:pos + 16])[0]
+            align = struct.unpack("<H", head[pos + 20:pos + 22])[0]
+        elif tag == b"data":
+            if rate and align and size not in (0, 0xFFFFFFFF):
+                return size / align / rate
+            return None
+        pos += 8 + size + (size & 1)
+    return None
 
 
 def check_trim(start: float, duration: float | None) -> tuple[float, float | None]:
@@ -241,6 +269,7 @@ def load(
     last_error: Exception | None = None
     with _open(p) as container:
         stream = _audio_stream(container, p)
+        header_duration = _wav_declared_duration(p) or _info(container, stream, p).duration_s
         stream.codec_context.thread_type = "AUTO"
         resampler = None
 
@@ -291,6 +320,15 @@ def load(
         raise AudioError(
             f"{p}: most of the file failed to decode ({errors} damaged packets); "
             "it is damaged or not really audio"
+        )
+    declared = header_duration
+    decoded_s = n_native / native_sr
+    if not errors and declared and decoded_s < declared - max(0.5, 0.02 * declared):
+        warnings.warn(
+            f"{p}: only {format_time(decoded_s)} of audio decoded, but its header says "
+            f"{format_time(declared)}: the file is probably truncated",
+            SonicDreamsWarning,
+            stacklevel=2,
         )
     if errors:
         warnings.warn(
