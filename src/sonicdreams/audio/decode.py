@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from ..errors import AudioError, SettingsError, SonicDreamsWarning
 
-__all__ = ["Audio", "AudioInfo", "load", "probe", "check_trim"]
+__all__ = ["Audio", "AudioInfo", "AudioStream", "load", "probe", "check_trim", "format_time"]
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +218,141 @@ def format_time(seconds: float) -> str:
     return f"{int(minutes)}:{secs:05.2f}"
 
 
+class AudioStream:
+    """Decode a file block by block: ``for block in AudioStream(path, ...)``.
+
+    Each block is float32 [shape=(channels, n)] of the trimmed clip, resampled and mixed
+    down as asked; consecutive blocks join seamlessly. Only a few blocks are ever in memory,
+    so an hour-long file is analysed in bounded memory. When the iteration ends, the
+    attributes describing the file (``native_sr``, ``native_channels``, ``file_duration_s``,
+    ``start_s``, ``duration_s``) are set; warnings about damage are issued then, and a
+    ``start`` past the end raises :class:`SettingsError`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, start: float = 0.0,
+                 duration: float | None = None, sr: int | None = None,
+                 mono: bool = False) -> None:
+        self.start, self.duration = check_trim(start, duration)
+        if sr is not None and not (isinstance(sr, int) and 1000 <= sr <= 768_000):
+            raise SettingsError(f"sr={sr!r} must be an integer sample rate in [1000, 768000]")
+        self.path = _check_path(path)
+        self.sr = sr
+        self.mono = mono
+        self.native_sr = 0
+        self.native_channels = 0
+        self.file_duration_s = 0.0
+        self.start_s = 0.0
+        self.duration_s = 0.0
+
+    def __iter__(self):
+        import av
+
+        p = self.path
+        n_native = 0  # samples of the whole file, at its own rate
+        written = 0  # output samples produced so far (before trimming)
+        begin_out = end_out = None
+        non_finite = False
+        errors = 0
+        decoded_frames = 0
+        last_error: Exception | None = None
+        with _open(p) as container:
+            stream = _audio_stream(container, p)
+            header_duration = (_wav_declared_duration(p)
+                               or _info(container, stream, p).duration_s)
+            stream.codec_context.thread_type = "AUTO"
+            resampler = None
+
+            def trimmed(frames):
+                nonlocal written, non_finite
+                for out in frames:
+                    block = out.to_ndarray()
+                    if block.ndim == 1:
+                        block = block[None, :]
+                    lo, hi = written, written + block.shape[1]
+                    written = hi
+                    a, b = max(lo, begin_out), min(hi, end_out)
+                    if b <= a:
+                        continue
+                    block = block[:, a - lo:b - lo]
+                    if self.mono and block.shape[0] > 1:
+                        block = block.mean(axis=0, dtype=np.float32, keepdims=True)
+                    if not np.isfinite(block).all():
+                        non_finite = True
+                        block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
+                    yield np.ascontiguousarray(block, dtype=np.float32)
+
+            try:
+                for packet in container.demux(stream):
+                    try:
+                        frames = packet.decode()
+                    except av.FFmpegError as err:
+                        errors += 1
+                        last_error = err
+                        if errors > _MAX_DECODE_ERRORS and errors > decoded_frames:
+                            break
+                        continue
+                    for frame in frames:
+                        decoded_frames += 1
+                        if resampler is None:
+                            self.native_sr = int(frame.sample_rate)
+                            self.native_channels = len(frame.layout.channels)
+                            out_sr = self.sr or self.native_sr
+                            resampler = av.AudioResampler(format="fltp", rate=out_sr)
+                            begin = round(self.start * self.native_sr)
+                            begin_out = round(begin * out_sr / self.native_sr)
+                            end_out = (np.inf if self.duration is None else round(
+                                (begin + round(self.duration * self.native_sr))
+                                * out_sr / self.native_sr))
+                        n_native += frame.samples
+                        if written < end_out:  # past the clip: only count the samples
+                            yield from trimmed(resampler.resample(frame))
+                if resampler is not None and written < end_out:
+                    yield from trimmed(resampler.resample(None))
+            except av.FFmpegError as err:
+                # A truncated or damaged file: keep what decoded, say so below.
+                errors += 1
+                last_error = err
+            except (ValueError, MemoryError) as err:
+                raise AudioError(f"{p}: decoding failed ({err})") from None
+        self._finish(n_native, decoded_frames, errors, last_error, header_duration, non_finite)
+
+    def _finish(self, n_native: int, decoded_frames: int, errors: int, last_error,
+                header_duration: float | None, non_finite: bool) -> None:
+        p = self.path
+        if decoded_frames == 0 or n_native == 0:
+            why = f" ({_reason(last_error)})" if last_error else ""
+            raise AudioError(f"{p}: no audio could be decoded{why}; the file is damaged or "
+                             "not audio")
+        if errors > decoded_frames:
+            raise AudioError(f"{p}: most of the file failed to decode ({errors} damaged "
+                             "packets); it is damaged or not really audio")
+        native_sr = self.native_sr
+        self.file_duration_s = n_native / native_sr
+        begin = round(self.start * native_sr)
+        if begin >= n_native:
+            raise SettingsError(
+                f"start={self.start:g} s is past the end of {p.name}, which is "
+                f"{format_time(self.file_duration_s)} ({self.file_duration_s:.3f} s) long")
+        end = n_native if self.duration is None else min(
+            n_native, begin + round(self.duration * native_sr))
+        self.start_s = begin / native_sr
+        self.duration_s = (end - begin) / native_sr
+        declared = header_duration
+        if not errors and declared and self.file_duration_s < declared - max(0.5,
+                                                                             0.02 * declared):
+            warnings.warn(
+                f"{p}: only {format_time(self.file_duration_s)} of audio decoded, but its "
+                f"header says {format_time(declared)}: the file is probably truncated",
+                SonicDreamsWarning, stacklevel=3)
+        if errors:
+            warnings.warn(
+                f"{p}: {errors} damaged packet(s) skipped ({_reason(last_error)}); "
+                "the file may be truncated or corrupt", SonicDreamsWarning, stacklevel=3)
+        if non_finite:
+            warnings.warn(f"{p}: contains NaN or infinite samples; they were replaced by "
+                          "silence", SonicDreamsWarning, stacklevel=3)
+
+
 def load(
     path: str | os.PathLike[str],
     *,
@@ -252,124 +387,23 @@ def load(
         Missing path, directory, empty or unreadable file, no audio track, nothing decodable.
     SettingsError
         Invalid ``start``/``duration``, or ``start`` at or past the end of the song.
+
+    See Also
+    --------
+    AudioStream : the same, block by block.
     """
-    import av
-
-    start, duration = check_trim(start, duration)
-    if sr is not None and not (isinstance(sr, int) and 1000 <= sr <= 768_000):
-        raise SettingsError(f"sr={sr!r} must be an integer sample rate in [1000, 768000]")
-    p = _check_path(path)
-    chunks: list[np.ndarray] = []
-    n_native = 0
-    native_sr = 0
-    native_channels = 0
-    non_finite = False
-    errors = 0
-    decoded_frames = 0
-    last_error: Exception | None = None
-    with _open(p) as container:
-        stream = _audio_stream(container, p)
-        header_duration = _wav_declared_duration(p) or _info(container, stream, p).duration_s
-        stream.codec_context.thread_type = "AUTO"
-        resampler = None
-
-        def take(frames) -> None:
-            nonlocal non_finite
-            for out in frames:
-                block = out.to_ndarray()
-                if block.ndim == 1:
-                    block = block[None, :]
-                if mono and block.shape[0] > 1:
-                    block = block.mean(axis=0, dtype=np.float32, keepdims=True)
-                if not np.isfinite(block).all():
-                    non_finite = True
-                    block = np.nan_to_num(block, nan=0.0, posinf=0.0, neginf=0.0)
-                chunks.append(np.asarray(block, dtype=np.float32))
-
-        try:
-            for packet in container.demux(stream):
-                try:
-                    frames = packet.decode()
-                except av.FFmpegError as err:
-                    errors += 1
-                    last_error = err
-                    if errors > _MAX_DECODE_ERRORS and errors > decoded_frames:
-                        break
-                    continue
-                for frame in frames:
-                    decoded_frames += 1
-                    if resampler is None:
-                        native_sr = int(frame.sample_rate)
-                        native_channels = len(frame.layout.channels)
-                        resampler = av.AudioResampler(format="fltp", rate=sr or native_sr)
-                    n_native += frame.samples
-                    take(resampler.resample(frame))
-            if resampler is not None:
-                take(resampler.resample(None))
-        except av.FFmpegError as err:
-            # A truncated or damaged file: keep what decoded, say so below.
-            errors += 1
-            last_error = err
-        except (ValueError, MemoryError) as err:
-            raise AudioError(f"{p}: decoding failed ({err})") from None
-
-    if decoded_frames == 0 or n_native == 0:
-        why = f" ({_reason(last_error)})" if last_error else ""
-        raise AudioError(f"{p}: no audio could be decoded{why}; the file is damaged or not audio")
-    if errors > decoded_frames:
-        raise AudioError(
-            f"{p}: most of the file failed to decode ({errors} damaged packets); "
-            "it is damaged or not really audio"
-        )
-    declared = header_duration
-    decoded_s = n_native / native_sr
-    if not errors and declared and decoded_s < declared - max(0.5, 0.02 * declared):
-        warnings.warn(
-            f"{p}: only {format_time(decoded_s)} of audio decoded, but its header says "
-            f"{format_time(declared)}: the file is probably truncated",
-            SonicDreamsWarning,
-            stacklevel=2,
-        )
-    if errors:
-        warnings.warn(
-            f"{p}: {errors} damaged packet(s) skipped ({_reason(last_error)}); "
-            "the file may be truncated or corrupt",
-            SonicDreamsWarning,
-            stacklevel=2,
-        )
-    if non_finite:
-        warnings.warn(
-            f"{p}: contains NaN or infinite samples; they were replaced by silence",
-            SonicDreamsWarning,
-            stacklevel=2,
-        )
-
-    out_sr = sr or native_sr
-    samples = np.concatenate(chunks, axis=1) if len(chunks) > 1 else chunks[0]
-    chunks.clear()
-    file_duration_s = n_native / native_sr
-    begin = round(start * native_sr)
-    if begin >= n_native:
-        raise SettingsError(
-            f"start={start:g} s is past the end of {p.name}, which is "
-            f"{format_time(file_duration_s)} ({file_duration_s:.3f} s) long"
-        )
-    end = n_native if duration is None else min(n_native, begin + round(duration * native_sr))
-    if out_sr != native_sr:
-        begin_out = round(begin * out_sr / native_sr)
-        end_out = round(end * out_sr / native_sr)
-    else:
-        begin_out, end_out = begin, end
-    end_out = min(end_out, samples.shape[1])
-    if (begin_out, end_out) != (0, samples.shape[1]):
-        samples = np.ascontiguousarray(samples[:, begin_out:end_out])
+    stream = AudioStream(path, start=start, duration=duration, sr=sr, mono=mono)
+    blocks = list(stream)
+    channels = 1 if mono else max(stream.native_channels, 1)
+    samples = (np.concatenate(blocks, axis=1) if len(blocks) > 1 else
+               blocks[0] if blocks else np.zeros((channels, 0), np.float32))
     return Audio(
         samples=samples,
-        sr=out_sr,
-        path=str(p),
-        start_s=begin / native_sr,
-        duration_s=(end - begin) / native_sr,
-        file_duration_s=file_duration_s,
-        native_sr=native_sr,
-        native_channels=native_channels,
+        sr=stream.sr or stream.native_sr,
+        path=str(stream.path),
+        start_s=stream.start_s,
+        duration_s=stream.duration_s,
+        file_duration_s=stream.file_duration_s,
+        native_sr=stream.native_sr,
+        native_channels=stream.native_channels,
     )
