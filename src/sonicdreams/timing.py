@@ -15,9 +15,10 @@ import numpy.typing as npt
 
 from .errors import SettingsError
 
-__all__ = ["parse_fps", "n_frames", "frame_times"]
+__all__ = ["parse_fps", "exact_duration", "n_frames", "frame_times"]
 
 _MAX_FPS = 1000
+_MAX_SAMPLE_RATE = 768_000
 
 
 def parse_fps(fps: int | float | str | Fraction) -> Fraction:
@@ -64,9 +65,28 @@ def _float_to_rate(value: float) -> Fraction:
     return Fraction(value).limit_denominator(1001)
 
 
-def n_frames(duration_s: float, fps: Fraction) -> int:
-    """Number of video frames for a clip: ``round(duration_s * fps)`` (halves round up)."""
-    return int(math.floor(Fraction(duration_s) * fps + Fraction(1, 2)))
+def exact_duration(duration_s: float | Fraction) -> Fraction:
+    """A clip length as an exact fraction of a second.
+
+    Clip lengths are sample counts over a sample rate (at most 768 kHz), which a float cannot
+    hold exactly: 441441 samples at 44.1 kHz are 10.01 s, stored as 10.00999…, whose
+    ``* 50 fps`` is 500.4999… instead of 500.5. A float within 1e-9 s of a fraction with a
+    denominator up to 768000 is taken as that fraction.
+    """
+    if isinstance(duration_s, Fraction):
+        return duration_s
+    exact = Fraction(duration_s)
+    snapped = exact.limit_denominator(_MAX_SAMPLE_RATE)
+    return snapped if abs(snapped - exact) < Fraction(1, 10**9) else exact
+
+
+def n_frames(duration_s: float | Fraction, fps: Fraction) -> int:
+    """Number of video frames for a clip: ``round(duration_s * fps)`` (halves round up).
+
+    ``duration_s`` is read with :func:`exact_duration`, so a clip of 10.01 s at 50 fps has
+    501 frames.
+    """
+    return int(math.floor(exact_duration(duration_s) * Fraction(fps) + Fraction(1, 2)))
 
 
 def frame_times(n: int, fps: Fraction) -> npt.NDArray[np.float64]:

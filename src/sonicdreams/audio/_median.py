@@ -69,16 +69,21 @@ else:  # pragma: no cover
 def median_filter_rows(x: npt.NDArray[np.float32], size: int) -> npt.NDArray[np.float32]:
     """Median of each row over a centred window of odd ``size`` (edges reflected).
 
-    Equals ``scipy.ndimage.median_filter(x, size=(1, size), mode="reflect")``. Input must be
-    free of NaN (spectrogram magnitudes are).
+    Equals ``scipy.ndimage.median_filter(x, size=(1, size), mode="reflect")``: a row is
+    extended as ``d c b a | a b c d | d c b a``, repeatedly when the window is longer than
+    the row. (scipy itself reads past its buffer when the window is much longer than a row,
+    e.g. 2 values and a window of 17 or more; this does not.) ``x`` is ``[shape=(rows, n)]``
+    or one row ``[shape=(n,)]``, free of NaN (spectrogram magnitudes are).
     """
-    if size % 2 != 1 or size < 1:
+    if not isinstance(size, (int, np.integer)) or size < 1 or size % 2 != 1:
         raise ValueError(f"size={size} must be a positive odd integer")
+    x = np.asarray(x)
+    if x.ndim == 1:
+        return median_filter_rows(x[None, :], size)[0]
+    if x.ndim != 2:
+        raise ValueError(f"x must have shape (rows, n) or (n,), got {x.shape}")
     x = np.ascontiguousarray(x, dtype=np.float32)
-    if x.ndim != 2 or x.shape[1] == 0 or size == 1:
-        return x.copy()
-    if _median_rows is None or x.shape[1] < 2:  # pragma: no cover
-        from scipy.ndimage import median_filter
-
-        return median_filter(x, size=(1, size), mode="reflect")
-    return _median_rows(x, size, np.empty_like(x))
+    if x.shape[1] <= 1 or size == 1:
+        return x.copy()  # one value reflected is that value everywhere
+    run = _median_rows if _median_rows is not None else _median_rows_py
+    return run(x, int(size), np.empty_like(x))

@@ -385,6 +385,9 @@ def frame_features(
     # distance per second at any fps.
     motion, motion_src = role("motion", motion_percussive, motion_harmonic, "mean")
     class_grid = grids.get("class_audio", song)
+    class_chroma = class_grid.chroma
+    if class_grid is not song:  # a longer stem: only what plays with the song counts
+        class_chroma = class_chroma[:, class_grid.times < info.duration_s]
     return Features(
         fps=fps,
         n_frames=n,
@@ -399,7 +402,7 @@ def frame_features(
         onset=at(song, song.onset, "max"),
         rms=at(song, song.rms, "mean"),
         chroma=at(class_grid, class_grid.chroma, "mean"),
-        pitches_sorted=pitch_dominance(class_grid.chroma),
+        pitches_sorted=pitch_dominance(class_chroma),
         tempo_bpm=song.tempo_bpm,
         beat_times=song.beat_times[song.beat_times < info.duration_s],
         section_times=song.section_times,

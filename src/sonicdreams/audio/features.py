@@ -349,8 +349,13 @@ def analyze_audio(
         if silent or not tuning_spec.any():
             tuning = 0.0
         else:
-            tuning = float(librosa.estimate_tuning(S=tuning_spec, sr=s.sr, n_fft=s.n_fft,
-                                                   bins_per_octave=36))
+            with warnings.catch_warnings():
+                # pure tones and near-silence leave no peaks to measure: tuning 0 is right
+                warnings.simplefilter("ignore", UserWarning)
+                tuning = float(librosa.estimate_tuning(S=tuning_spec, sr=s.sr, n_fft=s.n_fft,
+                                                       bins_per_octave=36))
+            if not math.isfinite(tuning):
+                tuning = 0.0
         del tuning_spec
         chroma_parts = []
         for part in pool.map(lambda fb: _chroma_chunk(y, n_grid, *fb, s, tuning), bounds):
@@ -365,7 +370,10 @@ def analyze_audio(
     onset_raw = librosa.onset.onset_strength(S=log_mel, sr=s.sr, hop_length=s.hop_length)
     if silent:
         onset_raw[:] = 0.0
-    tempo, beats = _beats(onset_raw, s)
+    tempo, beats, lag_s = _beats(onset_raw, y, s)
+    # librosa's onset envelope trails the attacks (by about the lag the beats were moved by):
+    # shift it by whole grid frames so its peaks sit on the attacks and the beats.
+    onset_raw = _shift_frames(onset_raw, int(round(-lag_s * s.sr / s.hop_length)))
     mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=13)
     del log_mel
     from .sections import section_boundaries
@@ -391,8 +399,28 @@ def analyze_audio(
     )
 
 
-def _beats(onset: np.ndarray, s: AnalysisSettings) -> tuple[float, np.ndarray]:
-    """Global tempo and beat times (seconds) with librosa's dynamic-programming tracker.
+def _shift_frames(x: np.ndarray, k: int) -> np.ndarray:
+    """``x`` moved ``k`` frames earlier (``k < 0``: later), zeros coming in."""
+    k = int(np.clip(k, -len(x), len(x)))
+    if k == 0:
+        return x
+    out = np.zeros_like(x)
+    if k > 0:
+        out[:-k] = x[k:]
+    else:
+        out[-k:] = x[:k]
+    return out
+
+
+def _beats(onset: np.ndarray, y: np.ndarray,
+           s: AnalysisSettings) -> tuple[float, npt.NDArray[np.float64], float]:
+    """Global tempo (BPM), beat times (seconds) and the lag of the onset envelope (seconds,
+    negative: the attacks come before its peaks).
+
+    librosa's dynamic-programming tracker finds the beats on the grid; each beat then moves to
+    the attack it stands for (:func:`_attack_times`), because grid beats are quantised to
+    23 ms and librosa's onset envelope peaks 15–50 ms after the attack. The tempo is the
+    median beat period (or, with few beats, the tempogram peak refined between lags).
 
     The tempogram is averaged over chunks, so an hour-long mix does not build a
     384 x n matrix at once.
@@ -400,7 +428,7 @@ def _beats(onset: np.ndarray, s: AnalysisSettings) -> tuple[float, np.ndarray]:
     import librosa
 
     if onset.size < 2 or not onset.any():
-        return 0.0, np.zeros(0)
+        return 0.0, np.zeros(0), 0.0
     win = 384
     chunk = 16384
     acc = None
@@ -412,11 +440,104 @@ def _beats(onset: np.ndarray, s: AnalysisSettings) -> tuple[float, np.ndarray]:
         inner = tg[:, min(a, win // 2): min(a, win // 2) + min(chunk, len(onset) - a)]
         acc = inner.sum(axis=1) if acc is None else acc + inner.sum(axis=1)
         weight += inner.shape[1]
-    mean_tg = (acc / max(weight, 1))[:, None]
-    tempo = librosa.feature.tempo(tg=mean_tg, sr=s.sr, hop_length=s.hop_length)
-    bpm = float(np.atleast_1d(tempo)[0])
+    mean_tg = acc / max(weight, 1)
+    bpm = _tempo(mean_tg, s)
     if not bpm > 0:
-        return 0.0, np.zeros(0)
-    _, beats = librosa.beat.beat_track(onset_envelope=onset, sr=s.sr, hop_length=s.hop_length,
-                                       bpm=bpm, units="time")
-    return bpm, np.asarray(beats, dtype=np.float64)
+        return 0.0, np.zeros(0), 0.0
+    _, frames = librosa.beat.beat_track(onset_envelope=onset, sr=s.sr, hop_length=s.hop_length,
+                                        bpm=bpm, units="frames")
+    beats, lag = _attack_times(y, s.sr,
+                               np.asarray(frames, dtype=np.float64) * s.hop_length / s.sr)
+    if len(beats) >= 4:
+        period = float(np.median(np.diff(beats)))
+        if period > 0:
+            bpm = 60.0 / period
+    return bpm, beats, lag
+
+
+def _tempo(mean_tg: np.ndarray, s: AnalysisSettings, *, start_bpm: float = 120.0,
+           std_bpm: float = 1.0, max_tempo: float = 320.0) -> float:
+    """``librosa.feature.tempo`` on a mean tempogram, refined between lags.
+
+    librosa picks a whole lag (tempo bins 117.5, 123.0… BPM near 120); a parabola through
+    the peak and its neighbours gives the tempo between bins.
+    """
+    import librosa
+
+    n_lags = mean_tg.shape[0]
+    bpms = librosa.tempo_frequencies(n_lags, hop_length=s.hop_length, sr=s.sr)
+    with np.errstate(divide="ignore"):
+        logprior = -0.5 * ((np.log2(bpms) - np.log2(start_bpm)) / std_bpm) ** 2
+    logprior[: int(np.argmax(bpms < max_tempo))] = -np.inf
+    score = np.log1p(1e6 * mean_tg) + logprior
+    lag = int(np.argmax(score))
+    if lag < 1:
+        return 0.0
+    shift = 0.0
+    if lag + 1 < n_lags and np.isfinite(score[lag - 1]):
+        y0, y1, y2 = (float(v) for v in mean_tg[lag - 1: lag + 2])
+        curvature = y0 - 2.0 * y1 + y2
+        if curvature < 0:
+            shift = float(np.clip(0.5 * (y0 - y2) / curvature, -0.5, 0.5))
+    return 60.0 * s.sr / (s.hop_length * (lag + shift))
+
+
+def _attack_times(y: np.ndarray, sr: int, times: np.ndarray, *, before_s: float = 0.06,
+                  after_s: float = 0.025,
+                  spread_s: float = 0.025) -> tuple[npt.NDArray[np.float64], float]:
+    """Move beat times to the attacks they stand for; returns them and the median shift.
+
+    A first pass looks for an attack within ``[t - before_s, t + after_s]`` of every beat and
+    takes the median shift as the song's lag (librosa's beats trail attacks by 15 ms for a
+    click, up to 50 ms for softer sounds). A second pass looks within ``spread_s`` of
+    ``t + lag``, so every beat moves by about the same amount and no beat jumps to a
+    neighbouring note. Beats with no clear attack there move by the lag.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    if len(times) == 0 or len(y) == 0:
+        return times.copy(), 0.0
+    x = np.diff(np.asarray(y, dtype=np.float64), prepend=float(y[0]))
+    found, ok = _find_attacks(x, sr, times, -before_s, after_s)
+    if not ok.any():
+        return times.copy(), 0.0
+    lag = float(np.median(found[ok] - times[ok]))
+    found, ok = _find_attacks(x, sr, times, lag - spread_s, lag + spread_s)
+    out = np.where(ok, found, times + lag)
+    return np.sort(np.clip(out, 0.0, None)), lag
+
+
+def _find_attacks(x: np.ndarray, sr: int, times: np.ndarray, lo_s: float, hi_s: float, *,
+                  half_window: int = 256,
+                  min_ratio: float = 2.0) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """The attack in ``[t + lo_s, t + hi_s]`` of each time ``t``, in the pre-emphasised signal
+    ``x`` (first difference, so transients count and bass hum does not).
+
+    At each sample the energy of the next ``half_window`` samples and of the previous ones are
+    compared, both weighted by a half Hann window that is 1 at the sample; the attack is where
+    *after - before* peaks, which for a click is the click's first sample. Returns the times and
+    whether a clear attack (after >= ``min_ratio`` x before) was there.
+    """
+    g = np.hanning(2 * half_window + 1)[half_window:-1]  # 1 at lag 0, falling to ~0
+    first, last = int(round(lo_s * sr)), int(round(hi_s * sr))
+    span = last - first + 1
+    times = np.asarray(times, dtype=np.float64)
+    out = times.copy()
+    ok = np.zeros(len(out), dtype=bool)
+    seg = np.zeros(span + 2 * half_window)
+    for i, t in enumerate(times):
+        a = int(round(t * sr)) + first - half_window  # seg covers [a, a + len(seg))
+        lo, hi = max(a, 0), min(a + len(seg), len(x))
+        if hi <= lo:
+            continue
+        seg[:] = 0.0
+        seg[lo - a: hi - a] = x[lo:hi]
+        p = seg * seg
+        # after[j] = sum_k p[j + k] g[k]; before[j] = sum_k p[j - 1 - k] g[k]
+        after = np.correlate(p, g, mode="valid")[half_window: half_window + span]
+        before = np.correlate(p[::-1], g, mode="valid")[::-1][:span]
+        rise = after - before
+        j = int(np.argmax(rise))
+        if rise[j] > 0 and after[j] >= min_ratio * before[j]:
+            out[i] = (a + half_window + j) / sr
+            ok[i] = True
+    return out, ok
