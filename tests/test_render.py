@@ -366,3 +366,13 @@ def test_nan_samples_warn_and_still_render(tmp_path):
     assert "NaN" in run.stderr and run.stderr.count("\n") == 1
     info = probe_video(tmp_path / "v.mp4")
     assert info.n_frames == 20 and info.audio_duration_s == pytest.approx(2.0, abs=0.03)
+
+
+def test_without_a_seed_previews_and_renders_share_one(excerpt, tmp_path):
+    a = render(excerpt, tmp_path / "a.mp4", style=Grey(), fps=12, duration=1, preset="ultrafast")
+    b = render(excerpt, tmp_path / "b.mp4", style=Grey(), fps=6, duration=1, width=32,
+               height=32, preset="ultrafast")
+    assert a.seed == b.seed == read_manifest(tmp_path / "b.mp4")["seed"]
+    other = render(excerpt, tmp_path / "c.mp4", style=Grey(), fps=12, duration=1, seed=5,
+                   preset="ultrafast")
+    assert other.seed == 5

@@ -275,13 +275,12 @@ def render(
     fingerprint = _fingerprint(digest, s.update(seed=None) if s.seed is None else s,
                                _style_key(s.style), out_size, n, custom_key)
     state = _read_state(work)
-    if state.get("fingerprint") == fingerprint:
-        seed = state["seed"] if s.seed is None else s.seed
-    else:
-        if work.exists():
-            log.info("settings changed since the last attempt; starting afresh")
-            shutil.rmtree(work, ignore_errors=True)
-        seed = s.seed
+    if state.get("fingerprint") != fingerprint and work.exists():
+        log.info("settings changed since the last attempt; starting afresh")
+        shutil.rmtree(work, ignore_errors=True)
+    # No seed given: one derived from the song, so a --preview and the full render (and any
+    # re-render) show the same video; --seed picks another look.
+    seed = s.seed if s.seed is not None else int(digest[:15], 16)
     traj = plan_stream(features, z_dim=generator.z_dim, c_dim=generator.c_dim, seed=seed,
                        settings=s.update(seed=seed))
     seed = traj.seed

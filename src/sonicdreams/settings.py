@@ -318,7 +318,8 @@ class RenderSettings:
         lsd=True)
     # -- reproducibility ----------------------------------------------------------------------
     seed: int | None = option(
-        None, "random seed; the same seed gives the same video (default: a new one, reported)",
+        None, "random seed: another seed, another look (default: derived from the song, so "
+        "previews and re-renders match)",
         _seed, group="motion")
 
     def __post_init__(self) -> None:

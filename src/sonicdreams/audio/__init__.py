@@ -1,6 +1,8 @@
 """Audio stage: decoding (:mod:`.decode`), features (:mod:`.features`), caching (:mod:`.cache`)."""
 
-from .analyze import Features, SourceInfo, analyze, analyze_file
+# `analyze` the function lives at sonicdreams.analyze; exporting it here would hide the
+# submodule sonicdreams.audio.analyze behind a function of the same name.
+from .analyze import Features, SourceInfo, analyze_file
 from .decode import Audio, AudioInfo, load, probe
 from .features import Analysis, AnalysisSettings
 
@@ -11,7 +13,6 @@ __all__ = [
     "AudioInfo",
     "Features",
     "SourceInfo",
-    "analyze",
     "analyze_file",
     "load",
     "probe",
