@@ -39,9 +39,9 @@ def song(tmp_path) -> Path:
 def no_analysis(monkeypatch):
     """After this, computing an analysis fails: whatever comes back is from the cache."""
     def forbidden(*args, **kwargs):
-        raise AssertionError("analyze_audio ran: not served from the cache")
+        raise AssertionError("the analysis ran: not served from the cache")
 
-    monkeypatch.setattr(analyze_module, "analyze_audio", forbidden)
+    monkeypatch.setattr(analyze_module, "analyze_stream", forbidden)
 
 
 def entries(root: Path) -> list[Path]:
@@ -66,13 +66,13 @@ def assert_same(a, b) -> None:
 
 def test_second_analysis_is_served_from_the_cache(cache_root, song, monkeypatch):
     calls = []
-    real = analyze_module.analyze_audio
+    real = analyze_module.analyze_stream
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(analyze_module, "analyze_audio", counting)
+    monkeypatch.setattr(analyze_module, "analyze_stream", counting)
     first = sonicdreams.analyze(song, fps=30)
     assert len(calls) == 1
     assert len(entries(cache_root)) == 1
@@ -88,7 +88,7 @@ def test_second_analysis_is_served_from_the_cache(cache_root, song, monkeypatch)
 
 def test_hit_needs_no_analysis(cache_root, song, monkeypatch):
     first = sonicdreams.analyze(song, fps=30)
-    monkeypatch.setattr(analyze_module, "analyze_audio",
+    monkeypatch.setattr(analyze_module, "analyze_stream",
                         lambda *a, **k: (_ for _ in ()).throw(AssertionError("analysed")))
     assert_same(first, sonicdreams.analyze(song, fps=30))
 
@@ -111,8 +111,8 @@ def test_same_name_new_content_misses(cache_root, song, monkeypatch):
     first = sonicdreams.analyze(song, fps=30)
     write_wav(song, tone(261.63, duration_s=4.5), SR)  # same path, other music
     calls = []
-    real = analyze_module.analyze_audio
-    monkeypatch.setattr(analyze_module, "analyze_audio",
+    real = analyze_module.analyze_stream
+    monkeypatch.setattr(analyze_module, "analyze_stream",
                         lambda *a, **k: calls.append(1) or real(*a, **k))
     second = sonicdreams.analyze(song, fps=30)
     assert calls == [1]
@@ -125,8 +125,8 @@ def test_same_name_new_content_misses(cache_root, song, monkeypatch):
 def test_other_trim_misses(cache_root, song, monkeypatch, start, duration):
     sonicdreams.analyze(song, fps=30)
     calls = []
-    real = analyze_module.analyze_audio
-    monkeypatch.setattr(analyze_module, "analyze_audio",
+    real = analyze_module.analyze_stream
+    monkeypatch.setattr(analyze_module, "analyze_stream",
                         lambda *a, **k: calls.append(1) or real(*a, **k))
     part = sonicdreams.analyze(song, fps=30, start=start, duration=duration)
     assert calls == [1]
@@ -173,8 +173,8 @@ def test_damaged_entry_is_rebuilt(cache_root, song, damage, caplog, monkeypatch)
         with open(path, "wb") as f:
             np.savez(f, **arrays)
     calls = []
-    real = analyze_module.analyze_audio
-    monkeypatch.setattr(analyze_module, "analyze_audio",
+    real = analyze_module.analyze_stream
+    monkeypatch.setattr(analyze_module, "analyze_stream",
                         lambda *a, **k: calls.append(1) or real(*a, **k))
     with caplog.at_level(logging.WARNING, logger="sonicdreams"):
         rebuilt = sonicdreams.analyze(song, fps=30)

@@ -16,11 +16,12 @@ import numpy.typing as npt
 from ..errors import AudioError, SonicDreamsWarning
 from ..progress import ProgressCallback, Reporter
 from ..timing import frame_times, n_frames, parse_fps
-from .decode import Audio, check_trim, load
+from .decode import Audio, AudioStream, check_trim
 from .features import (
     Analysis,
     AnalysisSettings,
     analyze_audio,
+    analyze_stream,
     envelope_source,
     pitch_dominance,
     sample_at_frames,
@@ -226,12 +227,10 @@ def analyze_file(
                 return analysis, info
             except (KeyError, ValueError, TypeError) as err:
                 log.warning("ignoring damaged cache entry for %s (%s)", path, err)
-    Reporter(progress, "decode")(0, 1)
-    audio = load(path, start=start, duration=duration, sr=s.sr, mono=True)
-    Reporter(progress, "decode")(1, 1)
-    analysis = analyze_audio(audio, settings=s, progress=Reporter(progress, "analyze"))
-    info = SourceInfo(str(path), digest, audio.native_sr, audio.native_channels,
-                      audio.file_duration_s, audio.start_s, audio.duration_s)
+    stream = AudioStream(path, start=start, duration=duration, sr=s.sr, mono=True)
+    analysis = analyze_stream(stream, settings=s, progress=Reporter(progress, "analyze"))
+    info = SourceInfo(str(path), digest, stream.native_sr, stream.native_channels,
+                      stream.file_duration_s, stream.start_s, stream.duration_s)
     if root is not None and key is not None:
         feature_cache.save_entry(root, key, {**analysis.to_arrays(), **_meta_arrays(info)})
     return analysis, info

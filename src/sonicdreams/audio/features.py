@@ -13,10 +13,8 @@ frame rate works and nothing leads or lags the audio.
 from __future__ import annotations
 
 import logging
-import math
 import warnings
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Literal
 
 import numpy as np
@@ -29,6 +27,7 @@ __all__ = [
     "Analysis",
     "analyze_audio",
     "sample_at_frames",
+    "analyze_stream",
     "envelope_source",
     "pitch_dominance",
 ]
@@ -37,8 +36,7 @@ log = logging.getLogger(__name__)
 
 EnvelopeSource = Literal["full", "percussive", "harmonic"]
 
-# Below this RMS (-80 dBFS) a clip counts as silent: its envelopes are zeros, not amplified noise.
-_SILENCE_RMS = 1e-4
+_FLOOR_DB = -90.0  # log-mel floor, dB below a full-scale sine
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +50,7 @@ class AnalysisSettings:
     """Mel bands of the loudness envelope (Lucid Sonic Dreams used the latent size, 512)."""
     kernel_size: int = 31
     """Median filter width of the harmonic/percussive separation, as librosa's default."""
-    chunk_frames: int = 2048
+    chunk_frames: int = 1024
     threads: int = 2
 
     def cache_key(self) -> dict[str, int]:
@@ -228,71 +226,14 @@ class _Filters:
             warnings.simplefilter("ignore", UserWarning)
             env = librosa.filters.mel(sr=s.sr, n_fft=s.n_fft, n_mels=s.n_mels)
         self.envelope = sparse.csr_matrix(env.astype(np.float32))
-        self.mel128 = sparse.csr_matrix(
-            librosa.filters.mel(sr=s.sr, n_fft=s.n_fft, n_mels=128).astype(np.float32)
-        )
-
-
-def _spectral_chunk(y: np.ndarray, n_grid: int, f0: int, f1: int, s: AnalysisSettings,
-                    filters: _Filters, tuning_stride: int) -> dict[str, np.ndarray]:
-    """STFT-domain features of grid frames ``[f0, f1)`` (HPSS needs a margin of frames)."""
-    import librosa
-
-    from ._median import median_filter_rows
-
-    margin = s.kernel_size // 2
-    fa, fb = max(0, f0 - margin), min(n_grid, f1 + margin)
-    # Centred framing: frame k covers samples [k*hop - n_fft/2, k*hop + n_fft/2).
-    a = fa * s.hop_length - s.n_fft // 2
-    b = (fb - 1) * s.hop_length + s.n_fft // 2
-    seg = np.zeros(b - a, dtype=np.float32)
-    src_a, src_b = max(a, 0), min(b, len(y))
-    if src_b > src_a:
-        seg[src_a - a: src_b - a] = y[src_a:src_b]
-    spec = np.abs(librosa.stft(seg, n_fft=s.n_fft, hop_length=s.hop_length, center=False))
-    # Harmonic: median across time; percussive: median across frequency (librosa.decompose.hpss).
-    harm = median_filter_rows(spec, s.kernel_size)
-    perc = median_filter_rows(spec.T, s.kernel_size).T
-    inner = slice(f0 - fa, f0 - fa + (f1 - f0))
-    spec, harm, perc = spec[:, inner], harm[:, inner], perc[:, inner]
-    power = spec * spec
-    h2, p2 = harm * harm, perc * perc
-    total = h2 + p2
-    # Soft masks with power 2 and margin 1, as librosa; 0/0 gives 0 (split_zeros=False).
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mask_h = np.where(total > 0, h2 / total, 0.0).astype(np.float32)
-    mask_p = np.where(total > 0, 1.0 - mask_h, 0.0).astype(np.float32)
-    out = {
-        "full": (filters.envelope @ power).max(axis=0),
-        "harmonic": (filters.envelope @ (power * mask_h * mask_h)).max(axis=0),
-        "percussive": (filters.envelope @ (power * mask_p * mask_p)).max(axis=0),
-        "mel128": filters.mel128 @ power,
-        "rms": librosa.feature.rms(S=spec, frame_length=s.n_fft)[0],
-    }
-    first = -(-f0 // tuning_stride) * tuning_stride
-    out["tuning_spec"] = spec[:, first - f0:: tuning_stride]
-    return out
-
-
-def _chroma_chunk(y: np.ndarray, n_grid: int, f0: int, f1: int, s: AnalysisSettings,
-                  tuning: float) -> np.ndarray:
-    import librosa
-
-    # The lowest CQT filters (C1, 36 bins per octave) span about 1.6 s; 2 s of context is safe.
-    margin = int(math.ceil(2.0 * s.sr / s.hop_length))
-    fa, fb = max(0, f0 - margin), min(n_grid, f1 + margin)
-    seg = y[fa * s.hop_length: fb * s.hop_length]
-    if len(seg) < s.hop_length:
-        seg = np.pad(seg, (0, s.hop_length - len(seg)))
-    with warnings.catch_warnings():
-        # Clips shorter than the lowest CQT filter make librosa warn; the result is still right.
-        warnings.filterwarnings("ignore", message="n_fft=.*too large", category=UserWarning)
-        chroma = librosa.feature.chroma_cqt(y=seg, sr=s.sr, hop_length=s.hop_length,
-                                            tuning=tuning)
-    chroma = chroma[:, f0 - fa: f1 - fa]
-    if chroma.shape[1] < f1 - f0:  # the last frame of a clip that ends mid-hop
-        chroma = np.pad(chroma, ((0, 0), (0, f1 - f0 - chroma.shape[1])), mode="edge")
-    return chroma
+        mel128 = librosa.filters.mel(sr=s.sr, n_fft=s.n_fft, n_mels=128).astype(np.float32)
+        self.mel128 = sparse.csr_matrix(mel128)
+        # The log-mel floor, relative to a full-scale 1 kHz sine (librosa floors at the
+        # song's own maximum - 80 dB; a fixed reference lets the song stream in chunks).
+        t = np.arange(s.n_fft) / s.sr
+        sine = np.hanning(s.n_fft + 1)[:-1] * np.sin(2 * np.pi * 1000.0 * t)
+        peak = float((mel128 @ np.abs(np.fft.rfft(sine)) ** 2).max())
+        self.floor_db = 10.0 * np.log10(peak) + _FLOOR_DB
 
 
 def analyze_audio(
@@ -312,6 +253,10 @@ def analyze_audio(
         Grid and HPSS parameters.
     progress : callable(done, total) or None
         Called after each chunk.
+
+    See Also
+    --------
+    analyze_stream : the same for a file, decoded and analysed in bounded memory.
     """
     import librosa
 
@@ -320,224 +265,50 @@ def analyze_audio(
     if audio.sr != s.sr:
         y = librosa.resample(y, orig_sr=audio.sr, target_sr=s.sr).astype(np.float32)
     y = np.ascontiguousarray(y, dtype=np.float32)
-    n_grid = 1 + len(y) // s.hop_length
-    filters = _Filters(s)
-    bounds = [(f0, min(f0 + s.chunk_frames, n_grid)) for f0 in range(0, n_grid, s.chunk_frames)]
-    tuning_stride = max(1, n_grid // 2000)  # ~2000 frames are plenty to estimate tuning
-    total_steps = 2 * len(bounds) + 1
-    done = 0
+    step = 1 << 16
+    blocks = (y[i:i + step] for i in range(0, max(len(y), 1), step))
+    return _analysis(blocks, s, audio.duration_s, progress)
 
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(done, total_steps)
 
-    with ThreadPoolExecutor(max_workers=max(1, s.threads)) as pool:
-        spectral = []
-        for part in pool.map(lambda fb: _spectral_chunk(y, n_grid, *fb, s, filters, tuning_stride),
-                             bounds):
-            spectral.append(part)
-            tick()
+def analyze_stream(stream, *, settings: AnalysisSettings | None = None,
+                   progress=None) -> Analysis:
+    """Analyse an :class:`~sonicdreams.audio.decode.AudioStream` (mono, at ``settings.sr``)
+    while it decodes; only a few seconds of audio are in memory at any time."""
+    s = settings or AnalysisSettings()
+    if stream.sr != s.sr or not stream.mono:
+        raise ValueError("the stream must be mono at the analysis rate")
+    blocks = (block[0] for block in stream)
+    analysis = _analysis(blocks, s, None, progress)
+    return replace(analysis, duration_s=stream.duration_s)
 
-        joined = {key: np.concatenate([part[key] for part in spectral], axis=-1)
-                  for key in spectral[0]}
-        del spectral
-        full, perc, harm = joined["full"], joined["percussive"], joined["harmonic"]
-        rms, mel128, tuning_spec = joined["rms"], joined["mel128"], joined.pop("tuning_spec")
-        silent = not (len(y) and float(rms.max()) >= _SILENCE_RMS)
-        if silent or not tuning_spec.any():
-            tuning = 0.0
-        else:
-            with warnings.catch_warnings():
-                # pure tones and near-silence leave no peaks to measure: tuning 0 is right
-                warnings.simplefilter("ignore", UserWarning)
-                tuning = float(librosa.estimate_tuning(S=tuning_spec, sr=s.sr, n_fft=s.n_fft,
-                                                       bins_per_octave=36))
-            if not math.isfinite(tuning):
-                tuning = 0.0
-        del tuning_spec
-        chroma_parts = []
-        for part in pool.map(lambda fb: _chroma_chunk(y, n_grid, *fb, s, tuning), bounds):
-            chroma_parts.append(part)
-            tick()
-    chroma = np.concatenate(chroma_parts, axis=1).astype(np.float32)
-    if silent:
-        chroma[:] = 0.0
 
-    log_mel = librosa.power_to_db(mel128, ref=1.0, top_db=80.0)
-    del mel128
-    onset_raw = librosa.onset.onset_strength(S=log_mel, sr=s.sr, hop_length=s.hop_length)
-    if silent:
-        onset_raw[:] = 0.0
-    tempo, beats, lag_s = _beats(onset_raw, y, s)
-    # librosa's onset envelope trails the attacks (by about the lag the beats were moved by):
-    # shift it by whole grid frames so its peaks sit on the attacks and the beats.
-    onset_raw = _shift_frames(onset_raw, int(round(-lag_s * s.sr / s.hop_length)))
-    mfcc = librosa.feature.mfcc(S=log_mel, n_mfcc=13)
-    del log_mel
+def _analysis(blocks, s: AnalysisSettings, duration_s: float | None, progress) -> Analysis:
+    from ._grid import analyze_blocks
     from .sections import section_boundaries
 
-    sections = section_boundaries(mfcc, chroma, frame_rate=s.sr / s.hop_length, beat_times=beats)
-    tick()
-    peak_onset = float(onset_raw.max()) if onset_raw.size else 0.0
-    onset = (onset_raw / peak_onset if peak_onset > 0 else np.zeros_like(onset_raw))
+    grid = analyze_blocks(blocks, settings=s, filters=_Filters(s), progress=progress)
+    silent = grid["silent"]
+    chroma = grid["chroma"]
+    if silent:
+        chroma = np.zeros_like(chroma)
+    beats = grid["beat_times"]
+    sections = section_boundaries(grid["mfcc"], chroma, frame_rate=s.sr / s.hop_length,
+                                  beat_times=beats)
+    onset = grid["onset"]
+    peak_onset = float(onset.max()) if onset.size else 0.0
+    onset = onset / peak_onset if peak_onset > 0 else np.zeros_like(onset)
     return Analysis(
         sr=s.sr,
         hop_length=s.hop_length,
-        duration_s=audio.duration_s,
-        full=_normalize(full, silent=silent),
-        percussive=_normalize(perc, silent=silent),
-        harmonic=_normalize(harm, silent=silent),
+        duration_s=grid["n_samples"] / s.sr if duration_s is None else duration_s,
+        full=_normalize(grid["full"], silent=silent),
+        percussive=_normalize(grid["percussive"], silent=silent),
+        harmonic=_normalize(grid["harmonic"], silent=silent),
         onset=onset.astype(np.float32),
-        rms=rms.astype(np.float32),
+        rms=grid["rms"].astype(np.float32),
         chroma=chroma,
-        tuning=tuning,
-        tempo_bpm=tempo,
+        tuning=grid["tuning"],
+        tempo_bpm=grid["tempo_bpm"],
         beat_times=beats,
         section_times=sections,
     )
-
-
-def _shift_frames(x: np.ndarray, k: int) -> np.ndarray:
-    """``x`` moved ``k`` frames earlier (``k < 0``: later), zeros coming in."""
-    k = int(np.clip(k, -len(x), len(x)))
-    if k == 0:
-        return x
-    out = np.zeros_like(x)
-    if k > 0:
-        out[:-k] = x[k:]
-    else:
-        out[-k:] = x[:k]
-    return out
-
-
-def _beats(onset: np.ndarray, y: np.ndarray,
-           s: AnalysisSettings) -> tuple[float, npt.NDArray[np.float64], float]:
-    """Global tempo (BPM), beat times (seconds) and the lag of the onset envelope (seconds,
-    negative: the attacks come before its peaks).
-
-    librosa's dynamic-programming tracker finds the beats on the grid; each beat then moves to
-    the attack it stands for (:func:`_attack_times`), because grid beats are quantised to
-    23 ms and librosa's onset envelope peaks 15–50 ms after the attack. The tempo is the
-    median beat period (or, with few beats, the tempogram peak refined between lags).
-
-    The tempogram is averaged over chunks, so an hour-long mix does not build a
-    384 x n matrix at once.
-    """
-    import librosa
-
-    if onset.size < 2 or not onset.any():
-        return 0.0, np.zeros(0), 0.0
-    win = 384
-    chunk = 16384
-    acc = None
-    weight = 0
-    for a in range(0, len(onset), chunk):
-        part = onset[max(0, a - win // 2): a + chunk + win // 2]
-        tg = librosa.feature.tempogram(onset_envelope=part, sr=s.sr, hop_length=s.hop_length,
-                                       win_length=win)
-        inner = tg[:, min(a, win // 2): min(a, win // 2) + min(chunk, len(onset) - a)]
-        acc = inner.sum(axis=1) if acc is None else acc + inner.sum(axis=1)
-        weight += inner.shape[1]
-    mean_tg = acc / max(weight, 1)
-    bpm = _tempo(mean_tg, s)
-    if not bpm > 0:
-        return 0.0, np.zeros(0), 0.0
-    _, frames = librosa.beat.beat_track(onset_envelope=onset, sr=s.sr, hop_length=s.hop_length,
-                                        bpm=bpm, units="frames")
-    beats, lag = _attack_times(y, s.sr,
-                               np.asarray(frames, dtype=np.float64) * s.hop_length / s.sr)
-    if len(beats) >= 4:
-        period = float(np.median(np.diff(beats)))
-        if period > 0:
-            bpm = 60.0 / period
-    return bpm, beats, lag
-
-
-def _tempo(mean_tg: np.ndarray, s: AnalysisSettings, *, start_bpm: float = 120.0,
-           std_bpm: float = 1.0, max_tempo: float = 320.0) -> float:
-    """``librosa.feature.tempo`` on a mean tempogram, refined between lags.
-
-    librosa picks a whole lag (tempo bins 117.5, 123.0… BPM near 120); a parabola through
-    the peak and its neighbours gives the tempo between bins.
-    """
-    import librosa
-
-    n_lags = mean_tg.shape[0]
-    bpms = librosa.tempo_frequencies(n_lags, hop_length=s.hop_length, sr=s.sr)
-    with np.errstate(divide="ignore"):
-        logprior = -0.5 * ((np.log2(bpms) - np.log2(start_bpm)) / std_bpm) ** 2
-    logprior[: int(np.argmax(bpms < max_tempo))] = -np.inf
-    score = np.log1p(1e6 * mean_tg) + logprior
-    lag = int(np.argmax(score))
-    if lag < 1:
-        return 0.0
-    shift = 0.0
-    if lag + 1 < n_lags and np.isfinite(score[lag - 1]):
-        y0, y1, y2 = (float(v) for v in mean_tg[lag - 1: lag + 2])
-        curvature = y0 - 2.0 * y1 + y2
-        if curvature < 0:
-            shift = float(np.clip(0.5 * (y0 - y2) / curvature, -0.5, 0.5))
-    return 60.0 * s.sr / (s.hop_length * (lag + shift))
-
-
-def _attack_times(y: np.ndarray, sr: int, times: np.ndarray, *, before_s: float = 0.06,
-                  after_s: float = 0.025,
-                  spread_s: float = 0.025) -> tuple[npt.NDArray[np.float64], float]:
-    """Move beat times to the attacks they stand for; returns them and the median shift.
-
-    A first pass looks for an attack within ``[t - before_s, t + after_s]`` of every beat and
-    takes the median shift as the song's lag (librosa's beats trail attacks by 15 ms for a
-    click, up to 50 ms for softer sounds). A second pass looks within ``spread_s`` of
-    ``t + lag``, so every beat moves by about the same amount and no beat jumps to a
-    neighbouring note. Beats with no clear attack there move by the lag.
-    """
-    times = np.asarray(times, dtype=np.float64)
-    if len(times) == 0 or len(y) == 0:
-        return times.copy(), 0.0
-    x = np.diff(np.asarray(y, dtype=np.float64), prepend=float(y[0]))
-    found, ok = _find_attacks(x, sr, times, -before_s, after_s)
-    if not ok.any():
-        return times.copy(), 0.0
-    lag = float(np.median(found[ok] - times[ok]))
-    found, ok = _find_attacks(x, sr, times, lag - spread_s, lag + spread_s)
-    out = np.where(ok, found, times + lag)
-    return np.sort(np.clip(out, 0.0, None)), lag
-
-
-def _find_attacks(x: np.ndarray, sr: int, times: np.ndarray, lo_s: float, hi_s: float, *,
-                  half_window: int = 256,
-                  min_ratio: float = 2.0) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
-    """The attack in ``[t + lo_s, t + hi_s]`` of each time ``t``, in the pre-emphasised signal
-    ``x`` (first difference, so transients count and bass hum does not).
-
-    At each sample the energy of the next ``half_window`` samples and of the previous ones are
-    compared, both weighted by a half Hann window that is 1 at the sample; the attack is where
-    *after - before* peaks, which for a click is the click's first sample. Returns the times and
-    whether a clear attack (after >= ``min_ratio`` x before) was there.
-    """
-    g = np.hanning(2 * half_window + 1)[half_window:-1]  # 1 at lag 0, falling to ~0
-    first, last = int(round(lo_s * sr)), int(round(hi_s * sr))
-    span = last - first + 1
-    times = np.asarray(times, dtype=np.float64)
-    out = times.copy()
-    ok = np.zeros(len(out), dtype=bool)
-    seg = np.zeros(span + 2 * half_window)
-    for i, t in enumerate(times):
-        a = int(round(t * sr)) + first - half_window  # seg covers [a, a + len(seg))
-        lo, hi = max(a, 0), min(a + len(seg), len(x))
-        if hi <= lo:
-            continue
-        seg[:] = 0.0
-        seg[lo - a: hi - a] = x[lo:hi]
-        p = seg * seg
-        # after[j] = sum_k p[j + k] g[k]; before[j] = sum_k p[j - 1 - k] g[k]
-        after = np.correlate(p, g, mode="valid")[half_window: half_window + span]
-        before = np.correlate(p[::-1], g, mode="valid")[::-1][:span]
-        rise = after - before
-        j = int(np.argmax(rise))
-        if rise[j] > 0 and after[j] >= min_ratio * before[j]:
-            out[i] = (a + half_window + j) / sr
-            ok[i] = True
-    return out, ok
