@@ -225,8 +225,10 @@ def analyze_blocks(blocks: Iterable[np.ndarray], *, settings, filters,
         collect_spec(wait_all=True)
         collect_chroma(wait_all=True)
 
-    grid = {key: np.concatenate(values, axis=-1) for key, values in parts.items()}
+    # Join key by key, dropping the pieces as we go: never two copies of everything.
+    grid = {key: np.concatenate(parts.pop(key), axis=-1) for key in list(parts)}
     grid["chroma"] = np.concatenate(chroma_parts, axis=1)
+    chroma_parts.clear()
     grid["n_samples"] = n_samples
     grid["tuning"] = float(state["tuning"] or 0.0)
     silent = not (n_samples and float(grid["rms"].max()) >= SILENCE_RMS)
