@@ -194,6 +194,28 @@ def _wav_declared_duration(p: Path) -> float | None:
     return None
 
 
+def _ogg_cut(p: Path) -> bool:
+    """True for an Ogg file whose last page does not end the stream (it was cut short)."""
+    try:
+        with open(p, "rb") as f:
+            if f.read(4) != b"OggS":
+                return False
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 65536))
+            tail = f.read()
+    except OSError:
+        return False
+    at = tail.rfind(b"OggS")
+    if at < 0 or at + 27 > len(tail):
+        return True
+    header_type = tail[at + 5]
+    segments = tail[at + 26]
+    body = sum(tail[at + 27: at + 27 + segments])
+    complete = at + 27 + segments + body <= len(tail)
+    return not (header_type & 0x04) or not complete
+
+
 def check_trim(start: float, duration: float | None) -> tuple[float, float | None]:
     """Validate ``start`` and ``duration`` (seconds) and return them as floats."""
     try:
@@ -338,8 +360,13 @@ class AudioStream:
         self.start_s = begin / native_sr
         self.duration_s = (end - begin) / native_sr
         declared = header_duration
-        if not errors and declared and self.file_duration_s < declared - max(0.5,
-                                                                             0.02 * declared):
+        if not errors and _ogg_cut(p):
+            warnings.warn(
+                f"{p}: the file stops before the end of its audio stream: it is probably "
+                f"truncated ({format_time(self.file_duration_s)} decoded)",
+                SonicDreamsWarning, stacklevel=3)
+        elif not errors and declared and self.file_duration_s < declared - max(0.5,
+                                                                               0.02 * declared):
             warnings.warn(
                 f"{p}: only {format_time(self.file_duration_s)} of audio decoded, but its "
                 f"header says {format_time(declared)}: the file is probably truncated",
