@@ -101,7 +101,7 @@ def _spectral_job(seg: np.ndarray, seg_start: int, f0: int, f1: int, fa: int, s,
         "percussive": (filters.envelope @ (power * mask_p * mask_p)).max(axis=0),
         "rms": librosa.feature.rms(S=spec[:, inner], frame_length=s.n_fft)[0],
         "flux": flux.astype(np.float32),
-        "mfcc": mfcc.astype(np.float32),
+        "mfcc": mfcc.astype(np.float16),  # only for section boundaries
         "tuning": spec[:, [k - fa for k in tuning_cols]],
         "after": after,
         "before": before,

@@ -41,7 +41,11 @@ class AttackEnergy:
         idx = first - seg_start + ATTACK_STEP * np.arange(count)
         after = forward[idx + len(g) - 1]
         before = np.where(idx >= 1, backward[np.maximum(idx - 1, 0)], 0.0)
-        return after.astype(np.float32), before.astype(np.float32)
+        # float16 is plenty to find a peak and compare two energies, and halves what an
+        # hour-long mix keeps (clipped below float16's largest value).
+        limit = np.finfo(np.float16).max
+        return (np.minimum(after, limit).astype(np.float16),
+                np.minimum(before, limit).astype(np.float16))
 
 
 def _find_attacks(after: np.ndarray, before: np.ndarray, sr: int, times: np.ndarray,
@@ -56,9 +60,9 @@ def _find_attacks(after: np.ndarray, before: np.ndarray, sr: int, times: np.ndar
         b = min(int(np.floor((t + hi_s) / step)) + 1, len(after))
         if b <= a:
             continue
-        rise = after[a:b] - before[a:b]
+        rise = after[a:b].astype(np.float32) - before[a:b].astype(np.float32)
         j = int(np.argmax(rise))
-        if rise[j] > 0 and after[a + j] >= min_ratio * before[a + j]:
+        if rise[j] > 0 and float(after[a + j]) >= min_ratio * float(before[a + j]):
             # a parabola through the peak and its neighbours: between the kept points
             offset = 0.0
             if 0 < j < len(rise) - 1:

@@ -113,15 +113,67 @@ def _open(p: Path):  # -> av.container.InputContainer
     try:
         return av.open(str(p), metadata_errors="ignore")
     except av.EOFError:
-        raise AudioError(f"{p}: the file ends too early: it is truncated or damaged; "
-                         "download or export it again") from None
+        if _media_magic(p):
+            raise AudioError(f"{p}: the file ends too early: it is truncated or damaged; "
+                             "download or export it again") from None
+        # FFmpeg chose a demuxer from the extension (.ogg) and found no header at all.
+        raise AudioError(f"{p}: not an audio or video file that can be read (no "
+                         f"{p.suffix.lstrip('.') or 'media'} header found); "
+                         "convert it to mp3, wav, flac or ogg") from None
     except av.FFmpegError as err:
+        if _mp4_without_index(p):
+            raise AudioError(
+                f"{p}: the file is incomplete: it has no index ('moov' box), as when a "
+                "download or recording stops early; download or export it again") from None
         raise AudioError(
             f"{p}: not an audio or video file that can be read ({_reason(err)}); "
             "convert it to mp3, wav, flac or ogg"
         ) from None
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise AudioError(f"{p}: cannot be opened ({err})") from None
+
+
+def _head(p: Path, n: int = 16) -> bytes:
+    try:
+        with open(p, "rb") as f:
+            return f.read(n)
+    except OSError:
+        return b""
+
+
+def _media_magic(p: Path) -> bool:
+    """True if the file starts like a media container or an mp3/aac stream."""
+    head = _head(p)
+    return (head[:4] in (b"OggS", b"RIFF", b"RF64", b"fLaC", b"FORM", b"caff", b"wvpk",
+                         b"\x1aE\xdf\xa3")
+            or head[:3] == b"ID3" or head[4:8] == b"ftyp"
+            or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0))
+
+
+def _mp4_without_index(p: Path) -> bool:
+    """True for an MP4/M4A/MOV file with no 'moov' box: it was cut before its index."""
+    import struct
+
+    if _head(p, 8)[4:8] != b"ftyp":
+        return False
+    try:
+        with open(p, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            pos = 0
+            while pos + 8 <= size:
+                f.seek(pos)
+                box = f.read(16)
+                length, kind = struct.unpack(">I4s", box[:8])
+                if kind == b"moov":
+                    return False
+                if length == 1 and len(box) == 16:  # 64-bit box size
+                    length = struct.unpack(">Q", box[8:16])[0]
+                if length < 8:  # 0: the box runs to the end of the file
+                    break
+                pos += length
+    except OSError:
+        return False
+    return True
 
 
 def _reason(err: Exception) -> str:

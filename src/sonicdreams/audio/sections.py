@@ -83,7 +83,7 @@ def section_boundaries(
         return np.zeros(1)
     block = max(1, int(round(block_s * frame_rate)))
     block_dur = block / frame_rate
-    timbre = _block_means(mfcc[1:], block)  # MFCC 0 is loudness: sections are not fades
+    timbre = _block_means(mfcc[1:].astype(np.float32), block)  # MFCC 0 is loudness
     harmony = _block_means(chroma, block)
     stacked = []
     for part in (timbre, harmony):
