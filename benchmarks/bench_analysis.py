@@ -62,18 +62,21 @@ def ours(song: Path) -> float:
 
 
 CHILD = r"""
-import resource, sys, time, json
+import sys, time, json
+sys.path.insert(0, {bench!r})
+from _peak import peak_rss_mb
 import sonicdreams
 t0 = time.perf_counter()
 f = sonicdreams.analyze({song!r}, fps=30, cache=False)
 print(json.dumps({{"seconds": time.perf_counter() - t0, "frames": f.n_frames,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "peak_rss_mb": peak_rss_mb()}}))
 """
 
 
 def child_peak(song: Path) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD.format(song=str(song))], check=True,
-                         capture_output=True, text=True)
+    code = CHILD.format(song=str(song), bench=str(ROOT / "benchmarks"))
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -25,26 +25,29 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, {tests!r})
+sys.path.insert(0, {bench!r})
+from _peak import peak_rss_mb
 from test_motion import synthetic_features
 import sonicdreams
 warm = synthetic_features(5.0, 30)
 sonicdreams.plan(warm, z_dim=512, c_dim=1000, seed=0)  # numba compile / load
 features = synthetic_features({duration}, 30)
-base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base_rss = peak_rss_mb() * 1024
 t0 = time.perf_counter()
 traj = sonicdreams.plan(features, z_dim=512, c_dim=1000, seed=1)
 elapsed = time.perf_counter() - t0
 print(json.dumps({{"seconds": elapsed, "frames": traj.n_frames,
                   "noise_mb": traj.noise.nbytes / 2**20, "classes_mb": traj.classes.nbytes / 2**20,
                   "rss_before_plan_mb": base_rss / 1024,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "peak_rss_mb": peak_rss_mb()}}))
 """
 
 
 def _sixty_minutes(duration_s: float) -> dict:
-    code = CHILD.format(tests=str(ROOT / "tests"), duration=duration_s)
+    code = CHILD.format(tests=str(ROOT / "tests"), bench=str(ROOT / "benchmarks"),
+                        duration=duration_s)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
     return json.loads(out.stdout.strip().splitlines()[-1])

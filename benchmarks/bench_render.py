@@ -106,15 +106,16 @@ def pipeline(song: Path, tmp: Path) -> dict:
 
 
 CHILD = r"""
-import json, resource, sys, time, os
+import json, sys, time, os
 sys.path.insert(0, {bench!r})
+from _peak import peak_rss_mb
 from bench_render import ReadyFrames
 import sonicdreams.render as r
 t0 = time.perf_counter()
 res = r.render({song!r}, {out!r}, style=ReadyFrames((256, 256)), preset="veryfast", seed=1,
                duration={duration})
 print(json.dumps({{"seconds": time.perf_counter() - t0, "frames": res.n_frames,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "peak_rss_mb": peak_rss_mb()}}))
 """
 
 
