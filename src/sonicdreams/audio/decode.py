@@ -176,6 +176,11 @@ def _mp4_without_index(p: Path) -> bool:
     return True
 
 
+def _frame_key(frame) -> tuple[str, str, int]:
+    """What must stay the same from frame to frame: sample format, channel layout, rate."""
+    return frame.format.name, frame.layout.name, int(frame.sample_rate)
+
+
 def _reason(err: Exception) -> str:
     text = getattr(err, "strerror", None) or str(err)
     return str(text).rstrip(".")
@@ -335,6 +340,32 @@ class AudioStream:
                                or _info(container, stream, p).duration_s)
             stream.codec_context.thread_type = "AUTO"
             resampler = None
+            native_key = None
+            # Frames whose rate, layout or sample format differ from the first frame's (files
+            # joined together, chained streams) are converted to the first frame's format;
+            # unconverted, they would play at the wrong speed or stop the resampler.
+            conformer = conform_key = None
+            changes: list[str] = []
+
+            def conformed(frame):
+                """``frame`` (``None``: flush) as frames in the first frame's format."""
+                nonlocal conformer, conform_key
+                key = None if frame is None else _frame_key(frame)
+                out = []
+                if conformer is not None and key != conform_key:
+                    out += conformer.resample(None)
+                    conformer = conform_key = None
+                if key is None:
+                    return out
+                if key == native_key:
+                    return [*out, frame]
+                if conformer is None:
+                    conformer = av.AudioResampler(format=native_key[0], layout=native_layout,
+                                                  rate=native_key[2])
+                    conform_key = key
+                    changes.append(f"{key[2]} Hz {key[1]} at "
+                                   f"{format_time(n_native / native_key[2])}")
+                return [*out, *conformer.resample(frame)]
 
             def trimmed(frames):
                 nonlocal written, non_finite
@@ -370,6 +401,7 @@ class AudioStream:
                         if resampler is None:
                             self.native_sr = int(frame.sample_rate)
                             self.native_channels = len(frame.layout.channels)
+                            native_key, native_layout = _frame_key(frame), frame.layout
                             out_sr = self.sr or self.native_sr
                             resampler = av.AudioResampler(format="fltp", rate=out_sr)
                             begin = round(self.start * self.native_sr)
@@ -377,11 +409,17 @@ class AudioStream:
                             end_out = (np.inf if self.duration is None else round(
                                 (begin + round(self.duration * self.native_sr))
                                 * out_sr / self.native_sr))
-                        n_native += frame.samples
-                        if written < end_out:  # past the clip: only count the samples
-                            yield from trimmed(resampler.resample(frame))
-                if resampler is not None and written < end_out:
-                    yield from trimmed(resampler.resample(None))
+                        for part in conformed(frame):
+                            n_native += part.samples
+                            if written < end_out:  # past the clip: only count the samples
+                                yield from trimmed(resampler.resample(part))
+                if resampler is not None:
+                    for part in conformed(None):
+                        n_native += part.samples
+                        if written < end_out:
+                            yield from trimmed(resampler.resample(part))
+                    if written < end_out:
+                        yield from trimmed(resampler.resample(None))
             except av.FFmpegError as err:
                 # A truncated or damaged file: keep what decoded, say so below.
                 errors += 1
@@ -389,6 +427,11 @@ class AudioStream:
             except (ValueError, MemoryError) as err:
                 raise AudioError(f"{p}: decoding failed ({err})") from None
         self._finish(n_native, decoded_frames, errors, last_error, header_duration, non_finite)
+        if changes:
+            warnings.warn(
+                f"{p}: the audio format changes within the file (to {', '.join(changes)}), "
+                "as in files joined together; converted to the first part's "
+                f"{self.native_sr} Hz {native_layout.name}", SonicDreamsWarning, stacklevel=2)
 
     def _finish(self, n_native: int, decoded_frames: int, errors: int, last_error,
                 header_duration: float | None, non_finite: bool) -> None:
