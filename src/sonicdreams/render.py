@@ -368,7 +368,7 @@ def _render_segment(path: Path, spec, generator, vectors, chain, amplitudes, a: 
             frames = apply_effects(frames, chain, amps, np.arange(start, start + len(frames)))
         if frames_dir is not None:
             _save_pngs(frames_dir, start, frames)
-        return frames
+        return writer.prepare(frames)  # colour conversion here, not on the encoder's thread
 
     written = 0
     workers = max(1, int(getattr(generator, "concurrent_calls", 1)))

@@ -159,8 +159,12 @@ class SegmentWriter:
         self._stream = stream
         self.frames_written = 0
 
-    def write(self, frames: npt.NDArray[np.uint8]) -> None:
-        """Encode a batch of RGB frames [shape=(B, height, width, 3)]."""
+    def prepare(self, frames: npt.NDArray[np.uint8]) -> list:
+        """RGB frames [shape=(B, height, width, 3)] converted to the encoder's pixel format.
+
+        The conversion is a good part of the cost of encoding; it may run on another thread
+        than :meth:`write` (Pillow-free, in FFmpeg's swscale, which releases the GIL).
+        """
         import av
 
         frames = np.asarray(frames)
@@ -169,8 +173,18 @@ class SegmentWriter:
         if frames.shape[1:] != (*self.spec.size, 3) or frames.dtype != np.uint8:
             raise ValueError(f"frames must be uint8 (B, {self.spec.size[0]}, "
                              f"{self.spec.size[1]}, 3), got {frames.dtype} {frames.shape}")
+        pix_fmt = self._stream.pix_fmt
+        out = []
         for img in frames:
             frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            out.append(frame if pix_fmt == "rgb24" else frame.reformat(format=pix_fmt))
+        return out
+
+    def write(self, frames) -> None:
+        """Encode a batch: RGB frames [shape=(B, height, width, 3)] or :meth:`prepare`'s."""
+        if not isinstance(frames, list):
+            frames = self.prepare(frames)
+        for frame in frames:
             frame.pts = self.frames_written
             frame.time_base = self._stream.codec_context.time_base
             self._container.mux(self._stream.encode(frame))
