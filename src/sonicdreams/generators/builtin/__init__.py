@@ -6,10 +6,14 @@ from dataclasses import dataclass
 
 from ._toolkit import ProceduralStyle
 from .cppn import CPPN
+from .kaleidoscope import Kaleidoscope
+from .nebula import Nebula
 
 __all__ = ["StyleInfo", "BUILTIN_STYLES", "DEFAULT_STYLE", "list_builtin", "load_builtin"]
 
-BUILTIN_STYLES: dict[str, type[ProceduralStyle]] = {cls.name: cls for cls in (CPPN,)}
+BUILTIN_STYLES: dict[str, type[ProceduralStyle]] = {
+    cls.name: cls for cls in (CPPN, Nebula, Kaleidoscope)
+}
 DEFAULT_STYLE = "cppn"
 
 

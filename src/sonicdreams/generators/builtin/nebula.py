@@ -1,0 +1,222 @@
+"""``nebula``: glowing gas clouds from domain-warped fractal noise, lit by the class palettes.
+
+Fractal noise is read at coordinates pushed around by more noise, twice (domain warping): the
+result folds into billowing clouds with dark dust lanes, and the zero lines of a warped noise
+make thin glowing filaments. The gas is lit from one side (its slope brightens or darkens it),
+its densest parts burn white, and a star field shines through the dark.
+
+- The latent sets the view (where in the noise, how close, turned how far), how hard the gas is
+  warped, how dense and how finely filamented it is, where its bright heart lies and the light's
+  direction.
+- Pulse pushes every latent dimension alike, so the latent's mean is the pulse: each beat makes
+  the gas flare and draws the view in.
+- The classes pick the palette the gas glows in and nudge the warp and the filaments.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._noise import (
+    TEX_SIZE,
+    budget_size,
+    lookup,
+    noise_texture,
+    palette_table,
+    row_blocks,
+    sample_noise,
+    smoothstep,
+)
+from ._toolkit import (
+    ProceduralStyle,
+    class_mix,
+    grid,
+    latent_params,
+    palette_lut,
+    resize_rgb,
+)
+
+__all__ = ["Nebula"]
+
+_N_PARAMS = 16
+_MOVE = 0.6  # how far one unit of the latent moves the view and the gas
+_SPIN = 0.2  # radians the view turns per unit of the latent
+_RELIEF = 2  # pixels over which the gas's slope is taken (a halo of rows around each block)
+_MAX_STARS = 40000
+_PIXELS_PER_STAR = 700  # about one star per this many pixels of the frame
+# Each class shifts the warp a little (besides its palette), so pitch also shows as texture.
+_CLASS_TEXTURE = np.random.default_rng(11).standard_normal((12, 3)).astype(np.float32)
+
+
+class Nebula(ProceduralStyle):
+    name = "nebula"
+    description = "glowing nebulae of warped gas and filaments among stars, coloured by pitch"
+    work_pixels = 320 * 320  # smooth by nature: computed at about this many pixels, then scaled
+
+    def frame(self, z: np.ndarray, c: np.ndarray) -> np.ndarray:
+        h, w = budget_size(self.size, self.work_pixels)
+        p = np.clip(latent_params(z, _N_PARAMS, key=self.name), -6.0, 6.0)
+        pulse = float(np.tanh(3.0 * np.mean(z, dtype=np.float64)))
+        mix = class_mix(c)
+        ct = mix @ _CLASS_TEXTURE
+        table = palette_table(palette_lut(mix, gain=1.0))
+        x, y = grid(h, w)
+
+        # The view: texel coordinates of each pixel (turned, zoomed, placed by the latent).
+        scale = TEX_SIZE * 0.2 * np.exp(0.35 * np.tanh(_MOVE * p[0]) - 0.12 * pulse)
+        angle = _SPIN * p[1]
+        view = np.float32([np.cos(angle) * scale, np.sin(angle) * scale])
+        off = np.float32(TEX_SIZE * 0.1 * _MOVE) * p[2:8].astype(np.float32)
+        look = dict(
+            view=view, off=off, pulse=pulse, table=table,
+            warp1=np.float32(TEX_SIZE * 0.07 * (1 + 0.4 * np.tanh(_MOVE * p[8] + 0.5 * ct[0]))),
+            warp2=np.float32(TEX_SIZE * 0.05 * (1 + 0.4 * np.tanh(_MOVE * p[9] + 0.5 * ct[1]))),
+            density=np.float32(0.45 * np.tanh(_MOVE * p[10]) + 0.05),
+            sharp=np.float32(10.0 + 4.0 * np.tanh(_MOVE * p[11] + 0.5 * ct[2])),
+            heart=(np.float32(0.6 * np.tanh(0.5 * p[12])), np.float32(0.5 * np.tanh(0.5 * p[13]))),
+            light=(float(np.cos(p[14])), float(np.sin(p[14]))),
+            hue=np.float32(0.2 * p[15]),
+        )
+        img = np.empty((h, w, 3), dtype=np.uint8)
+        for r0, r1 in row_blocks(h, w):
+            # Each block of rows is computed with a halo of rows for the slope of the gas.
+            a0, a1 = max(0, r0 - _RELIEF), min(h, r1 + _RELIEF)
+            img[r0:r1] = self._rows(x[a0:a1], y[a0:a1], r0 - a0, a1 - r1, **look)
+        img = resize_rgb(img, self.size)
+        return self._stars(img, p, pulse)
+
+    @staticmethod
+    def _rows(x, y, top, bottom, *, view, off, pulse, table, warp1, warp2, density, sharp,
+              heart, light, hue) -> np.ndarray:
+        """Rows of the frame, uint8 RGB, for grid rows with ``top`` and ``bottom`` halo rows."""
+        f32 = np.float32
+        u = view[0] * x - view[1] * y
+        v = view[1] * x + view[0] * y
+        smooth = noise_texture(1, 2.1, cutoff=24.0)
+        detail = noise_texture(2, 1.5, cutoff=56.0)
+
+        # Domain warping: noise q moves where r is read, r moves where the gas n is read.
+        q = sample_noise(smooth, u * f32(0.7) + off[0], v * f32(0.7) + off[1])
+        qr, qi = q.real, q.imag
+        r = sample_noise(smooth, u * f32(1.2) + warp1 * qr + off[2],
+                         v * f32(1.2) + warp1 * qi + off[3])
+        rr, ri = r.real, r.imag
+        n = sample_noise(detail, u + warp2 * rr + off[4],
+                         v + warp2 * ri + off[5])
+
+        # A bright heart somewhere near the middle keeps frames from going all dark.
+        dx = x - heart[0]
+        dy = y - heart[1]
+        dx *= dx
+        dy *= dy
+        dx += dy
+        dx *= f32(-1.5)
+        cloud = np.exp(dx)
+        cloud *= f32(0.9)
+        cloud += n.real * f32(0.6)
+        cloud += qr * f32(0.5)
+        cloud += density
+        gas = smoothstep(-0.7, 1.3, cloud)  # 0 in empty space, 1 in the core
+
+        # Light from one side: the slope of the gas towards it brightens or darkens the gas.
+        relief = _slope(gas, top, bottom, *light)
+        inner = slice(top, gas.shape[0] - bottom)
+        gas, qr, qi, rr, ri, strand = (a[inner] for a in (gas, qr, qi, rr, ri, n.imag))
+        relief *= f32(2.0)
+        relief += f32(1.0)
+        np.clip(relief, 0.25, 2.5, out=relief)
+
+        edge = gas * (f32(1.0) - gas)
+        edge *= f32(4.0)
+        fil = np.abs(ri) * -sharp
+        np.exp(fil, out=fil)
+        fil *= edge + f32(0.15)
+        wisps = np.abs(strand) * f32(-8.0)
+        np.exp(wisps, out=wisps)
+        wisps *= edge
+        wisps *= f32(0.4)
+        fil += wisps
+        dust = smoothstep(0.3, 1.2, strand * f32(0.7) + rr * f32(0.5) - qi * f32(0.3))
+
+        t = gas * f32(0.3) + qi * f32(0.12) + rr * f32(0.1) + hue
+        col = lookup(table, t)  # the gas's own colour
+        col2 = lookup(table, t + f32(0.4))  # filaments and haze in another colour
+        glow = gas * gas
+        glow *= f32(2.7 * (1.0 + 0.6 * pulse))
+        dust *= f32(-0.85)
+        dust += f32(1.0)
+        glow *= dust
+        glow *= relief
+        col *= glow[..., None]
+        fil *= f32(1.8 * (1.0 + 0.8 * pulse))
+        fil += smoothstep(-1.0, 1.5, qi) * f32(0.12)
+        col2 *= fil[..., None]
+        col += col2
+        hot = gas * gas
+        hot *= hot
+        hot *= hot
+        hot *= f32(0.5)
+        col += hot[..., None]  # white-hot cores
+        # Tone map: bright gas saturates towards white instead of clipping.
+        np.negative(col, out=col)
+        np.exp(col, out=col)
+        col *= f32(-255.0)
+        col += f32(255.0)
+        return col[..., :3].astype(np.uint8)
+
+    def _star_catalogue(self):
+        cat = getattr(self, "_catalogue", None)
+        if cat is None:
+            h, w = self.size
+            half = 1.25 * np.hypot(1.0, w / h)  # the box of stars covers any turn and zoom
+            count = int(min(_MAX_STARS, h * h * (2 * half) ** 2 / (4 * _PIXELS_PER_STAR)))
+            rng = np.random.default_rng(5)
+            pos = rng.uniform(-half, half, (_MAX_STARS, 2)).astype(np.float32)[:count]
+            mag = (rng.random(_MAX_STARS) ** 5).astype(np.float32)[:count]
+            warm = rng.random(_MAX_STARS).astype(np.float32)[:count, None]
+            tint = ((1.0 - warm) * np.float32([0.75, 0.85, 1.0])
+                    + warm * np.float32([1.0, 0.88, 0.72]))
+            phase = rng.uniform(0, 2 * np.pi, _MAX_STARS).astype(np.float32)[:count]
+            cat = self._catalogue = (np.float32(half), pos, mag, tint, phase)
+        return cat
+
+    def _stars(self, img: np.ndarray, p: np.ndarray, pulse: float) -> np.ndarray:
+        """A fixed star field, drawn at full size, turning and zooming with the view (less:
+        it is farther away). Stars only show where the gas is darker than they are."""
+        half, pos, mag, tint, phase = self._star_catalogue()
+        if len(pos) == 0:
+            return img
+        img = img if img.flags.writeable else img.copy()
+        h, w = self.size
+        drift = np.float32(0.15 * _MOVE) * p[2:4].astype(np.float32)
+        world = np.mod(pos + drift + half, 2 * half) - half
+        zoom = np.float32(np.exp(0.2 * np.tanh(_MOVE * p[0]) - 0.05 * pulse))
+        angle = np.float32(-_SPIN * p[1])
+        ca, sa = np.cos(angle) * zoom, np.sin(angle) * zoom
+        sx = ca * world[:, 0] - sa * world[:, 1]
+        sy = sa * world[:, 0] + ca * world[:, 1]
+        col = np.round(sx * np.float32(h / 2) + np.float32(w / 2 - 0.5)).astype(np.int32)
+        row = np.round(sy * np.float32(h / 2) + np.float32(h / 2 - 0.5)).astype(np.int32)
+        twinkle = 0.75 + 0.25 * np.sin(phase + np.float32(3.0) * p[1])
+        value = (40.0 + 215.0 * mag * twinkle)[:, None] * tint
+        for dr, dc, k in ((0, 0, 1.0), (1, 0, 0.35), (-1, 0, 0.35), (0, 1, 0.35), (0, -1, 0.35)):
+            sel = (mag > 0.3) if k < 1.0 else slice(None)  # the brightest stars get a cross
+            rr, cc, vv = row[sel] + dr, col[sel] + dc, value[sel] * np.float32(k)
+            inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
+            rr, cc, vv = rr[inside], cc[inside], vv[inside].astype(np.uint8)
+            img[rr, cc] = np.maximum(img[rr, cc], vv)
+        return img
+
+
+def _slope(a: np.ndarray, top: int, bottom: int, cx: float, cy: float) -> np.ndarray:
+    """How much ``a`` rises over ``_RELIEF`` pixels towards (cx, cy), for the rows of ``a``
+    without its ``top`` and ``bottom`` halo rows (edges of the frame repeated)."""
+    d = _RELIEF
+    padded = np.pad(a, ((d - top, d - bottom), (d, d)), mode="edge")
+    h, w = padded.shape[0] - 2 * d, padded.shape[1] - 2 * d
+    gx = padded[d:d + h, 2 * d:] - padded[d:d + h, :w]
+    gy = padded[2 * d:, d:d + w] - padded[:h, d:d + w]
+    gx *= np.float32(0.5 * cx)
+    gy *= np.float32(0.5 * cy)
+    gx += gy
+    return gx

@@ -1,0 +1,187 @@
+"""The ``nebula`` and ``kaleidoscope`` styles: contract, sizes, determinism, continuity,
+variety, classes and extreme inputs."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from sonicdreams.generators.base import Generator
+from sonicdreams.generators.builtin._noise import (
+    TEX_SIZE,
+    budget_size,
+    noise_texture,
+    row_blocks,
+    sample_noise,
+)
+from sonicdreams.generators.builtin.kaleidoscope import Kaleidoscope
+from sonicdreams.generators.builtin.nebula import Nebula
+
+STYLES = [Nebula, Kaleidoscope]
+SIZE = (96, 128)
+
+
+def latents(n: int, seed: int) -> np.ndarray:
+    """Keyframe-like latents: N(0, 1) truncated to ±2."""
+    return np.clip(np.random.default_rng(seed).standard_normal((n, 512)), -2, 2).astype(
+        np.float32)
+
+
+def one_hot(k: int, n: int = 1) -> np.ndarray:
+    c = np.zeros((n, 12), np.float32)
+    c[:, k] = 1.0
+    return c
+
+
+@pytest.fixture(scope="module", params=STYLES, ids=lambda cls: cls.name)
+def style(request):
+    return request.param(size=SIZE)
+
+
+def test_contract_fields(style):
+    assert isinstance(style, Generator)
+    assert (style.z_dim, style.c_dim, style.size) == (512, 12, SIZE)
+    assert style.name in ("nebula", "kaleidoscope")
+    assert style.description and "\n" not in style.description
+
+
+def test_deterministic_and_batch_independent(style):
+    z = latents(3, 0)
+    c = np.random.default_rng(1).random((3, 12)).astype(np.float32)
+    a = style.render(z, c)
+    assert a.shape == (3, *SIZE, 3) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, style.render(z, c))
+    np.testing.assert_array_equal(style.render(z[1:2], c[1:2])[0], a[1])
+    # A fresh instance (empty caches) draws the same pixels.
+    np.testing.assert_array_equal(type(style)(size=SIZE).render(z, c), a)
+
+
+@pytest.mark.parametrize("cls", STYLES, ids=lambda cls: cls.name)
+@pytest.mark.parametrize("size", [(512, 512), (270, 480), (480, 270), (17, 31)])
+def test_any_size_and_aspect(cls, size):
+    c = np.random.default_rng(2).random((2, 12)).astype(np.float32)
+    frames = cls(size=size).render(latents(2, 2), c)
+    assert frames.shape == (2, *size, 3) and frames.dtype == np.uint8
+    assert frames.std() > 5  # a picture, not a flat fill
+
+
+@pytest.mark.parametrize("cls", STYLES, ids=lambda cls: cls.name)
+def test_wide_and_tall_frames_are_not_stretched(cls):
+    """A 16:9 frame shows more of the same picture than a square one, at the same scale:
+    its middle square matches the square frame (up to the scaling from the work size)."""
+    z, c = latents(1, 3), one_hot(7)
+    square = cls(size=(90, 90)).render(z, c)[0].astype(float)
+    wide = cls(size=(90, 160)).render(z, c)[0].astype(float)
+    middle = wide[:, 35:125]
+    other = cls(size=(90, 90)).render(latents(1, 4), c)[0].astype(float)
+    assert np.abs(middle - square).mean() < 0.35 * np.abs(other - square).mean()
+
+
+def test_small_steps_change_little_and_random_latents_differ(style):
+    c = np.full((1, 12), 0.5, np.float32)
+    others = style.render(latents(4, 50), np.repeat(c, 4, axis=0)).astype(float)
+    ratios = []
+    for seed in range(4):
+        z = latents(1, 10 + seed)
+        step = 0.01 * np.random.default_rng(20 + seed).standard_normal((1, 512))
+        base = style.render(z, c)[0].astype(float)
+        near = style.render((z + step).astype(np.float32), c)[0].astype(float)
+        far = np.mean([np.abs(o - base).mean() for o in others])
+        assert far > 15, "random latents should give widely different images"
+        ratios.append(np.abs(near - base).mean() / far)
+    assert max(ratios) < 0.1, f"a tiny step flickers: ratios {np.round(ratios, 3)}"
+
+
+def _edges(frame: np.ndarray) -> np.ndarray:
+    grey = frame.astype(float).mean(axis=-1)
+    return (np.abs(np.diff(grey, axis=0))[:, :-1] + np.abs(np.diff(grey, axis=1))[:-1]).ravel()
+
+
+def test_random_latents_differ_in_shapes_not_only_colour(style):
+    """Where the edges lie does not depend on colours: random latents (same classes) put them
+    in unrelated places, while a recoloured picture would keep them."""
+    edges = [_edges(f) for f in style.render(latents(4, 60), one_hot(2, 4))]
+    corr = [np.corrcoef(edges[0], e)[0, 1] for e in edges[1:]]
+    assert max(corr) < 0.4, f"edge correlations {np.round(corr, 2)}"
+
+
+def test_each_pitch_class_shows_on_screen(style):
+    z = np.repeat(latents(1, 6), 12, axis=0)
+    frames = style.render(z, np.eye(12, dtype=np.float32)).astype(float)
+    distinct = np.abs(frames[:, None] - frames[None, :]).mean(axis=(2, 3, 4))
+    assert distinct[~np.eye(12, dtype=bool)].min() > 5, "two pitches give the same picture"
+    means = frames.mean(axis=(1, 2))  # average colour per class
+    assert np.abs(means[:, None, :] - means[None, :, :]).sum(axis=-1).max() > 30
+    # Pitch A against pitch B, the example of the issue.
+    assert np.abs(frames[9] - frames[11]).mean() > 10
+
+
+@pytest.mark.parametrize("pitches", [(0, 7), (0, 6)], ids=["C-G", "C-F#"])
+def test_classes_change_the_picture_without_jumps(pitches):
+    """Sliding the class vector from one pitch to another changes the picture continuously:
+    halving the step (here quartering) shrinks the largest change between neighbours. For the
+    kaleidoscope this passes through one (C-G) or six (C-F#) changes of symmetry."""
+    a, b = pitches
+    for cls in STYLES:
+        style = cls(size=(48, 64))
+        largest = []
+        for n in (101, 401):
+            w = np.linspace(0.0, 1.0, n, dtype=np.float32)[:, None]
+            c = (1 - w) * one_hot(a) + w * one_hot(b)
+            frames = style.render(np.repeat(latents(1, 7), n, axis=0), c).astype(float)
+            largest.append(np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2, 3)).max())
+        total = np.abs(frames[-1] - frames[0]).mean()
+        assert total > 10, cls.name
+        assert largest[1] < 0.5 * largest[0] and largest[1] < 0.2 * total, (cls.name, largest)
+
+
+def test_pulse_brightens(style):
+    """Pulse pushes every latent dimension alike; each style answers with more light."""
+    z = latents(3, 8)
+    c = one_hot(4, 3)
+    calm = style.render(z, c).astype(float).mean()
+    beat = style.render(z + np.float32(0.4), c).astype(float).mean()
+    assert beat > calm + 3
+
+
+@pytest.mark.parametrize("case", ["plus10", "minus10", "zeros", "huge", "classes_zero",
+                                  "classes_one", "classes_huge"])
+def test_extreme_inputs_give_finite_frames(style, case):
+    z = {"plus10": np.full((1, 512), 10.0), "minus10": np.full((1, 512), -10.0),
+         "huge": np.full((1, 512), 1e6)}.get(case, np.zeros((1, 512)))
+    c = {"classes_zero": np.zeros((1, 12)), "classes_one": np.ones((1, 12)),
+         "classes_huge": np.full((1, 12), 1e6)}.get(case, np.full((1, 12), 0.3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow or invalid-value warnings
+        frames = style.render(z.astype(np.float32), c.astype(np.float32))
+    assert frames.shape == (1, *SIZE, 3) and frames.dtype == np.uint8
+
+
+def test_noise_texture_and_sampling():
+    tex = noise_texture(1, 2.1, cutoff=24.0)
+    assert tex.dtype == np.complex64 and tex.shape == (TEX_SIZE * TEX_SIZE,)
+    for part in (tex.real, tex.imag):
+        assert abs(part.mean()) < 1e-3 and abs(part.std() - 1) < 1e-3
+    assert abs(np.corrcoef(tex.real, tex.imag)[0, 1]) < 0.1  # two independent noises
+    # Samples at texel centres are the texels; the texture wraps; nearby samples are close.
+    i = np.float32([0, 5, 17])
+    np.testing.assert_allclose(sample_noise(tex, i, i), tex[i.astype(int) * (TEX_SIZE + 1)],
+                               rtol=1e-5, atol=1e-6)
+    u = np.float32([3.25, 3.25 + TEX_SIZE, 3.25 - 4 * TEX_SIZE])
+    s = sample_noise(tex, u, np.float32([7.5] * 3))
+    np.testing.assert_allclose(s, s[0], atol=1e-4)
+    a = sample_noise(tex, np.float32([40.0]), np.float32([9.0]))
+    b = sample_noise(tex, np.float32([40.01]), np.float32([9.0]))
+    assert abs(a - b)[0] < 0.05
+
+
+def test_work_sizes_and_row_blocks():
+    assert budget_size((512, 512), 384 * 384) == (384, 384)
+    assert budget_size((1080, 1920), 384 * 384) == (288, 512)  # same pixels, same aspect
+    assert budget_size((17, 31), 384 * 384) == (17, 31)  # never scaled up
+    for h, w in [(17, 31), (384, 384), (288, 512)]:
+        blocks = row_blocks(h, w)
+        assert blocks[0][0] == 0 and blocks[-1][1] == h
+        assert all(a[1] == b[0] for a, b in zip(blocks[:-1], blocks[1:], strict=True))
