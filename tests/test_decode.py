@@ -420,7 +420,7 @@ def test_audio_stream_blocks_join_into_the_loaded_samples(made):
     stream = AudioStream(made_.path, start=0.25, duration=2.0, sr=22050, mono=True)
     assert stream.native_sr == 0  # nothing is known before decoding
     blocks = list(stream)
-    assert len(blocks) > 5 and all(b.dtype == np.float32 and b.shape[0] == 1 for b in blocks)
+    assert len(blocks) >= 2 and all(b.dtype == np.float32 and b.shape[0] == 1 for b in blocks)
     audio = load(made_.path, start=0.25, duration=2.0, sr=22050, mono=True)
     np.testing.assert_array_equal(np.concatenate(blocks, axis=1), audio.samples)
     assert (stream.native_sr, stream.native_channels) == (44100, 2)

@@ -25,7 +25,7 @@ __all__ = ["cache_dir", "file_digest", "entry_key", "load_entry", "save_entry"]
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 3  # 3: streamed analysis (log-mel floor from a fixed reference)
+CACHE_VERSION = 4  # 4: chroma is zero in digital silence
 _OFF = {"", "0", "off", "none", "false", "no"}
 
 

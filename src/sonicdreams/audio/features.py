@@ -291,6 +291,10 @@ def _analysis(blocks, s: AnalysisSettings, duration_s: float | None, progress) -
     chroma = grid["chroma"]
     if silent:
         chroma = np.zeros_like(chroma)
+    else:  # digital silence inside a song: the CQT's rounding noise is not a pitch
+        from ._grid import SILENCE_RMS
+
+        chroma[:, grid["rms"][: chroma.shape[1]] < SILENCE_RMS] = 0.0
     beats = grid["beat_times"]
     sections = section_boundaries(grid["mfcc"], chroma, frame_rate=s.sr / s.hop_length,
                                   beat_times=beats)
