@@ -220,7 +220,7 @@ def render(
     from .audio.cache import file_digest
     from .effects import EffectsGenerator
     from .motion.trajectory import plan_stream
-    from .video import AudioTrack, VideoSpec, container_for, finalize
+    from .video import AudioTrack, VideoSpec, container_for, encode_soundtrack, finalize
 
     t0 = time.perf_counter()
     s = (settings or RenderSettings()).update(**options) if options else (
@@ -307,6 +307,17 @@ def render(
     if frames_dir is not None:
         frames_dir.mkdir(exist_ok=True)
 
+    # The soundtrack encodes on its own thread while the frames render.
+    track = AudioTrack(str(s.output_audio or song), features.start_s, features.duration_s)
+    soundtrack = work / "soundtrack.m4a" if spec.audio_codec == "aac" else None
+    audio_job = None
+    if soundtrack is not None and not soundtrack.exists():
+        from concurrent.futures import ThreadPoolExecutor
+
+        audio_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sonicdreams-audio")
+        audio_job = audio_pool.submit(encode_soundtrack, track, soundtrack, spec)
+        audio_pool.shutdown(wait=False)
+
     # 5. Render the missing segments.
     batch = s.batch_size or getattr(generator, "batch_size", 1) or 1
     segment_paths = [work / f"segment_{k:05d}.mp4" for k in range(len(bounds))]
@@ -326,10 +337,10 @@ def render(
     # 6. Join with the soundtrack.
     report("finalize", 0, 1)
     manifest = _manifest(song, digest, s.update(seed=seed), features, traj, out_size)
-    track = AudioTrack(str(s.output_audio or song), features.start_s, features.duration_s)
-    if s.output_audio is not None:
-        track = AudioTrack(str(s.output_audio), features.start_s, features.duration_s)
+    if audio_job is not None:
+        audio_job.result()  # re-raises an encoding error
     finalize(segment_paths, output, spec=spec, audio=track,
+             audio_file=soundtrack if soundtrack is not None and soundtrack.exists() else None,
              metadata={"comment": json.dumps(manifest, separators=(",", ":")),
                        "encoder": "sonicdreams"})
     if not keep_work_dir:

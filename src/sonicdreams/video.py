@@ -301,8 +301,44 @@ def _packet_time(packet) -> float:
     return float(packet.pts * packet.time_base) if packet.pts is not None else 0.0
 
 
+def encode_soundtrack(track: AudioTrack, path: Path, spec: VideoSpec) -> Path:
+    """Encode the soundtrack into its own file (atomically), to be copied by :func:`finalize`.
+
+    Run while the frames render, so the output is only a copy job at the end.
+    """
+    import av
+
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        with av.open(str(tmp), mode="w", format="mp4") as out:
+            stream = _audio_stream(out, track, spec)
+            for _, packet in _audio_packets(track, stream):
+                out.mux(packet)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def _copied_packets(path: Path, out_stream) -> Iterator[tuple[float, object]]:
+    import av
+
+    with av.open(str(path)) as src:
+        stream = src.streams.audio[0]
+        for packet in src.demux(stream):
+            if packet.dts is None:
+                continue
+            packet.stream = out_stream
+            yield float(packet.dts * stream.time_base), packet
+
+
 def finalize(segments: Sequence[Path], output: str | os.PathLike[str], *, spec: VideoSpec,
-             audio: AudioTrack | None, metadata: dict[str, str] | None = None) -> Path:
+             audio: AudioTrack | None, metadata: dict[str, str] | None = None,
+             audio_file: Path | None = None) -> Path:
     """Join the segments and the soundtrack into ``output``, atomically.
 
     Video packets are copied (no re-encoding); audio is encoded once. GIF output is the
@@ -327,7 +363,11 @@ def finalize(segments: Sequence[Path], output: str | os.PathLike[str], *, spec: 
                     vstream = out.add_stream_from_template(template)
                     vstream.time_base = 1 / spec.fps
                     sources = [_video_packets(segments, vstream, spec.fps)]
-                    if audio is not None and spec.audio_codec:
+                    if audio_file is not None and spec.audio_codec:
+                        with av.open(str(audio_file)) as encoded:
+                            astream = out.add_stream_from_template(encoded.streams.audio[0])
+                        sources.append(_copied_packets(audio_file, astream))
+                    elif audio is not None and spec.audio_codec:
                         sources.append(_audio_packets(audio, _audio_stream(out, audio, spec)))
                     # Interleave by time so players can stream the file.
                     for _, packet in heapq.merge(*sources, key=lambda item: item[0]):
