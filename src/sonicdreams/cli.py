@@ -80,6 +80,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="size of each preview tile in pixels (default: %(default)s)")
     p.set_defaults(run=_cmd_styles)
 
+    p = commands.add_parser(
+        "download",
+        help="download the weights of a StyleGAN style into the model cache",
+        description="Download (or verify) the weights of a catalogue style and print their path. "
+                    "An interrupted download resumes when run again.",
+        epilog="examples:\n  sonicdreams download wikiart\n"
+               "  sonicdreams download 'abstract photos' --cache-dir ./models\n"
+               "  sonicdreams download stylegan3-t-ffhq-1024x1024",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("name", metavar="NAME",
+                   help="a StyleGAN style from `sonicdreams styles` (any case) or an http(s) URL")
+    p.add_argument("--cache-dir", metavar="DIR",
+                   help="where to keep weights (default: $SONICDREAMS_MODELS or the user cache)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_cmd_download)
+
     from ._cli_render import add_demo_parser, add_render_parser
 
     add_render_parser(commands, _cmd_render)
@@ -157,6 +174,7 @@ def _cmd_styles(args: argparse.Namespace) -> int:
     for s in styles:
         mark = " (default)" if s.name == DEFAULT_STYLE else ""
         print(f"{s.name:<{width}}  {s.kind:<8}  {s.description}{mark}")
+    _print_catalog()
     if args.preview:
         if not 16 <= args.tile <= 1024:
             raise SettingsError(f"--tile={args.tile} must be in [16, 1024]")
@@ -168,6 +186,84 @@ def _cmd_styles(args: argparse.Namespace) -> int:
         _write_atomic(path, lambda tmp: sheet.save(tmp, format=fmt))
         print(f"preview:  {path}")
     return 0
+
+
+def _print_catalog() -> None:
+    """The StyleGAN catalogue: name, architecture, size, whether it is cached, licence."""
+    from .generators.download import cached_path, models_dir
+    from .generators.styles import list_catalog
+
+    records = list_catalog()
+    folder = models_dir()
+    width = max(len(r.name) for r in records)
+    print("\nStyleGAN styles (need `pip install 'sonicdreams[gan]'`): the weights download on "
+          f"first use, or with `sonicdreams download NAME`, into {folder}.\n"
+          "~ marks an estimated size; 'manual': download the file in a browser and pass it "
+          "with --style /path/to/file.pkl.")
+    print(f"{'NAME':<{width}}  {'ARCH':<5}  {'SIZE':>10}  {'WEIGHTS':<8}  LICENCE")
+    for r in records:
+        if cached_path(r, cache_dir=folder):
+            state = "cached"
+        else:
+            state = "manual" if r.host in ("mega", "yadisk") else "download"
+        cond = ", conditional" if r.conditional else ""
+        print(f"{r.name:<{width}}  {r.arch:<5}  {r.resolution_text:>10}  {state:<8}  "
+              f"{r.licence}{cond}")
+
+
+def _cmd_download(args: argparse.Namespace) -> int:
+    from urllib.parse import urlparse
+
+    from .errors import StyleError
+    from .generators.download import download
+    from .generators.styles import catalog_entry, list_catalog
+
+    target = args.name
+    if urlparse(target).scheme not in ("http", "https"):
+        record = catalog_entry(target)
+        if record is None:
+            import difflib
+
+            from .generators.styles import list_styles
+
+            if target.strip().lower() in {s.name for s in list_styles()}:
+                raise StyleError(f"{target!r} is a built-in style; it needs no download")
+            names = [r.name for r in list_catalog()]
+            close = difflib.get_close_matches(target.strip().lower(), names, n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else \
+                "; `sonicdreams styles` lists them"
+            raise StyleError(f"unknown StyleGAN style {target!r}{hint}")
+        target = record
+    bar = _ByteProgress(enabled=not args.quiet and sys.stderr.isatty())
+    try:
+        path = download(target, cache_dir=args.cache_dir, progress=bar)
+    finally:
+        bar.close()
+    print(path)
+    return 0
+
+
+class _ByteProgress:
+    """A tqdm byte counter on stderr for downloads (only on a terminal)."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = None
+
+    def __call__(self, event) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=event.total or None, unit="B", unit_scale=True,
+                            unit_divisor=1024, desc="downloading", dynamic_ncols=True,
+                            initial=event.done)
+        self.bar.update(event.done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _write_atomic(path: Path, write) -> None:
