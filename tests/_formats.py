@@ -18,6 +18,25 @@ import numpy as np
 import torch
 
 
+def tiny_sg2(*, res: int = 16, c_dim: int = 0, z_dim: int = 32, seed: int = 0, **kwargs):
+    """A small random StyleGAN2 (our own code) with non-trivial biases, noise and w_avg."""
+    from sonicdreams.generators.stylegan.sg2 import Generator
+
+    torch.manual_seed(seed)
+    kwargs.setdefault("channel_base", 256)
+    kwargs.setdefault("channel_max", 32)
+    G = Generator(z_dim=z_dim, c_dim=c_dim, w_dim=z_dim, img_resolution=res,
+                  mapping_kwargs=kwargs.pop("mapping_kwargs", dict(num_layers=2)), **kwargs)
+    with torch.no_grad():
+        for name, p in G.named_parameters():
+            if name.endswith("noise_strength"):
+                p.copy_(torch.randn([]) * 0.3)
+            elif name.endswith("bias"):
+                p.add_(torch.randn_like(p) * 0.2)
+        G.mapping.w_avg.copy_(torch.randn_like(G.mapping.w_avg))
+    return G.eval()
+
+
 @contextlib.contextmanager
 def fake_modules(*names: str):
     """Register empty modules under ``names`` so pickle can name their globals, then remove them."""
@@ -141,6 +160,8 @@ def sg2_tf_networks(G, *, static_kwargs=None, version: int = 4) -> TFNetworkStat
                   resolution=G.img_resolution, num_channels=G.img_channels,
                   mapping_layers=cfg["mapping_kwargs"].get("num_layers", 8),
                   architecture=cfg.get("architecture", "skip"))
+    if cfg.get("conv_clamp") is not None:
+        kwargs["conv_clamp"] = cfg["conv_clamp"]
     kwargs.update(static_kwargs or {})
     mapping = tf_state("G_mapping", "G_mapping", m, version=version)
     synthesis = tf_state("G_synthesis", "G_synthesis_stylegan2", s, version=version)
@@ -166,6 +187,7 @@ def write_nvlabs_pickle(path: Path, G: torch.nn.Module, *, extra: dict | None = 
             raise AssertionError("a loader executed pickled code")
 
         _reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
+        _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
         persistence._reconstruct_persistent_obj = _reconstruct_persistent_obj
         easy = type("EasyDict", (dict,), {"__module__": "dnnlib.util"})
         util.EasyDict = easy

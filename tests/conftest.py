@@ -13,9 +13,11 @@ EXCERPT = DATA / "noiz2sa-stg1-excerpt.ogg"
 
 
 @pytest.fixture(autouse=True)
-def _no_feature_cache(monkeypatch):
-    """Tests run with the on-disk cache off; cache tests switch it on in a tmp dir."""
+def _no_feature_cache(monkeypatch, tmp_path_factory):
+    """Tests run with the on-disk cache off; cache tests switch it on in a tmp dir. Weights
+    (downloaded or placed by a test) live in a fresh folder, never the user's cache."""
     monkeypatch.setenv("SONICDREAMS_CACHE", "off")
+    monkeypatch.setenv("SONICDREAMS_MODELS", str(tmp_path_factory.mktemp("models")))
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from sonicdreams.errors import SettingsError, SonicDreamsError, StyleError
+from _formats import sg2_tf_networks, tiny_sg2, write_nvlabs_pickle, write_tf_pickle
+from sonicdreams.errors import DownloadError, SettingsError, SonicDreamsError, StyleError
 from sonicdreams.video import probe_video
 
 
@@ -50,10 +51,27 @@ def test_example_1_a_named_style(in_songs):
     info = probe_video("song.mp4")
     assert info.fps == 43 and info.n_frames == round(4 * 43)  # exactly 43 fps, every frame
     assert (info.audio_rate, info.audio_channels) == (44100, 2)
-    # The article's own style needs StyleGAN weights: a clear error, not a crash.
-    with pytest.raises(StyleError, match="abstract photos"):
+    # The article's own style is a StyleGAN network on mega.nz, which cannot be fetched
+    # automatically: a clear error that says what to do, and no file.
+    with pytest.raises(DownloadError, match="abstract photos.*mega.*--style"):
         LucidSonicDream(song="song.mp3", style="abstract photos").hallucinate(file_name="x.mp4")
     assert not Path("x.mp4").exists()
+
+
+def test_example_1_the_named_stylegan_style_once_its_weights_are_there(in_songs):
+    """With the weights in the model cache (downloaded by hand, as the error says), the
+    article's first example runs as written."""
+    from lucidsonicdreams import LucidSonicDream
+    from sonicdreams.generators.catalog import lookup
+    from sonicdreams.generators.download import models_dir
+
+    record = lookup("abstract photos")
+    models_dir().mkdir(parents=True, exist_ok=True)
+    write_tf_pickle(models_dir() / record.filename, sg2_tf_networks(tiny_sg2(res=16)))
+    LucidSonicDream(song="song.mp3", style="abstract photos").hallucinate(
+        file_name="song.mp4", duration=1)
+    info = probe_video("song.mp4")
+    assert info.size == (16, 16) and info.n_frames == 43
 
 
 def test_example_2_show_styles(capsys):
@@ -74,14 +92,23 @@ def test_example_3_effects_and_a_static_base(in_songs):
     assert info.size == (128, 128) and info.n_frames == 172
 
 
-def test_example_4_own_weights_is_a_clear_error(in_songs):
+def test_example_4_own_weights(in_songs):
     from lucidsonicdreams import LucidSonicDream
 
-    Path("my_weights.pkl").write_bytes(b"\x80\x04not really weights")
+    G = tiny_sg2(res=32, c_dim=3)
+    write_nvlabs_pickle(Path("my_weights.pkl"), G)
     L = LucidSonicDream(song="song.mp3", style="my_weights.pkl")
-    with pytest.raises(StyleError, match="my_weights.pkl"):
-        L.hallucinate(file_name="song.mp4", pulse_react=1.2, motion_react=0.7)
+    L.hallucinate(file_name="song.mp4", pulse_react=1.2, motion_react=0.7, duration=2)
+    info = probe_video("song.mp4")
+    assert info.size == (32, 32) and info.n_frames == 86
+    # A file that is not weights: a clear error naming it, and no video.
+    Path("bad_weights.pkl").write_bytes(b"\x80\x04not really weights")
+    with pytest.raises(SonicDreamsError, match="bad_weights.pkl"):
+        LucidSonicDream(song="song.mp3", style="bad_weights.pkl").hallucinate(
+            file_name="bad.mp4")
+    assert not Path("bad.mp4").exists()
     Path("my_weights.pkl").unlink()
+    Path("bad_weights.pkl").unlink()
 
 
 def test_example_5_isolated_tracks(in_songs):

@@ -17,6 +17,7 @@ files in the current folder).
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 from collections.abc import Sequence
@@ -47,7 +48,12 @@ log = logging.getLogger("lucidsonicdreams")
 def _resolve_style(style: Any, input_shape: int | None, num_possible_classes: int | None):
     """The original's three kinds of style: a name, a weights path, or a callable."""
     from sonicdreams.generators.callable import CallableStyle
-    from sonicdreams.generators.styles import list_styles
+    from sonicdreams.generators.styles import (
+        catalog_entry,
+        is_weights_path,
+        list_catalog,
+        list_styles,
+    )
 
     if callable(style) and not hasattr(style, "render"):
         if input_shape is None or num_possible_classes is None:
@@ -60,18 +66,17 @@ def _resolve_style(style: Any, input_shape: int | None, num_possible_classes: in
     if not isinstance(style, (str, os.PathLike)):
         raise StyleError(f"style={style!r} must be a style name, a path to weights, or a "
                          "function taking noise_batch and class_batch")
-    text = os.fspath(style)
+    text = os.fspath(style).strip()
     names = {s.name for s in list_styles()}
-    if text.strip().lower() in names:
-        return text.strip().lower()
-    if any(text.lower().endswith(ext) for ext in (".pkl", ".pt", ".pth")) or Path(text).exists():
-        raise StyleError(
-            f"style={text!r}: StyleGAN weight files cannot be used by this version of "
-            f"sonicdreams yet; use a built-in style ({', '.join(sorted(names))}) or a "
-            "function (see the README)")
-    raise StyleError(
-        f"style={text!r} is not available in this version of sonicdreams (the original's "
-        f"StyleGAN styles need weights); built-in styles: {', '.join(sorted(names))}")
+    if text.lower() in names:
+        return text.lower()
+    if is_weights_path(text) or catalog_entry(text) is not None:
+        return text  # a weight file or a catalogue style: loaded (and downloaded) at render
+    known = sorted(names) + [r.name for r in list_catalog()]
+    close = difflib.get_close_matches(text.lower(), known, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise StyleError(f"style={text!r} is not a style name or an existing weight file{hint}; "
+                     "show_styles() lists every name")
 
 
 class LucidSonicDream:
@@ -187,11 +192,15 @@ class _ProgressBar:
 
 
 def consolidate_models() -> list[dict[str, str]]:
-    """The named styles, as ``{"name", "download_url"}`` records (no network needed)."""
-    from sonicdreams.generators.styles import list_styles
+    """Every named style as ``{"name", "download_url", "description"}`` (no network needed):
+    the built-in styles, then the StyleGAN catalogue with the original's names."""
+    from sonicdreams.generators.styles import list_catalog, list_styles
 
-    return [{"name": s.name, "download_url": "", "description": s.description}
-            for s in list_styles()]
+    builtin = [{"name": s.name, "download_url": "", "description": s.description}
+               for s in list_styles()]
+    return builtin + [{"name": r.name, "download_url": r.url,
+                       "description": f"StyleGAN ({r.arch}), licence: {r.licence}"}
+                      for r in list_catalog()]
 
 
 def show_styles() -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "RenderSettings",
     "list_styles",
     "load_style",
+    "load_stylegan",
     "Audio",
     "load_audio",
     "probe_audio",
@@ -63,6 +64,7 @@ _LAZY = {
     "RenderSettings": ("sonicdreams.settings", "RenderSettings"),
     "list_styles": ("sonicdreams.generators.styles", "list_styles"),
     "load_style": ("sonicdreams.generators.styles", "load_style"),
+    "load_stylegan": ("sonicdreams.generators.stylegan", "load_stylegan"),
 }
 
 
@@ -86,6 +88,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .audio.decode import load as load_audio
     from .audio.decode import probe as probe_audio
     from .generators.styles import list_styles, load_style
+    from .generators.stylegan import load_stylegan
     from .motion.trajectory import Trajectory, plan
     from .progress import Progress
     from .settings import RenderSettings

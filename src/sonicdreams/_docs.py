@@ -12,7 +12,7 @@ from .settings import RenderSettings
 
 __all__ = ["parameters_markdown"]
 
-_TITLES = {"input": "Input", "motion": "Motion", "classes": "Classes", "effects": "Effects",
+_TITLES = {"input": "Input", "generator": "StyleGAN generator", "motion": "Motion", "classes": "Classes", "effects": "Effects",
            "output": "Output"}
 
 

@@ -161,20 +161,24 @@ def _settings_dict(settings: RenderSettings) -> dict[str, Any]:
 
 def _style_key(style: Any) -> str:
     if isinstance(style, str):
+        from .generators.styles import is_weights_path
+
+        if is_weights_path(style) and os.path.isfile(style):
+            st = os.stat(style)  # a changed weight file must not resume old segments
+            return f"{os.path.abspath(style)}|{st.st_size}|{st.st_mtime_ns}"
         return style.lower()
     return f"{type(style).__module__}.{type(style).__qualname__}"
 
 
-def _load_generator(style: Any, size: tuple[int, int] | None):
-    """A Generator for a style name or object, and the size it renders at."""
-    from .generators.builtin import BUILTIN_STYLES
+def _load_generator(style: Any, size: tuple[int, int] | None, s: RenderSettings):
+    """A Generator for a style name, weight file or object."""
     from .generators.styles import load_style
 
     if isinstance(style, str):
-        if style.lower() in BUILTIN_STYLES:
-            # Built-in styles draw any size: render straight at the output size.
-            return load_style(style, size=size or (512, 512))
-        return load_style(style, size=size or (512, 512))
+        # Built-in styles draw any size: render straight at the output size; StyleGAN renders
+        # at its own resolution and frames are fitted afterwards.
+        return load_style(style, size=size or (512, 512), truncation_psi=s.truncation_psi,
+                          noise_mode=s.noise_mode, device=s.device, batch_size=s.batch_size)
     if hasattr(style, "render") and hasattr(style, "z_dim"):
         return style
     raise SettingsError(f"style={style!r} is not a style name or a generator")
@@ -259,7 +263,7 @@ def render(
         probe(s.output_audio)  # a bad soundtrack fails now, not after rendering
 
     # 2. The generator and the output size.
-    generator = _load_generator(s.style, size)
+    generator = _load_generator(s.style, size, s)
     gen_h, gen_w = generator.size
     out_size = size or (gen_h, gen_w)
     spec = VideoSpec.for_output(output, fps=s.fps, size=out_size, codec=s.codec, crf=s.crf,

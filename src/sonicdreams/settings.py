@@ -158,6 +158,14 @@ def _style(name: str, value: Any) -> Any:
                         "a weights file, or a generator")
 
 
+def _device(name: str, value: Any) -> str:
+    text = str(value).strip().lower()
+    if text in ("auto", "cpu", "cuda", "mps") or (text.startswith("cuda:") and
+                                                  text[5:].isdigit()):
+        return text
+    raise SettingsError(f"{name}={value!r} must be auto, cpu, cuda, cuda:N or mps")
+
+
 def _bitrate(name: str, value: Any) -> int:
     text = str(value).strip().lower()
     scale = 1000 if text.endswith("k") else 1_000_000 if text.endswith("m") else 1
@@ -206,6 +214,16 @@ class RenderSettings:
     output_audio: str | None = option(None, "soundtrack of the video instead of the song",
                                       _path, group="input", lsd=True, metavar="FILE")
 
+    # -- generator: StyleGAN options -------------------------------------------------------
+    truncation_psi: float = option(
+        1.0, "StyleGAN truncation: pull each frame's w toward the average (1 = off, 0.5-0.8 "
+        "= tamer, more typical images)", _number(-2, 2), group="generator", metavar="PSI")
+    noise_mode: str = option(
+        "const", "StyleGAN noise: const (stored, steady), random (new grain every frame) or "
+        "none", _choice("const", "random", "none"), group="generator")
+    device: str = option(
+        "auto", "where StyleGAN runs: auto (GPU when there is one), cpu, cuda, cuda:1…",
+        _device, group="generator")
     # -- motion: how the music moves the generator's latent (noise) vector ------------------
     speed_fpm: float = option(
         12, "keyframes (distinct base images) per minute of audio; 0 or 1 = one fixed base",

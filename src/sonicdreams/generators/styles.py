@@ -1,19 +1,20 @@
 """Styles by name: ``list_styles()`` and ``load_style()``.
 
-Today: the built-in procedural styles. Weights-based styles (StyleGAN catalogue, files) and the
-original's callable contract plug in here too.
+A style is a built-in procedural generator (no weights), a StyleGAN style from the catalogue
+(downloaded once), or a weight file in any supported format.
 """
 
 from __future__ import annotations
 
 import difflib
+import os
 
 from ..errors import StyleError
 from .base import Generator
 from .builtin import BUILTIN_STYLES, DEFAULT_STYLE, StyleInfo, list_builtin, load_builtin
 from .catalog import StyleRecord
 
-__all__ = ["list_styles", "load_style", "catalog_entry", "list_catalog", "DEFAULT_STYLE",
+__all__ = ["list_styles", "load_style", "catalog_entry", "list_catalog", "is_weights_path", "DEFAULT_STYLE",
            "StyleInfo"]
 
 
@@ -22,22 +23,50 @@ def list_styles() -> list[StyleInfo]:
     return list_builtin()
 
 
-def load_style(name: str, *, size: tuple[int, int] = (512, 512)) -> Generator:
-    """A generator for the style ``name`` (case-insensitive) rendering frames of ``size``.
+_WEIGHT_SUFFIXES = (".pkl", ".pt", ".pth", ".ckpt", ".safetensors")
+
+
+def is_weights_path(style: str | os.PathLike) -> bool:
+    """Whether ``style`` names a weight file rather than a style (it exists or looks like one)."""
+    text = os.fspath(style)
+    return (os.path.exists(text) and not os.path.isdir(text)) or \
+        text.lower().endswith(_WEIGHT_SUFFIXES)
+
+
+def load_style(name: str | os.PathLike, *, size: tuple[int, int] = (512, 512),
+               truncation_psi: float = 1.0, noise_mode: str = "const", device: str = "auto",
+               batch_size: int | None = None) -> Generator:
+    """A generator for ``name``: a built-in style, a catalogue style, or a weight file.
+
+    Built-in styles render at ``size``; StyleGAN styles render at their own resolution
+    (``truncation_psi``, ``noise_mode``, ``device`` and ``batch_size`` apply to them) and need
+    the ``gan`` extra. Catalogue styles are downloaded once, then cached.
 
     Raises
     ------
     StyleError
-        If no style has that name (the message suggests close names).
+        If no style has that name (the message suggests close names), or torch is missing.
     """
+    if isinstance(name, os.PathLike):
+        name = os.fspath(name)
     if not isinstance(name, str) or not name.strip():
         raise StyleError(f"style={name!r} must be the name of a style; see `sonicdreams styles`")
     key = name.strip().lower()
     if key in BUILTIN_STYLES:
         return load_builtin(key, size=size)
-    known = [s.name for s in list_styles()]
+    if is_weights_path(name) or catalog_entry(name) is not None:
+        try:
+            from .stylegan import stylegan_style
+        except ImportError as exc:
+            raise StyleError(
+                f"style {name!r} is a StyleGAN network, which needs PyTorch: "
+                f"pip install 'sonicdreams[gan]' ({exc})") from None
+        return stylegan_style(name.strip(), device=device, truncation_psi=truncation_psi,
+                              noise_mode=noise_mode, batch_size=batch_size)
+    known = [s.name for s in list_styles()] + [r.name for r in list_catalog()]
     close = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(close)}?" if close else f"; known styles: {', '.join(known)}"
+    hint = (f"; did you mean {', '.join(close)}?" if close else
+            "; see `sonicdreams styles` for every name")
     raise StyleError(f"unknown style {name!r}{hint}")
 
 

@@ -6,5 +6,6 @@ Needs the ``gan`` extra (torch). Nothing here is imported by ``import sonicdream
 from __future__ import annotations
 
 from .load import assemble, load_stylegan
+from .style import StyleGANStyle, stylegan_style
 
-__all__ = ["load_stylegan", "assemble"]
+__all__ = ["load_stylegan", "assemble", "StyleGANStyle", "stylegan_style"]

@@ -340,12 +340,23 @@ class Generator(nn.Module):
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=self.num_ws,
                                       **(mapping_kwargs or {}))
-        synthesis_kwargs = {k: v for k, v in synthesis_kwargs.items()
-                            if k not in ("channel_base", "channel_max")}
-        synthesis_kwargs["channels"] = list(self.synthesis.channels)
-        self.config = dict(arch="sg2", z_dim=z_dim, c_dim=c_dim, w_dim=w_dim,
-                           img_resolution=img_resolution, img_channels=img_channels,
-                           mapping_kwargs=dict(mapping_kwargs or {}), **synthesis_kwargs)
+        self.config = self._config()
+
+    def _config(self) -> dict:
+        """Every hyperparameter, in full, read back from the modules (the cache stores it)."""
+        m, syn = self.mapping, self.synthesis
+        fc0 = m.fc0
+        mapping_kwargs = dict(num_layers=m.num_layers, lr_multiplier=fc0.lr_multiplier,
+                              layer_features=fc0.out_features if m.num_layers > 1 else None,
+                              embed_features=m.embed.out_features if m.embed else None,
+                              label_concat=m.label_concat, activation=fc0.activation,
+                              normalize_latents=m.normalize_latents)
+        b4 = syn.b4
+        return dict(arch="sg2", z_dim=self.z_dim, c_dim=self.c_dim, w_dim=self.w_dim,
+                    img_resolution=self.img_resolution, img_channels=self.img_channels,
+                    mapping_kwargs=mapping_kwargs, channels=list(syn.channels),
+                    architecture=syn.architecture, conv_clamp=b4.conv_clamp,
+                    use_noise=b4.conv1.use_noise)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, *,
                 truncation_psi: float = 1.0, truncation_cutoff: int | None = None,

@@ -1,0 +1,639 @@
+"""The StyleGAN3 ("alias-free") generator, configs T and R, in plain PyTorch.
+
+Written from the paper (Karras et al. 2021, "Alias-Free Generative Adversarial Networks") and
+the weight-format notes. Parameter and buffer names follow the NVlabs release
+(``synthesis.input.freqs``, ``synthesis.L3_52_512.up_filter`` …) so that converted weights load
+with ``load_state_dict(strict=True)``.
+
+Every hyperparameter the forward pass needs, per layer, is in a plain JSON-serialisable
+``config`` (``Generator.config``). It is read from a pickle by :func:`config_from_record`, or
+designed from the paper's schedule by :func:`new_config`; ``Generator.from_config(config)``
+rebuilds the network without scipy. The resampling filters and the Fourier features are buffers
+(stored in the weights); :func:`new_generator` designs them for a fresh, randomly initialised
+network (this one path needs scipy).
+
+Speed: the alias-free nonlinearity upsamples each feature map ×2 (×4 where the sampling rate
+doubles), applies a leaky ReLU and downsamples again. Here every resampling step is a banded
+linear map along one axis, run as blocks of small dense matrix products (one GEMM per axis), so
+no work is spent on the zeros a naive upsampler inserts and no per-channel depthwise
+convolution is needed. 2-D (radial) filters of config R run as a short sum of separable terms
+(their singular value decomposition).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._ops import SQRT2, assert_shape
+from .sg2 import FullyConnectedLayer, MappingNetwork
+
+__all__ = [
+    "SynthesisInput",
+    "SynthesisLayer",
+    "SynthesisNetwork",
+    "Generator",
+    "filtered_lrelu",
+    "upfirdn2d_banded",
+    "config_from_record",
+    "new_config",
+    "new_generator",
+    "design_lowpass_filter",
+]
+
+_BLOCK = 32  # outputs per block of the banded resampling products (a multiple of 1, 2 and 4)
+_SVD_RTOL = 1e-7  # singular values of a 2-D filter below this fraction of the largest are dropped
+
+
+# ---------------------------------------------------------------------------------------------
+# Resampling
+
+
+def _fir_axis(x: torch.Tensor, f: torch.Tensor, *, dim: int, up: int, down: int, pad0: int,
+              pad1: int, gain: float) -> torch.Tensor:
+    """One axis of upfirdn: zero-insert ×up, pad (negative crops), convolve with 1-D ``f``, ÷down.
+
+    ``dim`` is -1 (width) or -2 (height). The map from input to output samples is banded and
+    periodic, so it is cut into blocks of ``_BLOCK`` outputs that each read a fixed-size window
+    of the input: one unfold plus one matrix product computes all of them.
+    """
+    length = x.shape[dim]
+    taps = f.shape[0]
+    out_len = (length * up + pad0 + pad1 - taps) // down + 1
+    if out_len <= 0:
+        raise ValueError(f"resampling leaves no samples (length={length}, up={up}, "
+                         f"down={down}, padding=({pad0}, {pad1}), taps={taps})")
+    block = min(_BLOCK, -(-out_len // up) * up)
+    step = block * down // up  # input samples between consecutive blocks
+    first = -(pad0 // up)  # first input sample the first block reads: ceil(-pad0 / up)
+    width = ((block - 1) * down - pad0 + taps - 1) // up - first + 1
+    n_blocks = -(-out_len // block)
+    # Output r of a block reads input (first + k) through tap t = (first+k)·up + pad0 − r·down
+    # of the zero-inserted, padded signal; a true convolution uses the filter reversed.
+    r = torch.arange(block, device=x.device).unsqueeze(1)
+    k = torch.arange(width, device=x.device).unsqueeze(0)
+    t = (first + k) * up + pad0 - r * down
+    valid = (t >= 0) & (t < taps)
+    fr = f.to(x.dtype).flip(0) * gain
+    mat = torch.where(valid, fr[t.clamp(0, taps - 1)], torch.zeros((), dtype=x.dtype,
+                                                                     device=x.device))
+    need = (n_blocks - 1) * step + width
+    before, after = -first, need - (length - first)
+    pads = [before, after, 0, 0] if dim == -1 else [0, 0, before, after]
+    x = F.pad(x, pads)  # negative entries crop
+    if dim == -1:
+        win = x.unfold(-1, width, step)  # [..., n_blocks, width]
+        lead = win.shape[:-2]
+        y = torch.matmul(win.reshape(-1, width), mat.t())  # [(...·n_blocks), block]
+        y = y.reshape(*lead, n_blocks * block)
+        return y[..., :out_len] if n_blocks * block != out_len else y
+    win = x.unfold(-2, width, step).transpose(-1, -2)  # [..., n_blocks, width, W]
+    y = torch.matmul(mat, win)  # [..., n_blocks, block, W]
+    y = y.flatten(-3, -2)
+    return y[..., :out_len, :] if n_blocks * block != out_len else y
+
+
+def _separable_terms(f: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Write a filter as a sum of outer products ``fy ⊗ fx`` (one term for a 1-D filter)."""
+    if f.ndim == 1:
+        return [(f, f)]
+    u, s, vh = torch.linalg.svd(f.to(torch.float64))
+    keep = s > s[0] * _SVD_RTOL
+    terms = []
+    for i in torch.nonzero(keep).flatten().tolist():
+        scale = s[i].sqrt()
+        terms.append(((u[:, i] * scale).to(f.dtype), (vh[i] * scale).to(f.dtype)))
+    return terms
+
+
+def upfirdn2d_banded(x: torch.Tensor, f: torch.Tensor | None, *, up: int = 1, down: int = 1,
+                     padding: tuple[int, int, int, int] | list[int] = (0, 0, 0, 0),
+                     gain: float = 1.0) -> torch.Tensor:
+    """upfirdn2d (zero-insert, pad, true convolution, subsample) for ``x`` [N, C, H, W].
+
+    ``f`` is 1-D (applied along both axes), 2-D [fh, fw] or ``None`` (a single unit tap);
+    ``padding`` is ``(x0, x1, y0, y1)``; ``gain`` scales the result. Upsampling resamples the
+    narrower axis first, downsampling the height first, so the larger intermediate is avoided.
+    """
+    px0, px1, py0, py1 = (int(p) for p in padding)
+    if f is None:
+        f = torch.ones(1, dtype=x.dtype, device=x.device)
+    terms = _separable_terms(f)
+    out = None
+    for fy, fx in terms:
+        if up > 1:
+            y = _fir_axis(x, fx, dim=-1, up=up, down=down, pad0=px0, pad1=px1, gain=1.0)
+            y = _fir_axis(y, fy, dim=-2, up=up, down=down, pad0=py0, pad1=py1, gain=gain)
+        else:
+            y = _fir_axis(x, fy, dim=-2, up=up, down=down, pad0=py0, pad1=py1, gain=1.0)
+            y = _fir_axis(y, fx, dim=-1, up=up, down=down, pad0=px0, pad1=px1, gain=gain)
+        out = y if out is None else out.add_(y)
+    return out
+
+
+def filtered_lrelu(x: torch.Tensor, *, up_filter: torch.Tensor | None,
+                   down_filter: torch.Tensor | None, bias: torch.Tensor | None, up: int = 1,
+                   down: int = 1, padding: tuple[int, int, int, int] | list[int] = (0, 0, 0, 0),
+                   gain: float = SQRT2, slope: float = 0.2,
+                   clamp: float | None = None) -> torch.Tensor:
+    """The alias-free nonlinearity: bias, upsample, leaky ReLU, clamp, downsample.
+
+    Semantics (all on [N, C, H, W]): add ``bias``; zero-insert ×``up``, pad by ``padding``
+    (x0, x1, y0, y1), convolve with ``up_filter`` and multiply by up²; leaky ReLU with
+    ``slope``, times ``gain``, clamp to ±``clamp``; convolve with ``down_filter`` and keep every
+    ``down``-th sample. A layer with slope 1 and gain 1 is linear (ToRGB).
+    """
+    if bias is not None:
+        x = x + bias.to(x.dtype).reshape(1, -1, 1, 1)
+    if up_filter is not None or up > 1 or any(int(p) for p in padding):
+        x = upfirdn2d_banded(x, up_filter, up=up, padding=padding, gain=float(up * up))
+    elif bias is None:
+        x = x.clone()
+    if slope != 1:
+        x = F.leaky_relu(x, slope, inplace=True)
+    if gain != 1:
+        x = x.mul_(gain)
+    if clamp is not None and clamp >= 0:
+        x = x.clamp_(-clamp, clamp)
+    if down_filter is not None or down > 1:
+        x = upfirdn2d_banded(x, down_filter, down=down)
+    return x
+
+
+# ---------------------------------------------------------------------------------------------
+# Modules
+
+
+class SynthesisInput(nn.Module):
+    """Fourier features: ``channels`` sinusoids of fixed frequency, rotated and translated by w.
+
+    ``freqs`` [C, 2] and ``phases`` [C] are drawn once (buffers); ``transform`` [3, 3] is a
+    user-settable extra transform of the input plane (identity by default). ``affine`` maps w to
+    (cos θ, sin θ, tx, ty). The grid covers ``size`` samples at ``sampling_rate`` samples per
+    unit; frequencies near the Nyquist limit fade out above ``bandwidth``.
+    """
+
+    def __init__(self, *, w_dim: int, channels: int, size: list[int] | int,
+                 sampling_rate: float, bandwidth: float) -> None:
+        super().__init__()
+        self.w_dim = w_dim
+        self.channels = channels
+        self.size = [int(s) for s in np.broadcast_to(np.asarray(size), [2])]  # [width, height]
+        self.sampling_rate = float(sampling_rate)
+        self.bandwidth = float(bandwidth)
+        self.weight = nn.Parameter(torch.randn(channels, channels))
+        self.affine = FullyConnectedLayer(w_dim, 4)
+        self.register_buffer("transform", torch.eye(3))
+        self.register_buffer("freqs", torch.zeros(channels, 2))
+        self.register_buffer("phases", torch.zeros(channels))
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        assert_shape(w, [None, self.w_dim])
+        b = w.shape[0]
+        t = self.affine(w)  # [B, 4]
+        t = t / t[:, :2].norm(dim=1, keepdim=True)
+        eye = torch.eye(3, device=w.device, dtype=w.dtype).unsqueeze(0).repeat(b, 1, 1)
+        rot = eye.clone()
+        rot[:, 0, 0] = t[:, 0]
+        rot[:, 0, 1] = -t[:, 1]
+        rot[:, 1, 0] = t[:, 1]
+        rot[:, 1, 1] = t[:, 0]
+        shift = eye
+        shift[:, 0, 2] = -t[:, 2]
+        shift[:, 1, 2] = -t[:, 3]
+        transforms = rot @ shift @ self.transform.to(w.dtype).unsqueeze(0)
+        freqs = self.freqs.to(w.dtype).unsqueeze(0)  # [1, C, 2]
+        phases = self.phases.to(w.dtype).unsqueeze(0) + (freqs @ transforms[:, :2, 2:]).squeeze(2)
+        freqs = freqs @ transforms[:, :2, :2]  # [B, C, 2]
+        half = self.sampling_rate / 2
+        amplitudes = (1 - (freqs.norm(dim=2) - self.bandwidth) / (half - self.bandwidth)).clamp(0, 1)
+        width, height = self.size
+        theta = torch.zeros(1, 2, 3, device=w.device, dtype=w.dtype)
+        theta[0, 0, 0] = 0.5 * width / self.sampling_rate
+        theta[0, 1, 1] = 0.5 * height / self.sampling_rate
+        grid = F.affine_grid(theta, [1, 1, height, width], align_corners=False)  # [1, H, W, 2]
+        x = torch.einsum("hwj,bcj->bhwc", grid[0], freqs) + phases[:, None, None, :]
+        x = torch.sin(x * (2 * math.pi)) * amplitudes[:, None, None, :]
+        weight = self.weight.to(w.dtype) / math.sqrt(self.channels)
+        x = x @ weight.t()  # [B, H, W, C]
+        return x.permute(0, 3, 1, 2)
+
+    def extra_repr(self) -> str:
+        return (f"w_dim={self.w_dim}, channels={self.channels}, size={self.size}, "
+                f"sampling_rate={self.sampling_rate:g}, bandwidth={self.bandwidth:g}")
+
+
+class SynthesisLayer(nn.Module):
+    """Modulated convolution followed by the filtered (alias-free) leaky ReLU.
+
+    Attributes mirror the config entry: ``in_channels``, ``out_channels``, ``in_size`` and
+    ``out_size`` ([width, height] in samples), ``conv_kernel`` (3 for T, 1 for R and ToRGB),
+    ``is_torgb`` (linear output, no demodulation), ``up_factor``/``down_factor`` of the
+    nonlinearity, ``padding`` (x0, x1, y0, y1) applied with the upsampling, ``conv_clamp``.
+    Buffers: ``magnitude_ema`` (the running input magnitude, which normalises the input),
+    ``up_filter`` and ``down_filter`` (``None`` where a layer does not resample).
+    """
+
+    def __init__(self, *, w_dim: int, in_channels: int, out_channels: int,
+                 in_size: list[int], out_size: list[int], conv_kernel: int, is_torgb: bool,
+                 up_factor: int, down_factor: int, padding: list[int],
+                 conv_clamp: float | None, up_filter_shape: list[int] | None,
+                 down_filter_shape: list[int] | None, **_info: Any) -> None:
+        super().__init__()
+        self.w_dim = w_dim
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.in_size = [int(s) for s in in_size]
+        self.out_size = [int(s) for s in out_size]
+        self.conv_kernel = int(conv_kernel)
+        self.is_torgb = bool(is_torgb)
+        self.up_factor, self.down_factor = int(up_factor), int(down_factor)
+        self.padding = [int(p) for p in padding]
+        self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
+        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, self.conv_kernel,
+                                               self.conv_kernel))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.register_buffer("magnitude_ema", torch.ones([]))
+        self.register_buffer("up_filter", None if up_filter_shape is None
+                             else torch.zeros(up_filter_shape))
+        self.register_buffer("down_filter", None if down_filter_shape is None
+                             else torch.zeros(down_filter_shape))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        assert_shape(x, [None, self.in_channels, self.in_size[1], self.in_size[0]])
+        styles = self.affine(w)  # [B, in_channels]
+        weight = self.weight.to(x.dtype)
+        if self.is_torgb:
+            styles = styles / math.sqrt(self.in_channels * self.conv_kernel ** 2)
+            dcoefs = None
+        else:
+            # Pre-normalise weight (per output channel) and styles, then demodulate.
+            weight = weight * weight.square().mean(dim=[1, 2, 3], keepdim=True).rsqrt()
+            styles = styles * styles.square().mean().rsqrt()
+            wsq = weight.square().sum(dim=[2, 3])  # [O, I]
+            dcoefs = (styles.square() @ wsq.t() + 1e-8).rsqrt()  # [B, O]
+        input_gain = self.magnitude_ema.to(x.dtype).rsqrt()
+        # Per-sample weights w·s·d·g equal: scale the input by s·g, convolve, scale by d.
+        x = x * (styles * input_gain).unsqueeze(2).unsqueeze(3)
+        x = F.conv2d(x, weight, padding=self.conv_kernel - 1)
+        if dcoefs is not None:
+            x = x * dcoefs.unsqueeze(2).unsqueeze(3)
+        gain, slope = (1.0, 1.0) if self.is_torgb else (SQRT2, 0.2)
+        x = filtered_lrelu(x, up_filter=self.up_filter, down_filter=self.down_filter,
+                           bias=self.bias, up=self.up_factor, down=self.down_factor,
+                           padding=self.padding, gain=gain, slope=slope, clamp=self.conv_clamp)
+        assert_shape(x, [None, self.out_channels, self.out_size[1], self.out_size[0]])
+        return x
+
+    def extra_repr(self) -> str:
+        return (f"in_channels={self.in_channels}, out_channels={self.out_channels}, "
+                f"in_size={self.in_size}, out_size={self.out_size}, "
+                f"conv_kernel={self.conv_kernel}, is_torgb={self.is_torgb}, "
+                f"up_factor={self.up_factor}, down_factor={self.down_factor}, "
+                f"padding={self.padding}")
+
+
+class SynthesisNetwork(nn.Module):
+    """ws [B, num_ws, w_dim] → image: Fourier input (ws[0]) and one layer per further w."""
+
+    def __init__(self, *, w_dim: int, img_resolution: int, img_channels: int,
+                 input_kwargs: dict, layers: list[dict], output_scale: float = 0.25) -> None:
+        super().__init__()
+        self.w_dim = w_dim
+        self.img_resolution, self.img_channels = img_resolution, img_channels
+        self.output_scale = float(output_scale)
+        self.num_ws = len(layers) + 1
+        self.input = SynthesisInput(w_dim=w_dim, **input_kwargs)
+        self.layer_names = []
+        for spec in layers:
+            layer = SynthesisLayer(w_dim=w_dim, **{k: v for k, v in spec.items() if k != "name"})
+            name = spec.get("name") or f"L{len(self.layer_names)}_{layer.out_size[0]}_" \
+                                       f"{layer.out_channels}"
+            self.layer_names.append(name)
+            self.add_module(name, layer)
+
+    def forward(self, ws: torch.Tensor) -> torch.Tensor:
+        assert_shape(ws, [None, self.num_ws, self.w_dim])
+        ws = ws.to(torch.float32).unbind(dim=1)
+        x = self.input(ws[0])
+        for name, w in zip(self.layer_names, ws[1:]):
+            x = getattr(self, name)(x, w)
+        if self.output_scale != 1:
+            x = x * self.output_scale
+        return x
+
+    def extra_repr(self) -> str:
+        return (f"w_dim={self.w_dim}, num_ws={self.num_ws}, img_resolution={self.img_resolution}, "
+                f"img_channels={self.img_channels}, output_scale={self.output_scale:g}")
+
+
+class Generator(nn.Module):
+    """z, c → image, with the interface of the NVlabs releases (no noise inputs).
+
+    Build it from a config: ``Generator.from_config(config)`` (or ``Generator(**config)``; the
+    ``arch`` key is accepted and checked). ``G(z, c, truncation_psi=1, truncation_cutoff=None,
+    noise_mode='const')`` returns NCHW float images in about [-1, 1]; ``noise_mode`` is accepted
+    for interface parity and ignored. ``config`` is the JSON-serialisable dict that rebuilds the
+    network (see :func:`new_config` for its keys).
+    """
+
+    def __init__(self, *, z_dim: int, c_dim: int, w_dim: int, img_resolution: int,
+                 img_channels: int, synthesis: dict, mapping_kwargs: dict | None = None,
+                 arch: str = "sg3", init_kwargs: dict | None = None) -> None:
+        super().__init__()
+        if arch != "sg3":
+            raise ValueError(f"arch={arch!r} must be 'sg3' for this generator")
+        self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
+        self.img_resolution, self.img_channels = img_resolution, img_channels
+        self.synthesis = SynthesisNetwork(w_dim=w_dim, img_resolution=img_resolution,
+                                          img_channels=img_channels, **synthesis)
+        self.num_ws = self.synthesis.num_ws
+        mapping_kwargs = dict(mapping_kwargs or {})
+        self.mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=self.num_ws,
+                                      num_layers=int(mapping_kwargs.get("num_layers", 2)),
+                                      lr_multiplier=float(mapping_kwargs.get("lr_multiplier",
+                                                                             0.01)))
+        self.config = dict(arch="sg3", z_dim=z_dim, c_dim=c_dim, w_dim=w_dim,
+                           img_resolution=img_resolution, img_channels=img_channels,
+                           mapping_kwargs=mapping_kwargs, synthesis=synthesis,
+                           init_kwargs=dict(init_kwargs or {}))
+
+    @classmethod
+    def from_config(cls, config: dict) -> Generator:
+        """The network ``config`` describes (random parameters, zero filters until loaded)."""
+        return cls(**config)
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, *,
+                truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
+                noise_mode: str = "const") -> torch.Tensor:
+        del noise_mode  # StyleGAN3 has no noise inputs
+        if c is None:
+            c = torch.zeros(z.shape[0], self.c_dim, device=z.device, dtype=z.dtype)
+        ws = self.mapping(z, c, truncation_psi=truncation_psi,
+                          truncation_cutoff=truncation_cutoff)
+        return self.synthesis(ws)
+
+    def extra_repr(self) -> str:
+        return (f"z_dim={self.z_dim}, c_dim={self.c_dim}, w_dim={self.w_dim}, "
+                f"img_resolution={self.img_resolution}, num_ws={self.num_ws}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Configs
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars/arrays, tensors and tuples → JSON-serialisable Python values."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, torch.Tensor):
+        return _plain(value.tolist())
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    return value
+
+
+def _shape(value: Any) -> list[int] | None:
+    return None if value is None else [int(s) for s in value.shape]
+
+
+def config_from_record(G: Any) -> dict:
+    """The config of an unpickled NVlabs StyleGAN3 ``G_ema`` record tree (see ``unpickle``).
+
+    Reads the generator's plain attributes and ``_init_kwargs``, the mapping's layer count and
+    learning-rate multiplier, and each synthesis layer's stored attributes and buffer shapes.
+    """
+    from ...errors import ModelFormatError
+
+    modules = G.modules
+    mapping, synthesis = modules.get("mapping"), modules.get("synthesis")
+    if mapping is None or synthesis is None or synthesis.modules.get("input") is None:
+        raise ModelFormatError("this network has no StyleGAN3 synthesis input; it is not SG3")
+    init_kwargs = dict(G.attr("_init_kwargs") or {})
+    fc0 = mapping.modules.get("fc0")
+    lr_mul = None
+    if fc0 is not None:
+        lr_mul = fc0.attr("lr_multiplier", fc0.attr("bias_gain"))
+    mapping_kwargs = dict(num_layers=int(mapping.attr("num_layers", 2)),
+                          lr_multiplier=float(0.01 if lr_mul is None else lr_mul))
+    inp = synthesis.modules["input"]
+    size = np.broadcast_to(np.asarray(inp.attr("size")), [2])
+    input_spec = dict(channels=int(inp.attr("channels")), size=_plain(size),
+                      sampling_rate=float(inp.attr("sampling_rate")),
+                      bandwidth=float(inp.attr("bandwidth")))
+    layer_names = list(synthesis.attr("layer_names") or
+                       [n for n in synthesis.modules if n.startswith("L")])
+    layers = []
+    for name in layer_names:
+        rec = synthesis.modules[name]
+        buffers = rec.state.get("_buffers") or {}
+        clamp = rec.attr("conv_clamp")
+        spec = dict(
+            name=name,
+            in_channels=int(rec.attr("in_channels")),
+            out_channels=int(rec.attr("out_channels")),
+            in_size=_plain(np.broadcast_to(np.asarray(rec.attr("in_size")), [2])),
+            out_size=_plain(np.broadcast_to(np.asarray(rec.attr("out_size")), [2])),
+            conv_kernel=int(rec.attr("conv_kernel")),
+            is_torgb=bool(rec.attr("is_torgb")),
+            up_factor=int(rec.attr("up_factor")),
+            down_factor=int(rec.attr("down_factor")),
+            padding=_plain(list(rec.attr("padding"))),
+            conv_clamp=None if clamp is None else float(clamp),
+            up_filter_shape=_shape(buffers.get("up_filter")),
+            down_filter_shape=_shape(buffers.get("down_filter")),
+        )
+        for key in _INFO_KEYS:  # design values, informative only
+            if rec.attr(key) is not None:
+                spec[key] = _plain(rec.attr(key))
+        layers.append(spec)
+    w_dim = int(G.attr("w_dim"))
+    synthesis_spec = dict(input_kwargs=input_spec, layers=layers,
+                          output_scale=float(synthesis.attr("output_scale", 0.25)))
+    kwargs_info = {k: _plain(v) for k, v in init_kwargs.items()
+                   if k not in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")
+                   and isinstance(_plain(v), (int, float, bool, str, type(None), list, dict))}
+    return dict(arch="sg3", z_dim=int(G.attr("z_dim")), c_dim=int(G.attr("c_dim")),
+                w_dim=w_dim, img_resolution=int(G.attr("img_resolution")),
+                img_channels=int(G.attr("img_channels")), mapping_kwargs=mapping_kwargs,
+                synthesis=synthesis_spec, init_kwargs=kwargs_info)
+
+
+_INFO_KEYS = ("in_sampling_rate", "out_sampling_rate", "tmp_sampling_rate", "in_cutoff",
+              "out_cutoff", "in_half_width", "out_half_width", "is_critically_sampled",
+              "use_fp16", "down_radial", "up_taps", "down_taps", "magnitude_ema_beta")
+
+
+def new_config(*, z_dim: int, c_dim: int, w_dim: int, img_resolution: int,
+               img_channels: int = 3, channel_base: int = 32768, channel_max: int = 512,
+               num_layers: int = 14, num_critical: int = 2, first_cutoff: float = 2,
+               first_stopband: float = 2 ** 2.1, last_stopband_rel: float = 2 ** 0.3,
+               margin_size: int = 10, output_scale: float = 0.25, num_fp16_res: int = 4,
+               conv_kernel: int = 3, use_radial_filters: bool = False,
+               conv_clamp: float | None = 256, filter_size: int = 6,
+               lrelu_upsampling: int = 2, mapping_kwargs: dict | None = None,
+               magnitude_ema_beta: float = 0.999) -> dict:
+    """The config of a fresh StyleGAN3 following the paper's layer schedule.
+
+    Config T is the default; config R is ``conv_kernel=1, use_radial_filters=True`` with
+    ``channel_base`` and ``channel_max`` doubled. Cutoffs and stopbands grow geometrically from
+    ``first_cutoff``/``first_stopband`` to the output Nyquist rate over the first
+    ``num_layers − num_critical`` layers; each layer samples at the smallest power of two above
+    twice its stopband (at most ``img_resolution``) plus a margin of ``margin_size`` samples on
+    every side; the last ``num_critical`` layers are critically sampled and the last two crop
+    the margin. Channels are ``channel_base / 2 / cutoff`` capped at ``channel_max``.
+    """
+    mapping_kwargs = dict(num_layers=2, lr_multiplier=0.01, **(mapping_kwargs or {}))
+    last_cutoff = img_resolution / 2
+    last_stopband = last_cutoff * last_stopband_rel
+    exponents = np.minimum(np.arange(num_layers + 1) / (num_layers - num_critical), 1)
+    cutoffs = first_cutoff * (last_cutoff / first_cutoff) ** exponents
+    stopbands = first_stopband * (last_stopband / first_stopband) ** exponents
+    sampling_rates = np.exp2(np.ceil(np.log2(np.minimum(stopbands * 2, img_resolution))))
+    half_widths = np.maximum(stopbands, sampling_rates / 2) - cutoffs
+    sizes = sampling_rates + margin_size * 2
+    sizes[-2:] = img_resolution
+    channels = np.rint(np.minimum((channel_base / 2) / cutoffs, channel_max))
+    channels[-1] = img_channels
+
+    layers = []
+    for idx in range(num_layers + 1):
+        prev = max(idx - 1, 0)
+        is_torgb = idx == num_layers
+        critical = idx >= num_layers - num_critical
+        kernel = 1 if is_torgb else conv_kernel
+        in_sr, out_sr = float(sampling_rates[prev]), float(sampling_rates[idx])
+        tmp_sr = max(in_sr, out_sr) * (1 if is_torgb else lrelu_upsampling)
+        up = int(np.rint(tmp_sr / in_sr))
+        down = int(np.rint(tmp_sr / out_sr))
+        up_taps = filter_size * up if up > 1 and not is_torgb else 1
+        down_taps = filter_size * down if down > 1 and not is_torgb else 1
+        radial = bool(use_radial_filters and not critical)
+        in_size, out_size = int(sizes[prev]), int(sizes[idx])
+        pad_total = (out_size - 1) * down + 1 - (in_size + kernel - 1) * up
+        pad_total += up_taps + down_taps - 2
+        pad_lo = (pad_total + up) // 2
+        pad_hi = pad_total - pad_lo
+        out_ch = int(channels[idx])
+        layers.append(dict(
+            name=f"L{idx}_{out_size}_{out_ch}",
+            in_channels=int(channels[prev]), out_channels=out_ch,
+            in_size=[in_size, in_size], out_size=[out_size, out_size],
+            conv_kernel=kernel, is_torgb=is_torgb, up_factor=up, down_factor=down,
+            padding=[pad_lo, pad_hi, pad_lo, pad_hi],
+            conv_clamp=None if conv_clamp is None else float(conv_clamp),
+            up_filter_shape=None if up_taps == 1 else [up_taps],
+            down_filter_shape=(None if down_taps == 1 else
+                               [down_taps, down_taps] if radial else [down_taps]),
+            in_sampling_rate=in_sr, out_sampling_rate=out_sr, tmp_sampling_rate=tmp_sr,
+            in_cutoff=float(cutoffs[prev]), out_cutoff=float(cutoffs[idx]),
+            in_half_width=float(half_widths[prev]), out_half_width=float(half_widths[idx]),
+            is_critically_sampled=critical,
+            use_fp16=bool(sampling_rates[idx] * 2 ** num_fp16_res > img_resolution),
+            down_radial=radial, up_taps=up_taps, down_taps=down_taps,
+            magnitude_ema_beta=float(magnitude_ema_beta),
+        ))
+    synthesis = dict(
+        input_kwargs=dict(channels=int(channels[0]), size=[int(sizes[0])] * 2,
+                   sampling_rate=float(sampling_rates[0]), bandwidth=float(cutoffs[0])),
+        layers=layers, output_scale=float(output_scale))
+    init_kwargs = dict(channel_base=channel_base, channel_max=channel_max, num_layers=num_layers,
+                       num_critical=num_critical, first_cutoff=first_cutoff,
+                       first_stopband=first_stopband, last_stopband_rel=last_stopband_rel,
+                       margin_size=margin_size, output_scale=output_scale,
+                       num_fp16_res=num_fp16_res, conv_kernel=conv_kernel,
+                       use_radial_filters=use_radial_filters, conv_clamp=conv_clamp,
+                       filter_size=filter_size, lrelu_upsampling=lrelu_upsampling,
+                       magnitude_ema_beta=magnitude_ema_beta)
+    return _plain(dict(arch="sg3", z_dim=z_dim, c_dim=c_dim, w_dim=w_dim,
+                       img_resolution=img_resolution, img_channels=img_channels,
+                       mapping_kwargs=mapping_kwargs, synthesis=synthesis,
+                       init_kwargs=init_kwargs))
+
+
+def design_lowpass_filter(*, numtaps: int, cutoff: float, width: float, fs: float,
+                          radial: bool = False) -> torch.Tensor | None:
+    """A Kaiser-windowed low-pass FIR filter (``None`` for a single tap).
+
+    Separable filters are ``scipy.signal.firwin``; the radial 2-D filter of config R is the
+    jinc (circularly symmetric ideal low-pass) with a separable Kaiser window, normalised to
+    unit DC gain.
+    """
+    import scipy.signal
+    import scipy.special
+
+    if numtaps == 1:
+        return None
+    if not radial:
+        f = scipy.signal.firwin(numtaps=numtaps, cutoff=cutoff, width=width, fs=fs)
+        return torch.as_tensor(f, dtype=torch.float32)
+    x = (np.arange(numtaps) - (numtaps - 1) / 2) / fs
+    r = np.hypot(*np.meshgrid(x, x))
+    f = scipy.special.j1(2 * cutoff * (np.pi * r)) / (np.pi * r)
+    beta = scipy.signal.kaiser_beta(scipy.signal.kaiser_atten(numtaps, width / (fs / 2)))
+    window = np.kaiser(numtaps, beta)
+    f *= np.outer(window, window)
+    f /= np.sum(f)
+    return torch.as_tensor(f, dtype=torch.float32)
+
+
+def new_generator(config: dict, *, seed: int = 0) -> Generator:
+    """A fresh, randomly initialised StyleGAN3 for ``config`` (from :func:`new_config`).
+
+    Parameters are drawn as at the start of training (unit-normal weights, zero biases, style
+    biases of one, an identity input transform); the buffers are built as the paper describes:
+    Fourier frequencies uniform in direction with a radial density that falls off beyond the
+    input bandwidth, uniform phases, and the designed resampling filters. Needs scipy.
+    """
+    gen = torch.Generator().manual_seed(int(seed))
+    G = Generator.from_config(config)
+    with torch.no_grad():
+        for name, p in G.named_parameters():
+            if name.endswith("affine.weight") and name.startswith("synthesis.input"):
+                p.zero_()
+            elif name.endswith("weight"):
+                lr_mul = 1.0
+                module = G.get_submodule(name.rsplit(".", 1)[0])
+                if isinstance(module, FullyConnectedLayer):
+                    lr_mul = module.lr_multiplier
+                p.copy_(torch.randn(p.shape, generator=gen) / lr_mul)
+            elif name.endswith("affine.bias"):
+                p.fill_(1.0)
+            else:
+                p.zero_()
+        inp = G.synthesis.input
+        inp.affine.bias.copy_(torch.tensor([1.0, 0.0, 0.0, 0.0]))
+        freqs = torch.randn(inp.channels, 2, generator=gen)
+        radii = freqs.square().sum(dim=1, keepdim=True).sqrt()
+        freqs /= radii * radii.square().exp().pow(0.25)
+        inp.freqs.copy_(freqs * inp.bandwidth)
+        inp.phases.copy_(torch.rand(inp.channels, generator=gen) - 0.5)
+        inp.transform.copy_(torch.eye(3))
+        G.mapping.w_avg.zero_()
+        for spec, name in zip(config["synthesis"]["layers"], G.synthesis.layer_names):
+            layer = getattr(G.synthesis, name)
+            layer.magnitude_ema.fill_(1.0)
+            tmp_sr = spec["tmp_sampling_rate"]
+            if layer.up_filter is not None:
+                layer.up_filter.copy_(design_lowpass_filter(
+                    numtaps=spec["up_taps"], cutoff=spec["in_cutoff"],
+                    width=spec["in_half_width"] * 2, fs=tmp_sr))
+            if layer.down_filter is not None:
+                layer.down_filter.copy_(design_lowpass_filter(
+                    numtaps=spec["down_taps"], cutoff=spec["out_cutoff"],
+                    width=spec["out_half_width"] * 2, fs=tmp_sr,
+                    radial=bool(spec["down_radial"])))
+    return G.eval().requires_grad_(False)

@@ -1,0 +1,128 @@
+"""A StyleGAN network as a sonicdreams Generator: latents and class vectors in, uint8 frames out."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from ...errors import SettingsError
+from ..base import check_batch
+
+__all__ = ["StyleGANStyle", "resolve_device"]
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``auto``/``None`` → CUDA when available, else CPU; otherwise the named device, checked."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise SettingsError(f"device={device!s}: no CUDA GPU is available here; use "
+                            "device=cpu (or auto)")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise SettingsError(f"device={device!s}: Apple's MPS backend is not available here")
+    return dev
+
+
+def _default_batch(resolution: int, device: torch.device) -> int:
+    if device.type == "cuda":
+        return max(2, min(32, (1024 // resolution) ** 2 * 4))
+    return 2 if resolution >= 512 else 4
+
+
+class StyleGANStyle:
+    """Adapts a StyleGAN module (``G(z, c, truncation_psi=…, noise_mode=…)``) to the Generator contract.
+
+    Parameters
+    ----------
+    G : torch.nn.Module
+        From :func:`~sonicdreams.generators.stylegan.load_stylegan` (or any module with the
+        NVlabs interface).
+    name : str
+        Shown in logs and the manifest.
+    truncation_psi, truncation_cutoff, noise_mode
+        As in the NVlabs API; psi 1 (no truncation) and ``'const'`` noise are what the
+        original rendered.
+    batch_size : int or None
+        Frames per network call; ``None`` picks by resolution and device.
+    """
+
+    def __init__(self, G: torch.nn.Module, *, name: str = "stylegan",
+                 truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
+                 noise_mode: str = "const", batch_size: int | None = None,
+                 crop: tuple[int, int, int, int] | None = None) -> None:
+        self.G = G.eval().requires_grad_(False)
+        self.name = name
+        self.z_dim = int(G.z_dim)
+        self.c_dim = int(G.c_dim)
+        self.truncation_psi = float(truncation_psi)
+        self.truncation_cutoff = truncation_cutoff
+        self.noise_mode = noise_mode
+        param = next(G.parameters())
+        self.device = param.device
+        res = int(G.img_resolution)
+        self.crop = crop  # (top, left, height, width): e.g. LSUN cars are 512x384 in 512x512
+        self.size = (crop[2], crop[3]) if crop else (res, res)
+        self.batch_size = int(batch_size or _default_batch(res, self.device))
+        self._use_fp16 = (self.device.type == "cuda"
+                          and getattr(G, "config", {}).get("conv_clamp") is not None)
+        if self.device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+            torch.backends.cudnn.benchmark = True
+            self.G = self.G.to(memory_format=torch.channels_last)
+
+    def __repr__(self) -> str:
+        return (f"StyleGANStyle({self.name!r}, z_dim={self.z_dim}, c_dim={self.c_dim}, "
+                f"size={self.size}, device={self.device})")
+
+    @torch.inference_mode()
+    def render(self, z: npt.NDArray[np.float32],
+               c: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.uint8]:
+        z, c = check_batch(self, z, c)
+        zt = torch.from_numpy(z).to(self.device)
+        ct = torch.from_numpy(c).to(self.device)
+        with torch.autocast("cuda", dtype=torch.float16, enabled=self._use_fp16):
+            img = self.G(zt, ct, truncation_psi=self.truncation_psi,
+                         truncation_cutoff=self.truncation_cutoff, noise_mode=self.noise_mode)
+        return to_uint8(img, self.crop)
+
+
+def to_uint8(img: torch.Tensor, crop: tuple[int, int, int, int] | None = None
+             ) -> npt.NDArray[np.uint8]:
+    """NCHW float in [-1, 1] → NHWC uint8 (×127.5 + 128, rounded and saturated as the TF tools)."""
+    if crop:
+        top, left, h, w = crop
+        img = img[:, :, top:top + h, left:left + w]
+    img = img.float()
+    if img.shape[1] == 1:
+        img = img.expand(-1, 3, -1, -1)
+    elif img.shape[1] > 3:
+        img = img[:, :3]
+    out = (img * 127.5 + 128).round_().clamp_(0, 255).to(torch.uint8)
+    return np.ascontiguousarray(out.permute(0, 2, 3, 1).cpu().numpy())
+
+
+def stylegan_style(path_or_name: str, *, device: str = "auto", truncation_psi: float = 1.0,
+                   noise_mode: str = "const", batch_size: int | None = None) -> StyleGANStyle:
+    """Load weights (a file or a catalogue name) and wrap them as a Generator."""
+    from .load import load_stylegan
+
+    G = load_stylegan(path_or_name, device=resolve_device(device))
+    crop = None
+    try:
+        from ..styles import catalog_entry
+
+        entry = catalog_entry(str(path_or_name))
+        crop = getattr(entry, "crop", None) if entry is not None else None
+    except ImportError:  # pragma: no cover
+        pass
+    name = os.path.basename(str(path_or_name))
+    return StyleGANStyle(G, name=name, truncation_psi=truncation_psi, noise_mode=noise_mode,
+                         batch_size=batch_size, crop=crop)

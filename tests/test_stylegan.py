@@ -1,0 +1,376 @@
+"""StyleGAN2 in pure PyTorch and the loaders of every weight format.
+
+The networks are small random ones built by our own code and written in each format by the
+writers in ``_formats.py`` (the same globals and layouts the real tools write), so no test
+downloads anything. Numerical agreement with the official implementation was checked outside
+the repository (see benchmarks/README.md); here the formats must round-trip exactly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import pickle
+import shutil
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from _formats import (
+    sg2_tf_networks,
+    tiny_sg2,
+    write_nvlabs_pickle,
+    write_rosinality,
+    write_tf_pickle,
+)
+from sonicdreams.errors import ModelFormatError, StyleError, UnsafeModelError
+from sonicdreams.generators.stylegan import StyleGANStyle, assemble, load_stylegan
+from sonicdreams.generators.stylegan._ops import upfirdn2d
+from sonicdreams.generators.stylegan.loaders import read_weights
+
+torch.set_grad_enabled(False)
+
+
+def _outputs(G, *, seed=1, psi=0.7, cutoff=None, n=3):
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, G.z_dim, generator=gen)
+    c = torch.zeros(n, G.c_dim)
+    if G.c_dim:
+        c[torch.arange(n), torch.arange(n) % G.c_dim] = 1
+    return G(z, c, truncation_psi=psi, truncation_cutoff=cutoff, noise_mode="const")
+
+
+# ---------------------------------------------------------------------------------------------
+# Ops
+
+
+def _naive_upfirdn(x, f, up, down, pad, gain):
+    n, c, h, w = x.shape
+    z = torch.zeros(n, c, h * up, w * up, dtype=x.dtype)
+    z[:, :, ::up, ::up] = x
+    px0, px1, py0, py1 = pad
+    z = F.pad(z, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
+    z = z[:, :, max(-py0, 0):z.shape[2] - max(-py1, 0), max(-px0, 0):z.shape[3] - max(-px1, 0)]
+    f2 = torch.outer(f, f) if f.ndim == 1 else f
+    f2 = (f2 * gain).flip([0, 1])  # a true convolution
+    return F.conv2d(z, f2[None, None].repeat(c, 1, 1, 1), groups=c)[:, :, ::down, ::down]
+
+
+@pytest.mark.parametrize("up,down,taps,pad", [
+    (1, 1, (4, 4), (1, 1, 1, 1)), (2, 1, (4, 4), (2, 1, 2, 1)), (2, 1, (4,), (2, 1, 2, 1)),
+    (1, 2, (12,), (5, 5, 5, 5)), (4, 2, (12,), (9, 8, 9, 8)), (2, 2, (6,), (-6, -9, -6, -9)),
+    (2, 1, (5, 5), (3, -2, 1, 4)), (1, 1, (3,), (-1, 2, 0, 0)),
+])
+def test_upfirdn2d_matches_zero_insertion_pad_convolve_subsample(up, down, taps, pad):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 15, 13, dtype=torch.float64, generator=gen)
+    f = torch.randn(*taps, dtype=torch.float64, generator=gen)
+    out = upfirdn2d(x, f, up=up, down=down, padding=pad, gain=1.7)
+    ref = _naive_upfirdn(x, f, up, down, pad, 1.7)
+    assert out.shape == ref.shape
+    torch.testing.assert_close(out, ref, rtol=1e-9, atol=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------
+# The network
+
+
+def test_generator_interface_shapes_and_truncation():
+    G = tiny_sg2(res=32, c_dim=4)
+    assert (G.z_dim, G.c_dim, G.w_dim, G.img_resolution, G.img_channels) == (32, 4, 32, 32, 3)
+    assert G.num_ws == 2 * 5 - 2 and G.mapping.num_ws == G.num_ws
+    z = torch.randn(2, 32)
+    c = torch.eye(4)[:2]
+    ws = G.mapping(z, c)
+    assert ws.shape == (2, G.num_ws, 32)
+    assert G.synthesis(ws).shape == (2, 3, 32, 32)
+    # psi = 0 collapses every latent onto w_avg; a cutoff leaves the later layers alone.
+    w0 = G.mapping(z, c, truncation_psi=0.0)
+    assert torch.allclose(w0, G.mapping.w_avg.expand_as(w0))
+    wc = G.mapping(z, c, truncation_psi=0.0, truncation_cutoff=3)
+    assert torch.allclose(wc[:, :3], w0[:, :3]) and torch.allclose(wc[:, 3:], ws[:, 3:])
+    # Conditioning and noise modes change the picture; const noise is deterministic.
+    a, b = G(z, c), G(z, torch.eye(4)[2:])
+    assert (a - b).abs().mean() > 1e-3
+    assert torch.equal(G(z, c), G(z, c))
+    assert not torch.equal(G(z, c, noise_mode="random"), G(z, c, noise_mode="random"))
+    assert (G(z, c, noise_mode="none") - a).abs().mean() > 1e-4
+
+
+def test_conv_clamp_bounds_every_layer():
+    G = tiny_sg2(res=16, conv_clamp=0.05)
+    # The image is the sum of three clamped RGB outputs (4, 8, 16), each upsampled by a
+    # filter of gain 1: it cannot exceed three times the clamp.
+    out = _outputs(G, psi=1)
+    assert out.abs().max() <= 3 * 0.05 + 1e-6
+    unclamped = tiny_sg2(res=16)
+    assert _outputs(unclamped, psi=1).abs().max() > 3 * 0.05
+
+
+# ---------------------------------------------------------------------------------------------
+# Formats round-trip exactly
+
+
+_NETWORKS = {
+    "skip": dict(res=16),
+    "conditional": dict(res=32, c_dim=3),
+    "resnet": dict(res=32, architecture="resnet"),
+    "orig-clamp": dict(res=16, architecture="orig", conv_clamp=0.5),
+    "label-concat": dict(res=16, c_dim=5, mapping_kwargs=dict(num_layers=3, label_concat=True)),
+}
+_FORMATS = ["nvlabs", "tf-v4", "tf-v5", "rosinality", "rosinality-legacy", "state-dict"]
+
+
+def _applies(net: str, fmt: str) -> bool:
+    if fmt.startswith("rosinality"):  # rosinality's generator: unconditional, skip outputs
+        return net == "skip"
+    return not (fmt == "state-dict" and net == "orig-clamp")  # no place for conv_clamp
+
+
+@pytest.mark.parametrize("net,fmt", [(n, f) for n in _NETWORKS for f in _FORMATS
+                                     if _applies(n, f)])
+def test_every_format_loads_to_the_same_network(tmp_path, net, fmt):
+    G = tiny_sg2(**_NETWORKS[net])
+    path = tmp_path / "weights.bin"  # the format is read from the content, not the name
+    if fmt == "nvlabs":
+        write_nvlabs_pickle(path, G)
+    elif fmt.startswith("tf"):
+        write_tf_pickle(path, sg2_tf_networks(G, version=int(fmt[-1])))
+    elif fmt.startswith("rosinality"):
+        write_rosinality(path, G, legacy_format=fmt.endswith("legacy"))
+    else:
+        torch.save(G.state_dict(), path)
+    weights = read_weights(path)
+    assert weights.source_format == {"nvlabs": "pt-nvlabs", "state-dict": "state-dict"}.get(
+        fmt, fmt.split("-")[0] if fmt.startswith("rosinality") else "tf-sg2")
+    H = assemble(weights)
+    assert H.config == G.config
+    torch.testing.assert_close(_outputs(H), _outputs(G), rtol=0, atol=1e-6)
+    torch.testing.assert_close(_outputs(H, psi=0.5, cutoff=2), _outputs(G, psi=0.5, cutoff=2),
+                               rtol=0, atol=1e-6)
+
+
+def test_rosinality_checkpoint_without_latent_avg_estimates_it(tmp_path):
+    G = tiny_sg2(res=16)
+    write_rosinality(tmp_path / "550000.pt", G, with_latent_avg=False)
+    H = assemble(read_weights(tmp_path / "550000.pt"))
+    torch.testing.assert_close(_outputs(H, psi=1), _outputs(G, psi=1), rtol=0, atol=1e-6)
+    # w_avg is the mean of mapped latents: close to what many samples average to.
+    ws = G.mapping(torch.randn(20000, G.z_dim), None)[:, 0]
+    assert torch.allclose(H.mapping.w_avg, ws.mean(0), atol=0.05)
+
+
+def test_tf_pickle_from_a_fork_with_extra_options_loads_with_a_warning(tmp_path):
+    G = tiny_sg2(res=16)
+    tf = sg2_tf_networks(G, static_kwargs=dict(resolution_w=16, resolution_h=16, impl="cuda",
+                                               fused_modconv=True))
+    write_tf_pickle(tmp_path / "tpu.pkl", tf)
+    H = assemble(read_weights(tmp_path / "tpu.pkl"))  # known fork options: silent
+    torch.testing.assert_close(_outputs(H), _outputs(G), rtol=0, atol=1e-6)
+    tf = sg2_tf_networks(G, static_kwargs=dict(some_new_option=3))
+    write_tf_pickle(tmp_path / "new.pkl", tf)
+    with pytest.warns(UserWarning, match="some_new_option"):
+        read_weights(tmp_path / "new.pkl")
+
+
+# ---------------------------------------------------------------------------------------------
+# Nothing from a file runs
+
+
+class _Payload:
+    """Pickles as a call to ``func(*args)``: what a malicious weight file contains."""
+
+    def __init__(self, func, *args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return self.func, self.args
+
+
+@pytest.mark.parametrize("make", [
+    lambda marker: _Payload(__import__("os").system, f"touch {marker}"),
+    lambda marker: _Payload(eval, f"open({str(marker)!r}, 'w')"),
+    lambda marker: _Payload(exec, f"open({str(marker)!r}, 'w')"),
+    lambda marker: _Payload(__import__("subprocess").call, ["touch", str(marker)]),
+    lambda marker: _Payload(getattr, _Payload(__import__, "os"), "system"),
+    lambda marker: {"G_ema": _Payload(__import__("os").system, f"touch {marker}")},
+    lambda marker: (_Payload(shutil.rmtree, str(marker)),),
+], ids=["os.system", "eval", "exec", "subprocess", "getattr", "inside-G_ema", "in-tuple"])
+def test_malicious_pickles_are_refused_and_nothing_runs(tmp_path, make):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "model.pkl"
+    with open(path, "wb") as f:
+        pickle.dump(make(marker), f, protocol=4)
+    with pytest.raises(UnsafeModelError, match=r"refusing to load.*asks to run \w+"):
+        read_weights(path)
+    assert not marker.exists()
+
+
+def test_malicious_torch_checkpoint_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    torch.save({"g_ema": {}, "x": _Payload(__import__("os").system, f"touch {marker}")},
+               tmp_path / "evil.pt")
+    with pytest.raises(UnsafeModelError, match="posix.system|os.system|nt.system"):
+        read_weights(tmp_path / "evil.pt")
+    assert not marker.exists()
+
+
+def test_embedded_sources_are_never_executed(tmp_path):
+    # The writers embed source that would raise SystemExit if a loader ran it (NVlabs' own
+    # loaders exec it); here a marker file proves it too.
+    marker = tmp_path / "ran"
+    G = tiny_sg2(res=16)
+    src = f"open({str(marker)!r}, 'w').close()\nraise SystemExit(3)\n"
+    write_nvlabs_pickle(tmp_path / "g.pkl", G, module_src=src)
+    H = assemble(read_weights(tmp_path / "g.pkl"))
+    assert not marker.exists()
+    torch.testing.assert_close(_outputs(H), _outputs(G), rtol=0, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# Files that are not weights
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "empty"),
+    (b"<!DOCTYPE html><html><head><title>Google Drive - Quota exceeded</title>", "web page"),
+    (b"\n  <html><body>Not Found</body></html>", "web page"),
+    (b"\xfd7zXZ\x00\x00\x04", "xz"),
+    (b"\x1f\x8b\x08\x00", "gzip"),
+    (b"just some text that is not a model\n", "not a StyleGAN weight file"),
+    (bytes(range(256)) * 4, "not a StyleGAN weight file"),
+    (pickle.dumps([1, 2, 3]), "list, not a StyleGAN network"),
+    (pickle.dumps({"a": 1}), "not a StyleGAN generator"),
+], ids=["empty", "html", "html-ws", "xz", "gzip", "text", "random", "list", "dict"])
+def test_non_weight_files_get_a_clear_error(tmp_path, content, message):
+    path = tmp_path / "network-snapshot.pkl"
+    path.write_bytes(content)
+    with pytest.raises(ModelFormatError, match=message):
+        read_weights(path)
+
+
+@pytest.mark.parametrize("fmt", ["nvlabs", "tf", "rosinality"])
+def test_truncated_downloads_get_a_clear_error(tmp_path, fmt):
+    G = tiny_sg2(res=16)
+    path = tmp_path / "w"
+    {"nvlabs": lambda: write_nvlabs_pickle(path, G),
+     "tf": lambda: write_tf_pickle(path, sg2_tf_networks(G)),
+     "rosinality": lambda: write_rosinality(path, G)}[fmt]()
+    data = path.read_bytes()
+    for cut in (len(data) // 3, len(data) - 100):
+        path.write_bytes(data[:cut])
+        with pytest.raises(ModelFormatError, match="truncated or damaged download"):
+            read_weights(path)
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(ModelFormatError, match="no such weight file"):
+        read_weights(tmp_path / "nope.pkl")
+    with pytest.raises(ModelFormatError, match="directory"):
+        read_weights(tmp_path)
+    with pytest.raises(StyleError, match="no such weight file"):
+        load_stylegan(tmp_path / "nope.pkl")
+    with pytest.raises(StyleError, match="neither a weight file nor"):
+        load_stylegan("not a style name")
+
+
+def test_weights_that_contradict_their_network_are_refused(tmp_path):
+    G = tiny_sg2(res=16)
+    state = G.state_dict()
+    state["synthesis.b8.conv1.weight"] = state["synthesis.b8.conv1.weight"][:, :-1]
+    torch.save(state, tmp_path / "bad.pt")
+    with pytest.raises(ModelFormatError, match="synthesis.b8.conv1.weight"):
+        assemble(read_weights(tmp_path / "bad.pt"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading: cache and device
+
+
+def test_converted_cache_is_used_on_the_second_load(tmp_path, monkeypatch):
+    monkeypatch.setenv("SONICDREAMS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SONICDREAMS_MODELS", str(tmp_path / "models"))
+    G = tiny_sg2(res=16, c_dim=2)
+    write_tf_pickle(tmp_path / "g.pkl", sg2_tf_networks(G))
+    first = load_stylegan(tmp_path / "g.pkl", device="cpu")
+    cached = list((tmp_path / "models" / "converted").glob("*.safetensors"))
+    assert len(cached) == 1
+    import sonicdreams.generators.stylegan.load as load_module
+
+    def no_conversion(path):
+        raise AssertionError("converted again although it is cached")
+
+    monkeypatch.setattr(load_module, "read_weights", no_conversion)
+    second = load_stylegan(tmp_path / "g.pkl", device="cpu")
+    torch.testing.assert_close(_outputs(second), _outputs(first), rtol=0, atol=0)
+    # A damaged cache entry is rebuilt from the original file.
+    cached[0].write_bytes(b"garbage")
+    monkeypatch.undo()
+    monkeypatch.setenv("SONICDREAMS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SONICDREAMS_MODELS", str(tmp_path / "models"))
+    third = load_stylegan(tmp_path / "g.pkl", device="cpu")
+    torch.testing.assert_close(_outputs(third), _outputs(first), rtol=0, atol=0)
+
+
+def test_load_stylegan_interface(tmp_path):
+    G = tiny_sg2(res=16)
+    write_nvlabs_pickle(tmp_path / "g.pkl", G)
+    H = load_stylegan(str(tmp_path / "g.pkl"))
+    assert not H.training and not any(p.requires_grad for p in H.parameters())
+    for name in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "num_ws",
+                 "mapping", "synthesis"):
+        assert hasattr(H, name)
+    assert next(H.parameters()).device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_stylegan_style_renders_uint8_frames():
+    G = tiny_sg2(res=16, c_dim=3)
+    style = StyleGANStyle(G, truncation_psi=0.7, batch_size=3)
+    assert (style.z_dim, style.c_dim, style.size) == (32, 3, (16, 16))
+    z = np.random.default_rng(0).standard_normal((3, 32)).astype(np.float32)
+    c = np.eye(3, dtype=np.float32)
+    frames = style.render(z, c)
+    assert frames.shape == (3, 16, 16, 3) and frames.dtype == np.uint8
+    assert np.array_equal(frames, style.render(z, c))
+    ref = G(torch.from_numpy(z), torch.from_numpy(c), truncation_psi=0.7)
+    ref = (ref * 127.5 + 128).round().clamp(0, 255).permute(0, 2, 3, 1).to(torch.uint8).numpy()
+    assert np.array_equal(frames, ref)
+    assert frames.std() > 5  # a picture, not a flat colour
+
+
+def test_cli_styles_and_render_with_a_weight_file(tmp_path, excerpt):
+    import subprocess
+
+    from sonicdreams.video import probe_video
+
+    G = tiny_sg2(res=32)
+    write_nvlabs_pickle(tmp_path / "mine.pkl", G)
+    out = tmp_path / "v.mp4"
+    run = subprocess.run([sys.executable, "-m", "sonicdreams", "render", str(excerpt), "-o",
+                          str(out), "--style", str(tmp_path / "mine.pkl"), "--duration", "1",
+                          "--fps", "24", "--truncation-psi", "0.7", "--quiet"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    info = probe_video(out)
+    assert info.size == (32, 32) and info.n_frames == 24
+    bad = tmp_path / "bad.pkl"
+    bad.write_bytes(b"<html>quota exceeded</html>")
+    run = subprocess.run([sys.executable, "-m", "sonicdreams", "render", str(excerpt), "-o",
+                          str(tmp_path / "w.mp4"), "--style", str(bad), "--duration", "1"],
+                         capture_output=True, text=True)
+    assert run.returncode == 2 and "web page" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "w.mp4").exists()
+
+
+def test_formats_agree_with_each_other_on_random_inputs(tmp_path):
+    # Every pair of formats gives the same frames for the same network.
+    G = tiny_sg2(res=16, seed=7)
+    write_nvlabs_pickle(tmp_path / "a", G)
+    write_tf_pickle(tmp_path / "b", sg2_tf_networks(G))
+    write_rosinality(tmp_path / "c", G)
+    nets = [assemble(read_weights(tmp_path / n)) for n in "abc"]
+    for A, B in itertools.combinations(nets, 2):
+        torch.testing.assert_close(_outputs(A, seed=3), _outputs(B, seed=3), rtol=0, atol=1e-6)
