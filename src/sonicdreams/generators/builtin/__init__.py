@@ -6,13 +6,15 @@ from dataclasses import dataclass
 
 from ._toolkit import ProceduralStyle
 from .cppn import CPPN
+from .flow import Flow
+from .julia import Julia
 from .kaleidoscope import Kaleidoscope
 from .nebula import Nebula
 
 __all__ = ["StyleInfo", "BUILTIN_STYLES", "DEFAULT_STYLE", "list_builtin", "load_builtin"]
 
 BUILTIN_STYLES: dict[str, type[ProceduralStyle]] = {
-    cls.name: cls for cls in (CPPN, Nebula, Kaleidoscope)
+    cls.name: cls for cls in (CPPN, Nebula, Kaleidoscope, Flow, Julia)
 }
 DEFAULT_STYLE = "cppn"
 

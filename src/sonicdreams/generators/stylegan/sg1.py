@@ -38,6 +38,7 @@ __all__ = [
     "MappingNetwork",
     "SynthesisLayer",
     "SynthesisBlock",
+    "ToRGB",
     "SynthesisNetwork",
     "Generator",
     "from_tf",

@@ -1,0 +1,264 @@
+"""``flow``: ink swirled through water, drawn along the streamlines of a curl-noise flow.
+
+The water moves with a divergence-free flow (the curl of a smooth noise, so it swirls without
+sources or sinks, as a liquid does). Each pixel follows the flow backwards for a while and
+takes the ink that was where it came from: bands of dye, laid down across the water, are
+stretched by the flow into long silky filaments, folded around the eddies. Along the way it
+also gathers a fine noise (line-integral convolution), which streaks the ink along the flow
+like the sheen of silk. Nothing is simulated from frame to frame: the picture is a pure
+function of the latent and the classes.
+
+- The latent sets the view into the water (where, how close, turned how far), the shape of the
+  flow (a blend of two flows), how long the ink has been swirling, where the dye was laid and
+  how finely. A small step of the latent moves each of these a little.
+- Pulse pushes every latent dimension alike, so the latent's mean is the pulse: each beat
+  swirls the ink further and brightens it.
+- The classes pick the palette and nudge the flow, the dye's bands and the sheen.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+
+from ._noise import TEX_SIZE, budget_size, noise_texture
+from ._toolkit import (
+    ProceduralStyle,
+    class_mix,
+    grid,
+    latent_params,
+    palette_lut,
+    resize_rgb,
+)
+
+__all__ = ["Flow"]
+
+_N_PARAMS = 14
+_STEPS = 10  # midpoint steps along each streamline
+_MASK = TEX_SIZE - 1
+_LINE_MEAN = float(np.sqrt(2.0 * np.pi))  # a filament's average over a band, per unit width
+_FAR = float(TEX_SIZE * 4096)  # texel coordinates are shifted by this (see ``_flow_py``)
+_PAN = 0.2  # how far one unit of the latent moves the view (in tenths of the texture)
+_MOVE = 0.3  # how far one unit of the latent moves the dye, zooms and reshapes the flow
+_SPIN = 0.1  # radians the view turns per unit of the latent
+# Each class nudges the flow, the dye and the sheen (besides its palette).
+_CLASS_TEXTURE = np.random.default_rng(19).standard_normal((12, 4)).astype(np.float32)
+
+
+@lru_cache(maxsize=2)
+def _flows() -> npt.NDArray[np.float32]:
+    """Two divergence-free velocity fields on the periodic texture, float32 [256, 256, 4]:
+    (vx, vy) of the first flow, then of the second, each of unit mean speed (texels per unit
+    of time). They are the curls of the two channels of a smooth noise."""
+    tex = noise_texture(21, 2.4, low=3.0, cutoff=10.0).reshape(TEX_SIZE, TEX_SIZE)
+    out = np.empty((TEX_SIZE, TEX_SIZE, 4), dtype=np.float32)
+    for k, psi in enumerate((tex.real.astype(np.float64), tex.imag.astype(np.float64))):
+        # Curl of the stream function psi: (d psi / dy, -d psi / dx), central differences.
+        vx = (np.roll(psi, -1, axis=0) - np.roll(psi, 1, axis=0)) * 0.5
+        vy = -(np.roll(psi, -1, axis=1) - np.roll(psi, 1, axis=1)) * 0.5
+        speed = np.mean(np.hypot(vx, vy))
+        out[..., 2 * k] = vx / speed
+        out[..., 2 * k + 1] = vy / speed
+    out.setflags(write=False)
+    return out
+
+
+@lru_cache(maxsize=2)
+def _dyes() -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """The dye (a smooth noise) and the sheen's fine noise, each float32 [256²]."""
+    smooth = noise_texture(22, 2.2, low=2.0, cutoff=16.0).real.astype(np.float32)
+    fine = noise_texture(23, 1.0, low=8.0, cutoff=60.0).real.astype(np.float32)
+    return smooth, fine
+
+
+def _flow_py(xs, ys, view, field, dye, fine, look, lut, out, band, tone, sheen):
+    """Draw one frame into ``out`` (uint8, rows × columns × 3).
+
+    ``xs``/``ys``: the grid's x per column and y per row; ``view``: (scale·cos, scale·sin,
+    offset u, offset v, dt, dye scale, dye offset u, dye offset v, sheen scale), in texels;
+    ``field``: the velocity, (vx, vy) interleaved per texel [2·256²]; ``dye`` and ``fine``:
+    the dye and the sheen's noise [256²]; ``look``: (bands, hue, colour per unit of dye,
+    sheen, brightness, filament width); ``lut``: palette [256, 3] in 0..1; ``band``, ``tone``,
+    ``sheen``: float32 scratch of the frame's shape.
+    """
+    h = ys.shape[0]
+    w = xs.shape[0]
+    a, b, ou, ov, dt = view[0], view[1], view[2], view[3], view[4]
+    dscale, du, dv, fscale = view[5], view[6], view[7], view[8]
+    bands, hue, spread, gloss, bright, width = look[0], look[1], look[2], look[3], look[4], look[5]
+    half_dt = 0.5 * dt
+    for i in range(h):
+        y = ys[i]
+        for j in range(w):
+            x = xs[j]
+            # Texel coordinates, shifted far into the positive (the textures wrap), so that
+            # truncation is flooring.
+            u = a * x - b * y + ou + _FAR
+            v = b * x + a * y + ov + _FAR
+            acc = 0.0
+            for _ in range(_STEPS):
+                # Midpoint step backwards along the flow (bilinear velocity).
+                iu = int(u)
+                iv = int(v)
+                au = u - iu
+                av = v - iv
+                k00 = ((iv & _MASK) * TEX_SIZE + (iu & _MASK)) * 2
+                k01 = ((iv & _MASK) * TEX_SIZE + ((iu + 1) & _MASK)) * 2
+                k10 = (((iv + 1) & _MASK) * TEX_SIZE + (iu & _MASK)) * 2
+                k11 = (((iv + 1) & _MASK) * TEX_SIZE + ((iu + 1) & _MASK)) * 2
+                top = field[k00] + au * (field[k01] - field[k00])
+                vx = top + av * (field[k10] + au * (field[k11] - field[k10]) - top)
+                top = field[k00 + 1] + au * (field[k01 + 1] - field[k00 + 1])
+                vy = top + av * (field[k10 + 1] + au * (field[k11 + 1] - field[k10 + 1]) - top)
+                mu = u - half_dt * vx
+                mv = v - half_dt * vy
+                iu = int(mu)
+                iv = int(mv)
+                au = mu - iu
+                av = mv - iv
+                k00 = ((iv & _MASK) * TEX_SIZE + (iu & _MASK)) * 2
+                k01 = ((iv & _MASK) * TEX_SIZE + ((iu + 1) & _MASK)) * 2
+                k10 = (((iv + 1) & _MASK) * TEX_SIZE + (iu & _MASK)) * 2
+                k11 = (((iv + 1) & _MASK) * TEX_SIZE + ((iu + 1) & _MASK)) * 2
+                top = field[k00] + au * (field[k01] - field[k00])
+                vx = top + av * (field[k10] + au * (field[k11] - field[k10]) - top)
+                top = field[k00 + 1] + au * (field[k01 + 1] - field[k00 + 1])
+                vy = top + av * (field[k10 + 1] + au * (field[k11 + 1] - field[k10 + 1]) - top)
+                u -= dt * vx
+                v -= dt * vy
+                # The sheen: fine noise gathered along the streamline.
+                su = u * fscale
+                sv = v * fscale
+                iu = int(su)
+                iv = int(sv)
+                au = su - iu
+                av = sv - iv
+                r0 = (iv & _MASK) * TEX_SIZE
+                r1 = ((iv + 1) & _MASK) * TEX_SIZE
+                c0 = iu & _MASK
+                c1 = (iu + 1) & _MASK
+                top = fine[r0 + c0] + au * (fine[r0 + c1] - fine[r0 + c0])
+                acc += top + av * (fine[r1 + c0] + au * (fine[r1 + c1] - fine[r1 + c0]) - top)
+            # The dye where the water came from.
+            su = u * dscale + du
+            sv = v * dscale + dv
+            iu = int(su)
+            iv = int(sv)
+            au = su - iu
+            av = sv - iv
+            r0 = (iv & _MASK) * TEX_SIZE
+            r1 = ((iv + 1) & _MASK) * TEX_SIZE
+            c0 = iu & _MASK
+            c1 = (iu + 1) & _MASK
+            top = dye[r0 + c0] + au * (dye[r0 + c1] - dye[r0 + c0])
+            d = top + av * (dye[r1 + c0] + au * (dye[r1 + c1] - dye[r1 + c0]) - top)
+            band[i, j] = d * bands
+            tone[i, j] = hue + spread * d
+            sheen[i, j] = acc * (1.0 / _STEPS)
+
+    # Second pass: thin anti-aliased filaments where the dye's bands change, ink in between.
+    for i in range(h):
+        ii = i + 1 if i + 1 < h else i - 1
+        for j in range(w):
+            jj = j + 1 if j + 1 < w else j - 1
+            f = band[i, j]
+            # How far the band coordinate moves per pixel (a shader's fwidth).
+            slope = abs(band[i, jj] - f) + abs(band[ii, j] - f) + 1e-4
+            frac = f - np.floor(f)
+            dist = min(frac, 1.0 - frac)  # to the nearest filament, in bands
+            # A filament is a Gaussian ``width`` bands wide, blurred over the pixel. Where the
+            # flow packs the bands tighter than a few pixels apart, their ripple fades to its
+            # average: detail finer than the pixels would flicker at every small move.
+            ripple = np.exp(-(3.5 * slope) ** 2)
+            sigma = np.sqrt(width * width + slope * slope)
+            line = width / sigma * np.exp(-0.5 * (dist / sigma) ** 2)
+            line = ripple * line + (1.0 - ripple) * _LINE_MEAN * width
+            t = tone[i, j]
+            t -= np.floor(t)
+            idx = int(t * 255.999)
+            t2 = t + 0.5
+            t2 -= np.floor(t2)
+            idx2 = int(t2 * 255.999)
+            silk = 1.0 + gloss * sheen[i, j]
+            body = bright * (0.675 + 0.325 * ripple * np.cos(6.283185307 * frac)) * silk
+            for ch in range(3):
+                v = (lut[idx, ch] * body * (1.0 - line) + lut[idx2, ch] * line * 1.4 * silk)
+                v *= 255.0
+                if v > 255.0:
+                    v = 255.0
+                elif v < 0.0:
+                    v = 0.0
+                out[i, j, ch] = np.uint8(v)
+    return out
+
+
+_KERNEL = None
+_KERNEL_LOCK = threading.Lock()
+
+
+def _kernel():
+    """The compiled kernel (numba, on first use: importing numba is slow), else the Python."""
+    global _KERNEL
+    with _KERNEL_LOCK:  # a batch's threads all ask at once; compile once
+        if _KERNEL is None:
+            try:
+                import numba
+            except ImportError:  # pragma: no cover - numba comes with librosa
+                _KERNEL = _flow_py
+            else:
+                _KERNEL = numba.njit(cache=True, nogil=True, fastmath=True,
+                                     error_model="numpy")(_flow_py)
+    return _KERNEL
+
+
+class Flow(ProceduralStyle):
+    name = "flow"
+    description = "silky filaments of ink swirled by a flowing liquid, coloured by pitch"
+    work_pixels = 320 * 320  # smooth along the flow: computed at about this many pixels
+
+    def frame(self, z: np.ndarray, c: np.ndarray) -> np.ndarray:
+        args = self._kernel_args(z, c, budget_size(self.size, self.work_pixels))
+        return resize_rgb(_kernel()(*args), self.size)
+
+    @staticmethod
+    def _kernel_args(z: np.ndarray, c: np.ndarray, size: tuple[int, int]) -> tuple:
+        """The arguments of ``_flow_py`` for a frame of ``size`` (output array included)."""
+        h, w = size
+        p = np.clip(latent_params(z, _N_PARAMS, key=Flow.name), -6.0, 6.0).astype(np.float64)
+        pulse = float(np.tanh(3.0 * np.mean(z, dtype=np.float64)))
+        mix = class_mix(c)
+        ct = (mix @ _CLASS_TEXTURE).astype(np.float64)
+
+        scale = TEX_SIZE * 0.15 * np.exp(0.3 * np.tanh(_MOVE * p[0]))
+        angle = _SPIN * p[1]
+        move = TEX_SIZE * 0.1 * _MOVE
+        pan = TEX_SIZE * 0.1 * _PAN
+        mixing = 0.35 * p[2] + 0.3 * ct[0]
+        travel = TEX_SIZE * 0.13 * np.exp(0.3 * np.tanh(0.5 * p[3]) + 0.25 * pulse)
+        view = np.array([
+            scale * np.cos(angle), scale * np.sin(angle), pan * p[4], pan * p[5],
+            travel / _STEPS,  # dt: the mean speed is one texel per unit of time
+            0.8, move * p[6], move * p[7],  # the dye: its scale and where it was laid
+            1.2,  # the sheen's noise: finer than the dye
+        ], dtype=np.float64)
+        flows = _flows()
+        field = flows[..., :2] * np.float32(np.cos(mixing))
+        field += flows[..., 2:] * np.float32(np.sin(mixing))
+        look = np.array([
+            2.2 * np.exp(0.25 * np.tanh(0.5 * p[8]) + 0.15 * ct[1]),  # dye bands
+            0.2 * p[9],  # hue
+            0.25 + 0.05 * ct[2],  # colour change per unit of dye
+            0.35 + 0.1 * ct[3],  # sheen
+            0.95 * (1.0 + 0.3 * pulse),  # brightness
+            0.035,  # filament width, in bands
+        ], dtype=np.float64)
+        x, y = grid(h, w)
+        xs = np.ascontiguousarray(x[0], dtype=np.float64)
+        ys = np.ascontiguousarray(y[:, 0], dtype=np.float64)
+        lut = np.ascontiguousarray(palette_lut(mix, gain=1.0), dtype=np.float64)
+        img = np.empty((h, w, 3), dtype=np.uint8)
+        scratch = [np.empty((h, w), dtype=np.float32) for _ in range(3)]
+        return (xs, ys, view, field.ravel(), *_dyes(), look, lut, img, *scratch)

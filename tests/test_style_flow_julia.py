@@ -1,0 +1,173 @@
+"""The ``flow`` and ``julia`` styles: what is their own (the contract, sizes, continuity and
+classes of every style are in test_styles.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.ndimage import map_coordinates
+
+from sonicdreams.generators.builtin import flow, julia
+from sonicdreams.generators.builtin._noise import TEX_SIZE, sample_noise
+from sonicdreams.generators.builtin.flow import Flow
+from sonicdreams.generators.builtin.julia import Julia
+
+STYLES = [Flow, Julia]
+SIZE = (96, 128)
+
+
+def latents(n: int, seed: int) -> np.ndarray:
+    """Keyframe-like latents: N(0, 1) truncated to ±2."""
+    return np.clip(np.random.default_rng(seed).standard_normal((n, 512)), -2, 2).astype(
+        np.float32)
+
+
+def one_hot(k: int, n: int = 1) -> np.ndarray:
+    c = np.zeros((n, 12), np.float32)
+    c[:, k] = 1.0
+    return c
+
+
+@pytest.fixture(scope="module", params=STYLES, ids=lambda cls: cls.name)
+def style(request):
+    return request.param(size=SIZE)
+
+
+def test_fresh_instances_draw_the_same_pixels(style):
+    z = latents(3, 0)
+    c = np.random.default_rng(1).random((3, 12)).astype(np.float32)
+    np.testing.assert_array_equal(type(style)(size=SIZE).render(z, c), style.render(z, c))
+
+
+@pytest.mark.parametrize("cls", STYLES, ids=lambda cls: cls.name)
+def test_wide_and_tall_frames_are_not_stretched(cls):
+    """A 16:9 frame shows more of the same picture at the same scale: its middle square is the
+    square frame. A 9:16 frame shows the same picture at its height's scale."""
+    z, c = latents(1, 3), one_hot(7)
+    square = cls(size=(90, 90)).render(z, c)[0].astype(float)
+    unrelated = np.abs(cls(size=(90, 90)).render(latents(1, 4), c)[0] - square).mean()
+    wide = cls(size=(90, 160)).render(z, c)[0].astype(float)
+    assert np.abs(wide[:, 35:125] - square).mean() < 0.35 * unrelated
+    tall = cls(size=(160, 90)).render(z, c)[0].astype(float)
+    middle = np.asarray(Image.fromarray(tall.astype(np.uint8)).resize((50, 90))).astype(float)
+    assert np.abs(middle - square[:, 20:70]).mean() < 0.35 * unrelated
+
+
+def test_small_steps_change_little_at_many_latents(style):
+    """Chaotic flows and fractals are where a tiny step could flicker: check several latents,
+    not one."""
+    c = np.full((1, 12), 0.5, np.float32)
+    others = style.render(latents(4, 50), np.repeat(c, 4, axis=0)).astype(float)
+    ratios = []
+    for seed in range(6):
+        z = latents(1, 10 + seed)
+        step = 0.01 * np.random.default_rng(20 + seed).standard_normal((1, 512))
+        base = style.render(z, c)[0].astype(float)
+        near = style.render((z + step).astype(np.float32), c)[0].astype(float)
+        far = np.mean([np.abs(o - base).mean() for o in others])
+        assert far > 15, "random latents should give widely different images"
+        ratios.append(np.abs(near - base).mean() / far)
+    assert max(ratios) < 0.1, f"a tiny step flickers: ratios {np.round(ratios, 3)}"
+
+
+def test_pitch_a_and_b_differ(style):
+    frames = style.render(np.repeat(latents(1, 6), 2, axis=0),
+                          np.concatenate([one_hot(9), one_hot(11)])).astype(float)
+    assert np.abs(frames[0] - frames[1]).mean() > 10
+
+
+def test_pulse_brightens(style):
+    """Pulse pushes every latent dimension alike; both styles answer with more light."""
+    z = latents(3, 8)
+    c = one_hot(4, 3)
+    calm = style.render(z, c).astype(float).mean()
+    beat = style.render(z + np.float32(0.4), c).astype(float).mean()
+    assert beat > calm + 3
+
+
+@pytest.mark.parametrize("module, cls", [(flow, Flow), (julia, Julia)],
+                         ids=["flow", "julia"])
+def test_python_fallback_draws_what_the_compiled_kernel_draws(module, cls):
+    """Without numba the same function runs as plain Python: same picture (up to rounding)."""
+    z, c = latents(1, 9)[0], one_hot(2)[0]
+    compiled = module._kernel()(*cls._kernel_args(z, c, (18, 24))).astype(int)
+    plain = getattr(module, f"_{cls.name}_py")(*cls._kernel_args(z, c, (18, 24))).astype(int)
+    assert module._kernel() is not getattr(module, f"_{cls.name}_py")  # numba is installed
+    assert np.mean(np.abs(compiled - plain) > 2) < 0.01
+
+
+# --- flow ---------------------------------------------------------------------------------
+
+
+def test_flow_fields_are_divergence_free_swirls():
+    fields = flow._flows()
+    assert fields.shape == (TEX_SIZE, TEX_SIZE, 4) and fields.dtype == np.float32
+    for k in (0, 2):
+        vx, vy = fields[..., k].astype(float), fields[..., k + 1].astype(float)
+        assert abs(np.hypot(vx, vy).mean() - 1.0) < 1e-3  # unit mean speed
+        # Rows are v (y), columns u (x), as the kernel reads them.
+        div = ((np.roll(vx, -1, axis=1) - np.roll(vx, 1, axis=1))
+               + (np.roll(vy, -1, axis=0) - np.roll(vy, 1, axis=0))) * 0.5
+        curl = ((np.roll(vy, -1, axis=1) - np.roll(vy, 1, axis=1))
+                - (np.roll(vx, -1, axis=0) - np.roll(vx, 1, axis=0))) * 0.5
+        assert np.abs(div).max() < 1e-4 * np.abs(curl).max()
+    # The two flows are unrelated, so blending them reshapes the flow.
+    assert abs(np.corrcoef(fields[..., 0].ravel(), fields[..., 2].ravel())[0, 1]) < 0.2
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_flow_ink_is_drawn_out_along_the_streamlines(seed):
+    """The filaments lie along the flow: the picture changes less along the local velocity
+    than across it (an isotropic picture would change as much both ways)."""
+    z, c = latents(1, seed)[0], one_hot(seed)[0]
+    args = Flow._kernel_args(z, c, (160, 160))
+    xs, ys, view, field = args[:4]
+    grey = flow._kernel()(*args).astype(float).mean(axis=-1)
+    x, y = np.meshgrid(xs, ys)
+    a, b = view[0], view[1]
+    u = (a * x - b * y + view[2]).astype(np.float32)
+    v = (b * x + a * y + view[3]).astype(np.float32)
+    vel = sample_noise((field[0::2] + 1j * field[1::2]).astype(np.complex64), u, v)
+    # The velocity in texels, turned back into the picture's columns (x) and rows (y).
+    dx = a * vel.real + b * vel.imag
+    dy = -b * vel.real + a * vel.imag
+    norm = np.hypot(dx, dy) + 1e-9
+    dx, dy = dx / norm, dy / norm
+    rows, cols = np.mgrid[0:160, 0:160].astype(float)
+
+    def change(d_row, d_col, reach=2.0):
+        ahead = map_coordinates(grey, [rows + reach * d_row, cols + reach * d_col], order=1)
+        behind = map_coordinates(grey, [rows - reach * d_row, cols - reach * d_col], order=1)
+        return np.abs(ahead - behind)[8:-8, 8:-8].mean()
+
+    along, across = change(dy, dx), change(dx, -dy)
+    assert along < 0.75 * across, (along, across)
+
+
+# --- julia --------------------------------------------------------------------------------
+
+
+def test_julia_parameter_lies_just_outside_the_main_cardioid():
+    """The cardioid's points are its boundary, the normal points out of it: k moved along the
+    normal leaves the cardioid (c is in it when |1 - sqrt(1 - 4c)| < 1). Away from the cusp:
+    there the outside is a thin wedge that a step along the normal crosses."""
+    for t in np.linspace(0.6, 2 * np.pi - 0.6, 40):
+        point, normal = julia._cardioid(float(t))
+        assert abs(abs(1 - np.sqrt(1 - 4 * point)) - 1) < 1e-9
+        assert abs(abs(normal) - 1) < 1e-9
+        assert abs(1 - np.sqrt(1 - 4 * (point + 0.02 * normal))) > 1
+        assert abs(1 - np.sqrt(1 - 4 * (point - 0.02 * normal))) < 1
+
+
+def test_julia_shows_the_set_and_its_escape():
+    """The set glows near the middle and the points that escape fade to the dark around it:
+    the picture holds both, and the middle is far brighter than the corners."""
+    frames = Julia(size=(128, 128)).render(latents(6, 30), one_hot(0, 6)).astype(float)
+    grey = frames.mean(axis=-1)
+    for g in grey:
+        middle = g[40:88, 40:88].mean()
+        corners = np.mean([g[:20, :20].mean(), g[:20, -20:].mean(), g[-20:, :20].mean(),
+                           g[-20:, -20:].mean()])
+        assert middle > corners + 40, (middle, corners)
+        assert 0.1 < np.mean(g > 60) < 0.9 and np.mean(g < 30) > 0.1
