@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import copyreg
 import pickle
 import sys
 import types
@@ -56,59 +55,12 @@ def fake_modules(*names: str):
 
 
 # ---------------------------------------------------------------------------------------------
-# TensorFlow (dnnlib.tflib.network.Network) pickles
+# TensorFlow pickles (written by _tf_pickle.write_tf_pickle)
 
 
-class TFNetworkState:
-    """Pickles as ``dnnlib.tflib.network.Network`` with ``state`` as its BUILD state."""
-
-    def __init__(self, state: dict) -> None:
-        self.state = state
-
-
-def _network_class():
-    def __reduce_ex__(self, protocol):
-        return (copyreg.__newobj__, (type(self),), self._state)
-
-    cls = type("Network", (), {"__module__": "dnnlib.tflib.network",
-                                "__reduce_ex__": __reduce_ex__})
-    cls.__qualname__ = "Network"
-    return cls
-
-
-def _as_network(cls, net: TFNetworkState):
-    inst = cls.__new__(cls)
-    state = dict(net.state)
-    state["components"] = {k: _as_network(cls, v) for k, v in state["components"].items()}
-    inst._state = state
-    return inst
-
-
-def tf_state(name: str, build_func_name: str, variables: dict, *, static_kwargs=None,
-             components=None, version: int = 4) -> TFNetworkState:
-    state = dict(version=version, name=name, static_kwargs=dict(static_kwargs or {}),
-                 components=dict(components or {}),
-                 build_module_src="raise SystemExit('this source must never run')\n",
-                 build_func_name=build_func_name,
-                 variables=[(k, np.asarray(v, dtype=np.float32)) for k, v in variables.items()])
-    if version >= 5:
-        state.update(input_shapes=[[None, 512]], output_shapes=[[None, 3, 4, 4]],
-                     input_names=["latents_in"], output_names=["images_out"])
-    return TFNetworkState(state)
-
-
-def write_tf_pickle(path: Path, Gs: TFNetworkState, *, protocol: int = 4) -> None:
-    """Write the ``(G, D, Gs)`` tuple the TF tools write (G is Gs, D a small discriminator)."""
-    D = tf_state("D", "D_main", {"Output/weight": np.zeros((4, 1))}, version=Gs.state["version"])
-    with fake_modules("dnnlib.tflib.network") as (mod,):
-        cls = _network_class()
-        mod.Network = cls
-        with open(path, "wb") as f:
-            pickle.dump(tuple(_as_network(cls, n) for n in (Gs, D, Gs)), f, protocol=protocol)
-
-
-def sg2_tf_networks(G, *, static_kwargs=None, version: int = 4) -> TFNetworkState:
-    """Our StyleGAN2 module as TF variables (the inverse of the loader's mapping)."""
+def sg2_tf_networks(G, *, static_kwargs=None) -> dict:
+    """Our StyleGAN2 module as a TF ``Gs`` network description for ``write_tf_pickle`` (the
+    inverse of the loader's mapping)."""
     sd = {k: v.detach().numpy().astype(np.float32) for k, v in G.state_dict().items()}
     m: dict[str, np.ndarray] = {}
     i = 0
@@ -163,11 +115,13 @@ def sg2_tf_networks(G, *, static_kwargs=None, version: int = 4) -> TFNetworkStat
     if cfg.get("conv_clamp") is not None:
         kwargs["conv_clamp"] = cfg["conv_clamp"]
     kwargs.update(static_kwargs or {})
-    mapping = tf_state("G_mapping", "G_mapping", m, version=version)
-    synthesis = tf_state("G_synthesis", "G_synthesis_stylegan2", s, version=version)
     own = {"dlatent_avg": sd["mapping.w_avg"], "lod": np.float32(0)}
-    return tf_state("Gs", "G_main", own, static_kwargs=kwargs, version=version,
-                    components={"mapping": mapping, "synthesis": synthesis})
+    return dict(name="Gs", build_func_name="G_main", static_kwargs=kwargs, variables=own,
+                components={"mapping": dict(name="G_mapping", build_func_name="G_mapping",
+                                            variables=m),
+                            "synthesis": dict(name="G_synthesis",
+                                              build_func_name="G_synthesis_stylegan2",
+                                              variables=s)})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from _formats import sg2_tf_networks, tiny_sg2, write_nvlabs_pickle, write_tf_pickle
+from _formats import sg2_tf_networks, tiny_sg2, write_nvlabs_pickle
+from _tf_pickle import write_tf_pickle
 from sonicdreams.errors import DownloadError, SettingsError, SonicDreamsError, StyleError
 from sonicdreams.video import probe_video
 

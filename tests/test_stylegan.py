@@ -23,8 +23,8 @@ from _formats import (
     tiny_sg2,
     write_nvlabs_pickle,
     write_rosinality,
-    write_tf_pickle,
 )
+from _tf_pickle import write_tf_pickle
 from sonicdreams.errors import ModelFormatError, StyleError, UnsafeModelError
 from sonicdreams.generators.stylegan import StyleGANStyle, assemble, load_stylegan
 from sonicdreams.generators.stylegan._ops import upfirdn2d
@@ -137,7 +137,7 @@ def test_every_format_loads_to_the_same_network(tmp_path, net, fmt):
     if fmt == "nvlabs":
         write_nvlabs_pickle(path, G)
     elif fmt.startswith("tf"):
-        write_tf_pickle(path, sg2_tf_networks(G, version=int(fmt[-1])))
+        write_tf_pickle(path, sg2_tf_networks(G), version=int(fmt[-1]))
     elif fmt.startswith("rosinality"):
         write_rosinality(path, G, legacy_format=fmt.endswith("legacy"))
     else:
