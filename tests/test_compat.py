@@ -217,3 +217,30 @@ def test_helpers_of_the_original():
     assert len(path) == 10 and path[3].sum() == 2 and path[-1].sum() == 4
     env = get_spec_norm(np.zeros(22050, np.float32), 22050, 128, 512)
     assert np.all(env == 0)  # silence: zeros, not NaN
+
+
+def test_download_weights_helper_fetches_and_checks(tmp_path):
+    import functools
+    import http.server
+    import threading
+
+    from lucidsonicdreams import download_weights
+
+    served = tmp_path / "served"
+    served.mkdir()
+    write_nvlabs_pickle(served / "net.pkl", tiny_sg2(res=16))
+    (served / "quota.pkl").write_text("<!DOCTYPE html><html>Quota exceeded</html>")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        out = download_weights(f"{base}/net.pkl", tmp_path / "mine.pkl")
+        assert Path(out).read_bytes() == (served / "net.pkl").read_bytes()
+        with pytest.raises(DownloadError, match="web page"):
+            download_weights(f"{base}/quota.pkl", tmp_path / "quota.pkl")
+        assert not (tmp_path / "quota.pkl").exists()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.pkl", "served"]
+    finally:
+        server.shutdown()

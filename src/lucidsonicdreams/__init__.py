@@ -210,30 +210,17 @@ def show_styles() -> None:
 
 
 def download_weights(url: str, output: str | os.PathLike[str]) -> str:
-    """Download a weights file, streamed to a temporary name and renamed when complete."""
+    """Download a weights file to ``output`` (the original's helper), through sonicdreams'
+    downloader: streamed, resumable, checked to be weights and not a web page, and renamed
+    into place only when complete (Google Drive's confirmation page is handled)."""
     import tempfile
-    import urllib.error
-    import urllib.request
 
-    from sonicdreams.errors import DownloadError
+    from sonicdreams.generators.download import download
 
-    if any(host in url for host in ("mega.nz", "mega.co.nz", "yadi.sk", "disk.yandex")):
-        raise DownloadError(f"{url}: this host needs its own client; download the file in a "
-                            "browser and pass its path as style")
     output = Path(output)
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part",
-                               dir=output.parent if str(output.parent) else ".")
-    try:
-        with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=60) as response:
-            while block := response.read(1 << 20):
-                f.write(block)
-        os.replace(tmp, output)
-    except (urllib.error.URLError, OSError) as err:
-        raise DownloadError(f"{url}: download failed ({err}); download it by hand and pass "
-                            "the file's path as style") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    folder = output.parent if str(output.parent) else Path(".")
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=folder) as tmp:
+        os.replace(download(url, cache_dir=tmp), output)
     return str(output)
 
 
