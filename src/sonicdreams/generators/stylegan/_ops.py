@@ -39,29 +39,30 @@ def normalize_2nd_moment(x: torch.Tensor, *, dim: int = 1, eps: float = 1e-8) ->
 
 def bias_act(x: torch.Tensor, bias: torch.Tensor | None = None, *, activation: str = "linear",
              gain: float | None = None, clamp: float | None = None,
-             alpha: float = 0.2) -> torch.Tensor:
+             alpha: float = 0.2, inplace: bool = False) -> torch.Tensor:
     """Add ``bias`` along dim 1, apply the activation, scale by ``gain``, clamp to ``±clamp``.
 
     ``gain`` defaults to √2 for (leaky) ReLU and 1 for linear, which keeps activations at unit
-    variance; StyleGAN trained with exactly this order of operations.
+    variance; StyleGAN trained with exactly this order of operations. ``inplace=True`` lets
+    the function overwrite ``x`` (for a tensor the caller has just made and will not reuse).
     """
-    if bias is not None:
-        x = x + bias.reshape([1, -1] + [1] * (x.ndim - 2)).to(x.dtype)
-    if activation == "lrelu":
-        x = F.leaky_relu(x, alpha)
-        default_gain = SQRT2
-    elif activation == "relu":
-        x = F.relu(x)
-        default_gain = SQRT2
-    elif activation == "linear":
-        default_gain = 1.0
-    else:
+    if activation not in ("linear", "relu", "lrelu"):
         raise ValueError(f"activation={activation!r} must be 'linear', 'relu' or 'lrelu'")
-    gain = default_gain if gain is None else gain
+    if bias is not None:
+        b = bias.reshape([1, -1] + [1] * (x.ndim - 2)).to(x.dtype)
+        x = x.add_(b) if inplace else x + b
+    elif not inplace:
+        x = x.clone()
+    # From here on x is our own tensor: update it in place (a large saving at high resolution).
+    if activation == "lrelu":
+        F.leaky_relu_(x, alpha)
+    elif activation == "relu":
+        F.relu_(x)
+    gain = (1.0 if activation == "linear" else SQRT2) if gain is None else gain
     if gain != 1:
-        x = x * gain
+        x.mul_(gain)
     if clamp is not None and clamp >= 0:
-        x = x.clamp(-clamp, clamp)
+        x.clamp_(-clamp, clamp)
     return x
 
 
@@ -213,22 +214,24 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     out_ch, in_ch, kh, kw = weight.shape
     dcoefs = None
     if demodulate:
-        w = weight[None] * styles[:, None, :, None, None]  # [B, O, I, k, k]
-        dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()  # [B, O]
+        # Σ_{i,k} (W[o,i,k]·s[b,i])² = Σ_i s[b,i]² · Σ_k W[o,i,k]²: a small matrix product
+        # instead of materialising the per-sample weights [B, O, I, k, k].
+        wsq = weight.float().square().sum(dim=[2, 3])  # [O, I]
+        dcoefs = (styles.float().square() @ wsq.t() + 1e-8).rsqrt()  # [B, O]
     x = x * styles.to(x.dtype).reshape(b, -1, 1, 1)
     weight = weight.to(x.dtype)
     if up == 1:
         x = F.conv2d(x, weight, padding=padding)
     else:
         # Transposed conv (no kernel flip), then the FIR filter with pad 1 and gain up².
-        x = F.conv_transpose2d(x, weight.transpose(0, 1), stride=up)
+        x = F.conv_transpose2d(x, weight.transpose(0, 1).contiguous(), stride=up)
         fw = resample_filter.shape[-1]
         pad_total = fw - up - (kw - 1) + 2 * padding  # net crop so the output is H·up
         p0 = (pad_total + 1) // 2
         p1 = pad_total // 2
         x = upfirdn2d(x, resample_filter, padding=(p0, p1, p0, p1), gain=up * up)
     if dcoefs is not None:
-        x = x * dcoefs.to(x.dtype).reshape(b, -1, 1, 1)
+        x.mul_(dcoefs.to(x.dtype).reshape(b, -1, 1, 1))
     if noise is not None:
-        x = x + noise.to(x.dtype)
+        x.add_(noise.to(x.dtype))
     return x

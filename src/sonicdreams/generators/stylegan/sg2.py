@@ -58,7 +58,7 @@ class FullyConnectedLayer(nn.Module):
         if self.activation == "linear" and b is not None:
             return torch.addmm(b.unsqueeze(0), x, w.t())
         x = x.matmul(w.t())
-        return bias_act(x, b, activation=self.activation)
+        return bias_act(x, b, activation=self.activation, inplace=True)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -175,7 +175,7 @@ class SynthesisLayer(nn.Module):
         x = modulated_conv2d(x, self.weight, styles, up=self.up, padding=self.padding,
                              resample_filter=self.resample_filter, noise=noise)
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, self.bias, activation=self.activation, gain=SQRT2 * gain,
+        return bias_act(x, self.bias, activation=self.activation, gain=SQRT2 * gain, inplace=True,
                         clamp=clamp)
 
     def extra_repr(self) -> str:
@@ -198,7 +198,7 @@ class ToRGBLayer(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain
         x = modulated_conv2d(x, self.weight, styles, demodulate=False)
-        return bias_act(x, self.bias, clamp=self.conv_clamp)
+        return bias_act(x, self.bias, clamp=self.conv_clamp, inplace=True)
 
 
 class SkipLayer(nn.Module):
