@@ -18,7 +18,7 @@ import torch
 
 from _tf_pickle import write_tf_pickle
 from sonicdreams.errors import ModelFormatError, SonicDreamsWarning
-from sonicdreams.generators.stylegan import sg1
+from sonicdreams.generators.stylegan import sg1, sg1_tf
 from sonicdreams.generators.stylegan.unpickle import TFNetwork, safe_load
 
 # ---------------------------------------------------------------------------------------------
@@ -43,8 +43,8 @@ def _make(seed: int = 0, **kwargs) -> sg1.Generator:
 
 def _tf_spec(G: sg1.Generator, **static_kwargs) -> dict:
     """The nested-dict description of G as a TF ``G_style`` Gs network."""
-    tf_vars = sg1.to_tf_variables(G)
-    kwargs = sg1.to_tf_static_kwargs(G)
+    tf_vars = sg1_tf.to_tf_variables(G)
+    kwargs = sg1_tf.to_tf_static_kwargs(G)
     kwargs.update(static_kwargs)
     return dict(
         name="Gs", build_func_name="G_style", static_kwargs=kwargs, variables=tf_vars["Gs"],
@@ -64,7 +64,7 @@ def _roundtrip(tmp_path, spec: dict, *, version: int = 3, **kwargs):
         nets = safe_load(f)
     assert isinstance(nets, tuple) and len(nets) == 3
     assert all(isinstance(n, TFNetwork) for n in nets)
-    return sg1.from_tf(nets[2])
+    return sg1_tf.from_tf(nets[2])
 
 
 def _load(config: dict, state: dict) -> sg1.Generator:
@@ -220,7 +220,7 @@ def test_matches_numpy_reference(case, psi, cutoff):
     z, c = _inputs(G)
     with torch.inference_mode():
         out = G(z, c, truncation_psi=psi, truncation_cutoff=cutoff, noise_mode="const")
-    ref = np_generator(sg1.to_tf_variables(G), sg1.to_tf_static_kwargs(G), z.numpy(),
+    ref = np_generator(sg1_tf.to_tf_variables(G), sg1_tf.to_tf_static_kwargs(G), z.numpy(),
                        None if c is None else c.numpy(), psi=psi, cutoff=cutoff)
     assert out.shape == (2, G.img_channels, G.img_resolution, G.img_resolution)
     assert np.abs(ref).max() > 0.1  # the comparison is not vacuous
@@ -371,7 +371,7 @@ def test_released_1024_layout_counts():
     with torch.device("meta"):  # shapes only: no 100 MB of weights
         G = sg1.Generator()
     assert G.num_ws == 18 and G.synthesis.channels == [512] * 4 + [256, 128, 64, 32, 16]
-    shapes = sg1._tf_variable_shapes(G)
+    shapes = sg1_tf._tf_variable_shapes(G)
     assert sum(len(v) for v in shapes.values()) == 145
     assert (len(shapes["Gs"]), len(shapes["mapping"]), len(shapes["synthesis"])) == (2, 16, 127)
     syn = shapes["synthesis"]

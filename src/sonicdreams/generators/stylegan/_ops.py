@@ -27,8 +27,8 @@ SQRT2 = math.sqrt(2.0)
 
 def assert_shape(tensor: torch.Tensor, shape: list[int | None]) -> None:
     """Raise ``ValueError`` unless ``tensor`` has ``shape`` (``None`` matches any size)."""
-    if tensor.ndim != len(shape) or any(
-            want is not None and got != want for got, want in zip(tensor.shape, shape)):
+    if tensor.ndim != len(shape) or any(want is not None and got != want
+                                        for got, want in zip(tensor.shape, shape, strict=True)):
         raise ValueError(f"expected a tensor of shape {shape}, got {list(tensor.shape)}")
 
 

@@ -301,7 +301,7 @@ def _from_tf(Gs: TFNetwork, path: Path) -> NetworkWeights:
                                "it is not a StyleGAN generator (is it a discriminator?)")
     synth_vars = synthesis.variables
     if name == "G_style" or any("StyleMod/" in k for k in synth_vars):
-        from .sg1 import from_tf
+        from .sg1_tf import from_tf
 
         config, state = from_tf(Gs)
         return NetworkWeights(config, state, "tf-sg1")

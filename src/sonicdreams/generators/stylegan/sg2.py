@@ -292,7 +292,7 @@ class SynthesisNetwork(nn.Module):
             raise ValueError(f"channels={channels} must give one count per resolution "
                              f"{self.block_resolutions}")
         self.channels = [int(ch) for ch in channels]
-        channels = dict(zip(self.block_resolutions, self.channels))
+        channels = dict(zip(self.block_resolutions, self.channels, strict=True))
         self.num_ws = 0
         for res in self.block_resolutions:
             block = SynthesisBlock(channels[res // 2] if res > 4 else 0, channels[res],

@@ -37,7 +37,7 @@ def _default_batch(resolution: int, device: torch.device) -> int:
 
 
 class StyleGANStyle:
-    """Adapts a StyleGAN module (``G(z, c, truncation_psi=…, noise_mode=…)``) to the Generator contract.
+    """A StyleGAN module (``G(z, c, truncation_psi=…, noise_mode=…)``) as a Generator.
 
     Parameters
     ----------
