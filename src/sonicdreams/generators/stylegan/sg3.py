@@ -46,7 +46,9 @@ __all__ = [
     "design_lowpass_filter",
 ]
 
-_BLOCK = 32  # outputs per block of the banded resampling products (a multiple of 1, 2 and 4)
+_BLOCK_UP = 64  # outputs per block of an upsampling axis product (reads ~32 + taps/2 inputs)
+_BLOCK_DOWN = 32  # outputs per block of a ×2 downsampling product (reads ~64 + taps inputs)
+_DENSE_MAX = 96  # axes up to this many inputs run as one dense product
 _SVD_RTOL = 1e-7  # singular values of a 2-D filter below this fraction of the largest are dropped
 
 
@@ -54,48 +56,95 @@ _SVD_RTOL = 1e-7  # singular values of a 2-D filter below this fraction of the l
 # Resampling
 
 
-def _fir_axis(x: torch.Tensor, f: torch.Tensor, *, dim: int, up: int, down: int, pad0: int,
-              pad1: int, gain: float) -> torch.Tensor:
-    """One axis of upfirdn: zero-insert ×up, pad (negative crops), convolve with 1-D ``f``, ÷down.
+def _version(t: torch.Tensor) -> int:
+    """The in-place version counter (inference tensors have none: they cannot change later)."""
+    try:
+        return t._version
+    except RuntimeError:
+        return -1
 
-    ``dim`` is -1 (width) or -2 (height). The map from input to output samples is banded and
-    periodic, so it is cut into blocks of ``_BLOCK`` outputs that each read a fixed-size window
-    of the input: one unfold plus one matrix product computes all of them.
+
+def _axis_matrix(length: int, f: torch.Tensor, *, up: int, down: int, pad0: int, pad1: int,
+                 gain: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """The [out_len, length] matrix of one axis of upfirdn (zero-insert, pad, convolve, ÷down).
+
+    Output o reads input i through tap t = i·up + pad0 − o·down of the zero-inserted, padded
+    signal; a true convolution uses the filter reversed, so the weight is f[taps − 1 − t].
     """
-    length = x.shape[dim]
     taps = f.shape[0]
     out_len = (length * up + pad0 + pad1 - taps) // down + 1
     if out_len <= 0:
         raise ValueError(f"resampling leaves no samples (length={length}, up={up}, "
                          f"down={down}, padding=({pad0}, {pad1}), taps={taps})")
-    block = min(_BLOCK, -(-out_len // up) * up)
-    step = block * down // up  # input samples between consecutive blocks
-    first = -(pad0 // up)  # first input sample the first block reads: ceil(-pad0 / up)
-    width = ((block - 1) * down - pad0 + taps - 1) // up - first + 1
-    n_blocks = -(-out_len // block)
-    # Output r of a block reads input (first + k) through tap t = (first+k)·up + pad0 − r·down
-    # of the zero-inserted, padded signal; a true convolution uses the filter reversed.
-    r = torch.arange(block, device=x.device).unsqueeze(1)
-    k = torch.arange(width, device=x.device).unsqueeze(0)
-    t = (first + k) * up + pad0 - r * down
+    o = torch.arange(out_len, device=device).unsqueeze(1)
+    i = torch.arange(length, device=device).unsqueeze(0)
+    t = i * up + pad0 - o * down
     valid = (t >= 0) & (t < taps)
-    fr = f.to(x.dtype).flip(0) * gain
-    mat = torch.where(valid, fr[t.clamp(0, taps - 1)], torch.zeros((), dtype=x.dtype,
-                                                                     device=x.device))
-    need = (n_blocks - 1) * step + width
-    before, after = -first, need - (length - first)
-    pads = [before, after, 0, 0] if dim == -1 else [0, 0, before, after]
-    x = F.pad(x, pads)  # negative entries crop
+    fr = f.to(device=device, dtype=dtype).flip(0) * gain
+    return torch.where(valid, fr[t.clamp(0, taps - 1)], torch.zeros((), dtype=dtype,
+                                                                     device=device))
+
+
+def _axis_plan(length: int, f: torch.Tensor, *, up: int, down: int, pad0: int, pad1: int,
+               gain: float, dtype: torch.dtype, device: torch.device
+               ) -> tuple[int, list[tuple[int, int, int, int, torch.Tensor]]]:
+    """Output length and the blocks (r0, r1, c0, c1, matrix) of one axis map.
+
+    A short axis is one dense product (no copies); a long one is cut into row blocks that each
+    read only the inputs c0..c1 their outputs depend on.
+    """
+    mat = _axis_matrix(length, f, up=up, down=down, pad0=pad0, pad1=pad1, gain=gain,
+                       dtype=dtype, device=device)
+    out_len = mat.shape[0]
+    taps = f.shape[0]
+    if length <= _DENSE_MAX:
+        return out_len, [(0, out_len, 0, length, mat)]
+    block = _BLOCK_UP if up > 1 else _BLOCK_DOWN
+    blocks = []
+    for r0 in range(0, out_len, block):
+        r1 = min(r0 + block, out_len)
+        # inputs that reach outputs r0..r1-1: 0 <= i·up + pad0 − o·down <= taps − 1
+        c0 = max(0, -((pad0 - r0 * down) // up))
+        c1 = min(length, ((r1 - 1) * down - pad0 + taps - 1) // up + 1)
+        blocks.append((r0, r1, c0, c1, mat[r0:r1, c0:max(c1, c0)].contiguous()))
+    return out_len, blocks
+
+
+def _fir_axis(x: torch.Tensor, f: torch.Tensor, *, dim: int, up: int, down: int, pad0: int,
+              pad1: int, gain: float, cache: dict | None = None) -> torch.Tensor:
+    """One axis of upfirdn on ``x`` [N, C, H, W]; ``dim`` is -1 (width) or -2 (height).
+
+    The axis map is a banded matrix, applied as dense products (see :func:`_axis_plan`): no
+    padding, zero insertion or depthwise convolution. ``cache`` keeps the plans between calls
+    (keyed by the filter's identity and in-place version, so reloading weights invalidates it).
+    """
+    length = x.shape[dim]
+    key = (dim, length, up, down, pad0, pad1, gain, id(f), f.data_ptr(), _version(f), x.dtype,
+           x.device)
+    plan = cache.get(key) if cache is not None else None
+    if plan is None:
+        with torch.inference_mode(False), torch.no_grad():  # cacheable outside inference mode
+            plan = _axis_plan(length, f, up=up, down=down, pad0=pad0, pad1=pad1, gain=gain,
+                              dtype=x.dtype, device=x.device)
+        if cache is not None:
+            cache[key] = plan
+    out_len, blocks = plan
+    if len(blocks) == 1:
+        m = blocks[0][4]
+        return torch.matmul(x, m.t()) if dim == -1 else torch.matmul(m, x)
     if dim == -1:
-        win = x.unfold(-1, width, step)  # [..., n_blocks, width]
-        lead = win.shape[:-2]
-        y = torch.matmul(win.reshape(-1, width), mat.t())  # [(...·n_blocks), block]
-        y = y.reshape(*lead, n_blocks * block)
-        return y[..., :out_len] if n_blocks * block != out_len else y
-    win = x.unfold(-2, width, step).transpose(-1, -2)  # [..., n_blocks, width, W]
-    y = torch.matmul(mat, win)  # [..., n_blocks, block, W]
-    y = y.flatten(-3, -2)
-    return y[..., :out_len, :] if n_blocks * block != out_len else y
+        out = x.new_empty(*x.shape[:-1], out_len)
+    else:
+        out = x.new_empty(*x.shape[:-2], out_len, x.shape[-1])
+    for r0, r1, c0, c1, m in blocks:
+        dst = out[..., r0:r1] if dim == -1 else out[..., r0:r1, :]
+        if c1 <= c0:
+            dst.zero_()
+        elif dim == -1:
+            dst.copy_(torch.matmul(x[..., c0:c1], m.t()))
+        else:
+            dst.copy_(torch.matmul(m, x[..., c0:c1, :]))
+    return out
 
 
 def _separable_terms(f: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -113,25 +162,37 @@ def _separable_terms(f: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]
 
 def upfirdn2d_banded(x: torch.Tensor, f: torch.Tensor | None, *, up: int = 1, down: int = 1,
                      padding: tuple[int, int, int, int] | list[int] = (0, 0, 0, 0),
-                     gain: float = 1.0) -> torch.Tensor:
+                     gain: float = 1.0, cache: dict | None = None) -> torch.Tensor:
     """upfirdn2d (zero-insert, pad, true convolution, subsample) for ``x`` [N, C, H, W].
 
     ``f`` is 1-D (applied along both axes), 2-D [fh, fw] or ``None`` (a single unit tap);
     ``padding`` is ``(x0, x1, y0, y1)``; ``gain`` scales the result. Upsampling resamples the
     narrower axis first, downsampling the height first, so the larger intermediate is avoided.
+    ``cache`` (any dict, owned by the caller) keeps the resampling matrices between calls.
     """
     px0, px1, py0, py1 = (int(p) for p in padding)
     if f is None:
         f = torch.ones(1, dtype=x.dtype, device=x.device)
-    terms = _separable_terms(f)
+    if f.ndim == 2 and cache is not None:
+        key = ("svd", id(f), f.data_ptr(), _version(f))
+        terms = cache.get(key)
+        if terms is None:
+            with torch.inference_mode(False), torch.no_grad():
+                terms = cache[key] = _separable_terms(f)
+    else:
+        terms = _separable_terms(f)
     out = None
     for fy, fx in terms:
         if up > 1:
-            y = _fir_axis(x, fx, dim=-1, up=up, down=down, pad0=px0, pad1=px1, gain=1.0)
-            y = _fir_axis(y, fy, dim=-2, up=up, down=down, pad0=py0, pad1=py1, gain=gain)
+            y = _fir_axis(x, fx, dim=-1, up=up, down=down, pad0=px0, pad1=px1, gain=1.0,
+                          cache=cache)
+            y = _fir_axis(y, fy, dim=-2, up=up, down=down, pad0=py0, pad1=py1, gain=gain,
+                          cache=cache)
         else:
-            y = _fir_axis(x, fy, dim=-2, up=up, down=down, pad0=py0, pad1=py1, gain=1.0)
-            y = _fir_axis(y, fx, dim=-1, up=up, down=down, pad0=px0, pad1=px1, gain=gain)
+            y = _fir_axis(x, fy, dim=-2, up=up, down=down, pad0=py0, pad1=py1, gain=1.0,
+                          cache=cache)
+            y = _fir_axis(y, fx, dim=-1, up=up, down=down, pad0=px0, pad1=px1, gain=gain,
+                          cache=cache)
         out = y if out is None else out.add_(y)
     return out
 
@@ -139,29 +200,39 @@ def upfirdn2d_banded(x: torch.Tensor, f: torch.Tensor | None, *, up: int = 1, do
 def filtered_lrelu(x: torch.Tensor, *, up_filter: torch.Tensor | None,
                    down_filter: torch.Tensor | None, bias: torch.Tensor | None, up: int = 1,
                    down: int = 1, padding: tuple[int, int, int, int] | list[int] = (0, 0, 0, 0),
-                   gain: float = SQRT2, slope: float = 0.2,
-                   clamp: float | None = None) -> torch.Tensor:
+                   gain: float = SQRT2, slope: float = 0.2, clamp: float | None = None,
+                   cache: dict | None = None) -> torch.Tensor:
     """The alias-free nonlinearity: bias, upsample, leaky ReLU, clamp, downsample.
 
     Semantics (all on [N, C, H, W]): add ``bias``; zero-insert ×``up``, pad by ``padding``
     (x0, x1, y0, y1), convolve with ``up_filter`` and multiply by up²; leaky ReLU with
     ``slope``, times ``gain``, clamp to ±``clamp``; convolve with ``down_filter`` and keep every
-    ``down``-th sample. A layer with slope 1 and gain 1 is linear (ToRGB).
+    ``down``-th sample. A layer with slope 1 and gain 1 is linear (ToRGB). ``cache`` (a dict
+    owned by the caller) keeps the resampling matrices between calls.
     """
     if bias is not None:
         x = x + bias.to(x.dtype).reshape(1, -1, 1, 1)
     if up_filter is not None or up > 1 or any(int(p) for p in padding):
-        x = upfirdn2d_banded(x, up_filter, up=up, padding=padding, gain=float(up * up))
+        x = upfirdn2d_banded(x, up_filter, up=up, padding=padding, gain=float(up * up),
+                             cache=cache)
     elif bias is None:
         x = x.clone()
-    if slope != 1:
-        x = F.leaky_relu(x, slope, inplace=True)
-    if gain != 1:
-        x = x.mul_(gain)
-    if clamp is not None and clamp >= 0:
-        x = x.clamp_(-clamp, clamp)
+    if x.requires_grad and torch.is_grad_enabled():  # autograd needs the intermediates
+        if slope != 1:
+            x = F.leaky_relu(x, slope)
+        if gain != 1:
+            x = x * gain
+        if clamp is not None and clamp >= 0:
+            x = x.clamp(-clamp, clamp)
+    else:  # x is a fresh intermediate: work in place
+        if slope != 1:
+            x = F.leaky_relu(x, slope, inplace=True)
+        if gain != 1:
+            x = x.mul_(gain)
+        if clamp is not None and clamp >= 0:
+            x = x.clamp_(-clamp, clamp)
     if down_filter is not None or down > 1:
-        x = upfirdn2d_banded(x, down_filter, down=down)
+        x = upfirdn2d_banded(x, down_filter, down=down, cache=cache)
     return x
 
 
@@ -211,7 +282,8 @@ class SynthesisInput(nn.Module):
         phases = self.phases.to(w.dtype).unsqueeze(0) + (freqs @ transforms[:, :2, 2:]).squeeze(2)
         freqs = freqs @ transforms[:, :2, :2]  # [B, C, 2]
         half = self.sampling_rate / 2
-        amplitudes = (1 - (freqs.norm(dim=2) - self.bandwidth) / (half - self.bandwidth)).clamp(0, 1)
+        amplitudes = 1 - (freqs.norm(dim=2) - self.bandwidth) / (half - self.bandwidth)
+        amplitudes = amplitudes.clamp(0, 1)
         width, height = self.size
         theta = torch.zeros(1, 2, 3, device=w.device, dtype=w.dtype)
         theta[0, 0, 0] = 0.5 * width / self.sampling_rate
@@ -263,6 +335,11 @@ class SynthesisLayer(nn.Module):
                              else torch.zeros(up_filter_shape))
         self.register_buffer("down_filter", None if down_filter_shape is None
                              else torch.zeros(down_filter_shape))
+        self._resample_cache: dict = {}  # resampling matrices, rebuilt when a filter changes
+
+    def _apply(self, fn, recurse=True):  # .to()/.half() replace the filters: drop the plans
+        self._resample_cache.clear()
+        return super()._apply(fn, recurse)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         assert_shape(x, [None, self.in_channels, self.in_size[1], self.in_size[0]])
@@ -286,7 +363,8 @@ class SynthesisLayer(nn.Module):
         gain, slope = (1.0, 1.0) if self.is_torgb else (SQRT2, 0.2)
         x = filtered_lrelu(x, up_filter=self.up_filter, down_filter=self.down_filter,
                            bias=self.bias, up=self.up_factor, down=self.down_factor,
-                           padding=self.padding, gain=gain, slope=slope, clamp=self.conv_clamp)
+                           padding=self.padding, gain=gain, slope=slope, clamp=self.conv_clamp,
+                           cache=self._resample_cache)
         assert_shape(x, [None, self.out_channels, self.out_size[1], self.out_size[0]])
         return x
 
@@ -321,7 +399,7 @@ class SynthesisNetwork(nn.Module):
         assert_shape(ws, [None, self.num_ws, self.w_dim])
         ws = ws.to(torch.float32).unbind(dim=1)
         x = self.input(ws[0])
-        for name, w in zip(self.layer_names, ws[1:]):
+        for name, w in zip(self.layer_names, ws[1:], strict=True):
             x = getattr(self, name)(x, w)
         if self.output_scale != 1:
             x = x * self.output_scale
@@ -623,7 +701,8 @@ def new_generator(config: dict, *, seed: int = 0) -> Generator:
         inp.phases.copy_(torch.rand(inp.channels, generator=gen) - 0.5)
         inp.transform.copy_(torch.eye(3))
         G.mapping.w_avg.zero_()
-        for spec, name in zip(config["synthesis"]["layers"], G.synthesis.layer_names):
+        for spec, name in zip(config["synthesis"]["layers"], G.synthesis.layer_names,
+                              strict=True):
             layer = getattr(G.synthesis, name)
             layer.magnitude_ema.fill_(1.0)
             tmp_sr = spec["tmp_sampling_rate"]

@@ -1,0 +1,94 @@
+"""StyleGAN3 generator benchmark: prints one JSON object.
+
+- ``t256_b1_s_per_image`` / ``t256_b4_s_per_image``: our pure-PyTorch SG3-T at 256² with the
+  real config size (channel_base 32768, channel_max 512, z/w 512), fp32 on CPU, seconds per
+  image (median of ``--repeats`` timed calls after one warm-up call) at batch 1 and batch 4.
+- ``--config R`` adds the same for SG3-R (channel_base 65536, channel_max 1024, 1×1 convs,
+  radial filters).
+- ``load_avg_1min`` and ``other_processes_mean_cores`` (CPU time other processes used while
+  this ran, from /proc/stat and our own rusage, over the wall time): above about 0.2 cores on a
+  2-core machine the figures are inflated.
+
+The reference figure for the official code's pure-PyTorch ops on the same kind of machine is
+15–21 s per image (SG3-T 256², batch 1); the target is ≤ 3 s.
+
+Usage: python benchmarks/bench_stylegan3.py [--repeats 3] [--config R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import time
+
+
+def _total_cpu_s() -> float | None:
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()[1:]
+    except OSError:
+        return None
+    ticks = sum(int(v) for i, v in enumerate(fields) if i not in (3, 4))  # minus idle, iowait
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _time_generator(G, *, batch: int, repeats: int) -> float:
+    import torch
+
+    z = torch.randn(batch, G.z_dim, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        G(z, None, truncation_psi=0.7)  # warm-up (builds the resampling matrices)
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            G(z, None, truncation_psi=0.7)
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times) / batch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--config", choices=["T", "R"], action="append", default=None,
+                        help="extra configs to time (T is always timed)")
+    args = parser.parse_args()
+
+    import torch
+
+    from sonicdreams.generators.stylegan import sg3
+
+    wall0, total0, own0 = time.perf_counter(), _total_cpu_s(), _own_cpu_s()
+    result: dict = dict(torch=torch.__version__, threads=torch.get_num_threads(),
+                        load_avg_1min=os.getloadavg()[0], dtype="float32", device="cpu",
+                        target_t256_b1_s_per_image=3.0, official_ref_ops_t256_b1_s=[15, 21])
+    configs = ["T"] + [c for c in (args.config or []) if c != "T"]
+    for name in configs:
+        kwargs = dict(z_dim=512, c_dim=0, w_dim=512, img_resolution=256)
+        if name == "R":
+            kwargs.update(channel_base=65536, channel_max=1024, conv_kernel=1,
+                          use_radial_filters=True)
+        G = sg3.new_generator(sg3.new_config(**kwargs), seed=0)
+        key = name.lower() + "256"
+        result[f"{key}_params_m"] = round(sum(p.numel() for p in G.parameters()) / 1e6, 2)
+        for batch in (1, 4):
+            result[f"{key}_b{batch}_s_per_image"] = round(
+                _time_generator(G, batch=batch, repeats=args.repeats), 3)
+    wall = time.perf_counter() - wall0
+    total1 = _total_cpu_s()
+    if total0 is not None and total1 is not None:
+        others = max(0.0, (total1 - total0) - (_own_cpu_s() - own0))
+        result["other_processes_mean_cores"] = round(others / wall, 2)
+    result["wall_s"] = round(wall, 1)
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
