@@ -374,3 +374,24 @@ def test_formats_agree_with_each_other_on_random_inputs(tmp_path):
     nets = [assemble(read_weights(tmp_path / n)) for n in "abc"]
     for A, B in itertools.combinations(nets, 2):
         torch.testing.assert_close(_outputs(A, seed=3), _outputs(B, seed=3), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["T", "R"])
+def test_stylegan3_through_the_pickle_loader_and_the_cache(tmp_path, monkeypatch, kind):
+    from sonicdreams.generators.stylegan import sg3
+
+    extra = dict(conv_kernel=1, use_radial_filters=True) if kind == "R" else {}
+    config = sg3.new_config(z_dim=16, c_dim=2, w_dim=16, img_resolution=32, channel_base=256,
+                            channel_max=16, mapping_kwargs=dict(num_layers=2), **extra)
+    G = sg3.new_generator(config, seed=3).eval()
+    write_nvlabs_pickle(tmp_path / "sg3.pkl", G)
+    weights = read_weights(tmp_path / "sg3.pkl")
+    assert weights.config["arch"] == "sg3" and weights.source_format == "pt-nvlabs"
+    torch.testing.assert_close(_outputs(assemble(weights)), _outputs(G), rtol=0, atol=1e-6)
+    monkeypatch.setenv("SONICDREAMS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SONICDREAMS_MODELS", str(tmp_path / "models"))
+    first = load_stylegan(tmp_path / "sg3.pkl", device="cpu")
+    second = load_stylegan(tmp_path / "sg3.pkl", device="cpu")  # from the safetensors cache
+    assert len(list((tmp_path.glob("**/converted/*.safetensors")))) == 1
+    torch.testing.assert_close(_outputs(second), _outputs(first), rtol=0, atol=0)
+    torch.testing.assert_close(_outputs(second), _outputs(G), rtol=0, atol=1e-6)

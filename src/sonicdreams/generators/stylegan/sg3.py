@@ -574,7 +574,7 @@ def new_config(*, z_dim: int, c_dim: int, w_dim: int, img_resolution: int,
     every side; the last ``num_critical`` layers are critically sampled and the last two crop
     the margin. Channels are ``channel_base / 2 / cutoff`` capped at ``channel_max``.
     """
-    mapping_kwargs = dict(num_layers=2, lr_multiplier=0.01, **(mapping_kwargs or {}))
+    mapping_kwargs = {"num_layers": 2, "lr_multiplier": 0.01, **(mapping_kwargs or {})}
     last_cutoff = img_resolution / 2
     last_stopband = last_cutoff * last_stopband_rel
     exponents = np.minimum(np.arange(num_layers + 1) / (num_layers - num_critical), 1)
