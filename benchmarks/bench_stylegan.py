@@ -67,6 +67,32 @@ def _official(nv_dir: str, res: int, ours: Generator):
     return G.eval().requires_grad_(False)
 
 
+def _measure(res: int, args: argparse.Namespace) -> dict:
+    G = _config_f(res)
+    z = torch.randn(4, 512, generator=torch.Generator().manual_seed(1))
+    entry: dict = {"params_M": round(sum(p.numel() for p in G.parameters()) / 1e6, 2)}
+    entry["ours_s_per_image_batch1"] = round(
+        _time(lambda: G(z[:1], None, noise_mode="const"), repeats=args.repeats), 3)
+    entry["ours_s_per_image_batch4"] = round(
+        _time(lambda: G(z, None, noise_mode="const"), repeats=args.repeats) / 4, 3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        entry["ours_bf16_s_per_image_batch1"] = round(
+            _time(lambda: G(z[:1], None, noise_mode="const"), repeats=args.repeats), 3)
+    if args.official:
+        O = _official(args.official, res, G)
+        c = torch.zeros(1, 0)
+        entry["official_s_per_image_batch1"] = round(_time(
+            lambda: O(z[:1], c, noise_mode="const", force_fp32=True),
+            repeats=args.repeats), 3)
+        entry["speedup_vs_official_batch1"] = round(
+            entry["official_s_per_image_batch1"] / entry["ours_s_per_image_batch1"], 2)
+        diff = (O(z[:2], torch.zeros(2, 0), truncation_psi=0.7, noise_mode="const",
+                  force_fp32=True)
+                - G(z[:2], None, truncation_psi=0.7, noise_mode="const")).abs().max()
+        entry["max_abs_diff_vs_official"] = float(diff)
+    return entry
+
+
 @torch.inference_mode()
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -77,26 +103,7 @@ def main() -> None:
     result: dict = {"threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
                     "torch": torch.__version__}
     for res in (int(s) for s in args.sizes.split(",")):
-        G = _config_f(res)
-        z = torch.randn(4, 512, generator=torch.Generator().manual_seed(1))
-        entry: dict = {"params_M": round(sum(p.numel() for p in G.parameters()) / 1e6, 2)}
-        entry["ours_s_per_image_batch1"] = round(
-            _time(lambda: G(z[:1], None, noise_mode="const"), repeats=args.repeats), 3)
-        entry["ours_s_per_image_batch4"] = round(
-            _time(lambda: G(z, None, noise_mode="const"), repeats=args.repeats) / 4, 3)
-        if args.official:
-            O = _official(args.official, res, G)
-            c = torch.zeros(1, 0)
-            entry["official_s_per_image_batch1"] = round(_time(
-                lambda: O(z[:1], c, noise_mode="const", force_fp32=True),
-                repeats=args.repeats), 3)
-            entry["speedup_vs_official_batch1"] = round(
-                entry["official_s_per_image_batch1"] / entry["ours_s_per_image_batch1"], 2)
-            diff = (O(z[:2], torch.zeros(2, 0), truncation_psi=0.7, noise_mode="const",
-                      force_fp32=True)
-                    - G(z[:2], None, truncation_psi=0.7, noise_mode="const")).abs().max()
-            entry["max_abs_diff_vs_official"] = float(diff)
-        result[f"sg2_config_f_{res}"] = entry
+        result[f"sg2_config_f_{res}"] = _measure(res, args)
     # Loading a converted 1024² network from the cache (the second load of a file).
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["SONICDREAMS_MODELS"] = tmp

@@ -3,6 +3,8 @@
 - ``t256_b1_s_per_image`` / ``t256_b4_s_per_image``: our pure-PyTorch SG3-T at 256² with the
   real config size (channel_base 32768, channel_max 512, z/w 512), fp32 on CPU, seconds per
   image (median of ``--repeats`` timed calls after one warm-up call) at batch 1 and batch 4.
+- ``t256_b1_bf16_s_per_image``: the same in bfloat16 (what ``precision=auto`` uses on CPUs
+  with bf16 units), and ``t256_bf16_mean_abs_change``, how much that moves the image.
 - ``--config R`` adds the same for SG3-R (channel_base 65536, channel_max 1024, 1×1 convs,
   radial filters).
 - ``load_avg_1min`` and ``other_processes_mean_cores`` (CPU time other processes used while
@@ -40,11 +42,11 @@ def _own_cpu_s() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def _time_generator(G, *, batch: int, repeats: int) -> float:
+def _time_generator(G, *, batch: int, repeats: int, bf16: bool = False) -> float:
     import torch
 
     z = torch.randn(batch, G.z_dim, generator=torch.Generator().manual_seed(0))
-    with torch.inference_mode():
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         G(z, None, truncation_psi=0.7)  # warm-up (builds the resampling matrices)
         times = []
         for _ in range(repeats):
@@ -81,6 +83,16 @@ def main() -> None:
         for batch in (1, 4):
             result[f"{key}_b{batch}_s_per_image"] = round(
                 _time_generator(G, batch=batch, repeats=args.repeats), 3)
+        # What renders use on CPUs with bf16 units (precision=auto), and how far it moves the
+        # image (in [-1, 1] units; one level of 255 is 0.0078).
+        result[f"{key}_b1_bf16_s_per_image"] = round(
+            _time_generator(G, batch=1, repeats=args.repeats, bf16=True), 3)
+        z = torch.randn(2, G.z_dim, generator=torch.Generator().manual_seed(5))
+        with torch.inference_mode():
+            ref = G(z, None, truncation_psi=0.7)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                low = G(z, None, truncation_psi=0.7).float()
+        result[f"{key}_bf16_mean_abs_change"] = round(float((low - ref).abs().mean()), 5)
     wall = time.perf_counter() - wall0
     total1 = _total_cpu_s()
     if total0 is not None and total1 is not None:

@@ -12,7 +12,7 @@ import soundfile as sf
 
 from _formats import sg2_tf_networks, tiny_sg2, write_nvlabs_pickle
 from _tf_pickle import write_tf_pickle
-from sonicdreams.errors import DownloadError, SettingsError, SonicDreamsError, StyleError
+from sonicdreams.errors import DownloadError, SettingsError, SonicDreamsError
 from sonicdreams.video import probe_video
 
 

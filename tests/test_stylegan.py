@@ -392,6 +392,29 @@ def test_stylegan3_through_the_pickle_loader_and_the_cache(tmp_path, monkeypatch
     monkeypatch.setenv("SONICDREAMS_MODELS", str(tmp_path / "models"))
     first = load_stylegan(tmp_path / "sg3.pkl", device="cpu")
     second = load_stylegan(tmp_path / "sg3.pkl", device="cpu")  # from the safetensors cache
-    assert len(list((tmp_path.glob("**/converted/*.safetensors")))) == 1
+    assert len(list(tmp_path.glob("**/converted/*.safetensors"))) == 1
     torch.testing.assert_close(_outputs(second), _outputs(first), rtol=0, atol=0)
     torch.testing.assert_close(_outputs(second), _outputs(G), rtol=0, atol=1e-6)
+
+
+def test_precision_choice_and_bf16_frames_stay_close(monkeypatch):
+    import sonicdreams.generators.stylegan.style as style_module
+    from sonicdreams.generators.stylegan import sg3
+
+    cpu = torch.device("cpu")
+    G2 = tiny_sg2(res=16)
+    config = sg3.new_config(z_dim=16, c_dim=0, w_dim=16, img_resolution=16, channel_base=128,
+                            channel_max=8, mapping_kwargs=dict(num_layers=2))
+    G3 = sg3.new_generator(config, seed=1).eval()
+    autocast = style_module.autocast_dtype
+    assert autocast("auto", cpu, G2) is None  # StyleGAN2 on a CPU stays exact
+    assert autocast("fp32", cpu, G3) is None and autocast("bf16", cpu, G2) is torch.bfloat16
+    monkeypatch.setattr(style_module, "_cpu_has_bf16", lambda: True)
+    assert autocast("auto", cpu, G3) is torch.bfloat16
+    monkeypatch.setattr(style_module, "_cpu_has_bf16", lambda: False)
+    assert autocast("auto", cpu, G3) is None
+    z = np.random.default_rng(2).standard_normal((2, 16)).astype(np.float32)
+    exact = StyleGANStyle(G3, precision="fp32").render(z)
+    fast = StyleGANStyle(G3, precision="bf16").render(z)
+    assert fast.dtype == np.uint8 and fast.shape == exact.shape
+    assert np.abs(fast.astype(int) - exact.astype(int)).mean() < 3  # levels of 255

@@ -87,8 +87,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .audio.decode import Audio
     from .audio.decode import load as load_audio
     from .audio.decode import probe as probe_audio
-    from .generators.styles import list_styles, load_style
     from .generators.stylegan import load_stylegan
+    from .generators.styles import list_styles, load_style
     from .motion.trajectory import Trajectory, plan
     from .progress import Progress
     from .settings import RenderSettings

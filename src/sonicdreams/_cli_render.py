@@ -26,7 +26,8 @@ examples:
   sonicdreams render --from-manifest video.mp4 -o again.mp4
 """
 _GROUP_TITLES = {
-    "input": "input", "generator": "StyleGAN generator", "motion": "motion (how the music moves the picture)",
+    "input": "input", "generator": "StyleGAN generator",
+    "motion": "motion (how the music moves the picture)",
     "classes": "classes (how pitch changes the picture)", "effects": "effects",
     "output": "output",
 }

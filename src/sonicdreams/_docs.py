@@ -12,8 +12,8 @@ from .settings import RenderSettings
 
 __all__ = ["parameters_markdown"]
 
-_TITLES = {"input": "Input", "generator": "StyleGAN generator", "motion": "Motion", "classes": "Classes", "effects": "Effects",
-           "output": "Output"}
+_TITLES = {"input": "Input", "generator": "StyleGAN generator", "motion": "Motion",
+           "classes": "Classes", "effects": "Effects", "output": "Output"}
 
 
 def _shown(value) -> str:

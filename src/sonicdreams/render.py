@@ -178,7 +178,8 @@ def _load_generator(style: Any, size: tuple[int, int] | None, s: RenderSettings)
         # Built-in styles draw any size: render straight at the output size; StyleGAN renders
         # at its own resolution and frames are fitted afterwards.
         return load_style(style, size=size or (512, 512), truncation_psi=s.truncation_psi,
-                          noise_mode=s.noise_mode, device=s.device, batch_size=s.batch_size)
+                          noise_mode=s.noise_mode, device=s.device, precision=s.precision,
+                          batch_size=s.batch_size)
     if hasattr(style, "render") and hasattr(style, "z_dim"):
         return style
     raise SettingsError(f"style={style!r} is not a style name or a generator")

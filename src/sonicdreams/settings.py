@@ -224,6 +224,10 @@ class RenderSettings:
     device: str = option(
         "auto", "where StyleGAN runs: auto (GPU when there is one), cpu, cuda, cuda:1…",
         _device, group="generator")
+    precision: str = option(
+        "auto", "StyleGAN arithmetic: auto (half precision where it is fast and looks the "
+        "same: fp16 on GPU, bf16 for StyleGAN3 on CPUs with bf16 units), fp32, bf16 or fp16",
+        _choice("auto", "fp32", "bf16", "fp16"), group="generator")
     # -- motion: how the music moves the generator's latent (noise) vector ------------------
     speed_fpm: float = option(
         12, "keyframes (distinct base images) per minute of audio; 0 or 1 = one fixed base",

@@ -14,8 +14,8 @@ from .base import Generator
 from .builtin import BUILTIN_STYLES, DEFAULT_STYLE, StyleInfo, list_builtin, load_builtin
 from .catalog import StyleRecord
 
-__all__ = ["list_styles", "load_style", "catalog_entry", "list_catalog", "is_weights_path", "DEFAULT_STYLE",
-           "StyleInfo"]
+__all__ = ["list_styles", "load_style", "catalog_entry", "list_catalog", "is_weights_path",
+           "DEFAULT_STYLE", "StyleInfo"]
 
 
 def list_styles() -> list[StyleInfo]:
@@ -35,11 +35,12 @@ def is_weights_path(style: str | os.PathLike) -> bool:
 
 def load_style(name: str | os.PathLike, *, size: tuple[int, int] = (512, 512),
                truncation_psi: float = 1.0, noise_mode: str = "const", device: str = "auto",
-               batch_size: int | None = None) -> Generator:
+               precision: str = "auto", batch_size: int | None = None) -> Generator:
     """A generator for ``name``: a built-in style, a catalogue style, or a weight file.
 
     Built-in styles render at ``size``; StyleGAN styles render at their own resolution
-    (``truncation_psi``, ``noise_mode``, ``device`` and ``batch_size`` apply to them) and need
+    (``truncation_psi``, ``noise_mode``, ``device``, ``precision`` and ``batch_size`` apply to
+    them) and need
     the ``gan`` extra. Catalogue styles are downloaded once, then cached.
 
     Raises
@@ -62,7 +63,8 @@ def load_style(name: str | os.PathLike, *, size: tuple[int, int] = (512, 512),
                 f"style {name!r} is a StyleGAN network, which needs PyTorch: "
                 f"pip install 'sonicdreams[gan]' ({exc})") from None
         return stylegan_style(name.strip(), device=device, truncation_psi=truncation_psi,
-                              noise_mode=noise_mode, batch_size=batch_size)
+                              noise_mode=noise_mode, precision=precision,
+                              batch_size=batch_size)
     known = [s.name for s in list_styles()] + [r.name for r in list_catalog()]
     close = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
     hint = (f"; did you mean {', '.join(close)}?" if close else
