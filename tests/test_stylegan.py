@@ -418,3 +418,15 @@ def test_precision_choice_and_bf16_frames_stay_close(monkeypatch):
     fast = StyleGANStyle(G3, precision="bf16").render(z)
     assert fast.dtype == np.uint8 and fast.shape == exact.shape
     assert np.abs(fast.astype(int) - exact.astype(int)).mean() < 3  # levels of 255
+
+
+def test_letterboxed_networks_are_cropped_to_their_picture():
+    from sonicdreams.generators.catalog import lookup
+
+    assert lookup("lsun cars").crop == (64, 0, 384, 512)  # LSUN cars: 512x384 in 512x512
+    G = tiny_sg2(res=32)
+    z = np.random.default_rng(4).standard_normal((2, 32)).astype(np.float32)
+    full = StyleGANStyle(G).render(z)
+    cropped = StyleGANStyle(G, crop=(4, 0, 24, 32))
+    assert cropped.size == (24, 32)
+    assert np.array_equal(cropped.render(z), full[:, 4:28])

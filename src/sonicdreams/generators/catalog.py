@@ -77,6 +77,9 @@ class StyleRecord:
     config: str = ""
     notes: str = ""
     origin: Origin = "nvidia"
+    crop: tuple[int, int, int, int] | None = None
+    """(top, left, height, width) of the picture inside the network's square output, for
+    networks trained on letterboxed images (LSUN cars: 512x384 inside 512x512)."""
 
     @property
     def urls(self) -> tuple[str, ...]:
@@ -123,6 +126,8 @@ def _record(raw: dict) -> StyleRecord:
     fields = dict(raw)
     fields["mirrors"] = tuple(fields.get("mirrors") or ())
     fields["resolution"] = tuple(int(x) for x in fields["resolution"])
+    if fields.get("crop") is not None:
+        fields["crop"] = tuple(int(x) for x in fields["crop"])
     record = StyleRecord(**fields)
     if record.host not in _HOST_KINDS or record.format not in _FORMATS \
             or record.arch not in _ARCHS:
