@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 from scipy.ndimage import map_coordinates
 
+from _style_inputs import latents, one_hot
 from sonicdreams.generators.builtin import flow, julia
 from sonicdreams.generators.builtin._noise import TEX_SIZE, sample_noise
 from sonicdreams.generators.builtin.flow import Flow
@@ -16,17 +17,6 @@ from sonicdreams.generators.builtin.julia import Julia
 STYLES = [Flow, Julia]
 SIZE = (96, 128)
 
-
-def latents(n: int, seed: int) -> np.ndarray:
-    """Keyframe-like latents: N(0, 1) truncated to ±2."""
-    return np.clip(np.random.default_rng(seed).standard_normal((n, 512)), -2, 2).astype(
-        np.float32)
-
-
-def one_hot(k: int, n: int = 1) -> np.ndarray:
-    c = np.zeros((n, 12), np.float32)
-    c[:, k] = 1.0
-    return c
 
 
 @pytest.fixture(scope="module", params=STYLES, ids=lambda cls: cls.name)

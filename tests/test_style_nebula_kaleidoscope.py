@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from _style_inputs import latents, one_hot
 from sonicdreams.generators.base import Generator
 from sonicdreams.generators.builtin._noise import (
     TEX_SIZE,
@@ -23,17 +24,6 @@ from sonicdreams.generators.builtin.nebula import Nebula
 STYLES = [Nebula, Kaleidoscope]
 SIZE = (96, 128)
 
-
-def latents(n: int, seed: int) -> np.ndarray:
-    """Keyframe-like latents: N(0, 1) truncated to ±2."""
-    return np.clip(np.random.default_rng(seed).standard_normal((n, 512)), -2, 2).astype(
-        np.float32)
-
-
-def one_hot(k: int, n: int = 1) -> np.ndarray:
-    c = np.zeros((n, 12), np.float32)
-    c[:, k] = 1.0
-    return c
 
 
 @pytest.fixture(scope="module", params=STYLES, ids=lambda cls: cls.name)

@@ -8,22 +8,13 @@ import numpy as np
 import pytest
 
 import sonicdreams
+from _style_inputs import latents, one_hot
 from sonicdreams.errors import StyleError
 from sonicdreams.generators.base import Generator
 from sonicdreams.generators.builtin import BUILTIN_STYLES, DEFAULT_STYLE
 
 STYLES = sorted(BUILTIN_STYLES)
 
-
-def latents(n: int, seed: int) -> np.ndarray:
-    return np.clip(np.random.default_rng(seed).standard_normal((n, 512)), -2, 2).astype(
-        np.float32)
-
-
-def one_hot(k: int, n: int = 1) -> np.ndarray:
-    c = np.zeros((n, 12), np.float32)
-    c[:, k] = 1.0
-    return c
 
 
 @pytest.fixture(scope="module", params=STYLES)

@@ -9,6 +9,7 @@ pushes every latent dimension alike, moves the parameters along one fixed direct
 from __future__ import annotations
 
 import os
+import threading
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -184,3 +185,27 @@ class ProceduralStyle:
         else:
             list(_pool().map(one, range(z.shape[0])))
         return out
+
+
+def lazy_kernel(py_func):
+    """``py_func`` compiled with numba on first call of the returned getter, else ``py_func``.
+
+    Importing numba is slow, so styles compile their kernels only when they first draw; the
+    lock makes a batch's threads, which all ask at once, compile once.
+    """
+    compiled = []
+    lock = threading.Lock()
+
+    def get():
+        with lock:
+            if not compiled:
+                try:
+                    import numba
+                except ImportError:  # pragma: no cover - numba comes with librosa
+                    compiled.append(py_func)
+                else:
+                    compiled.append(numba.njit(cache=True, nogil=True, fastmath=True,
+                                               error_model="numpy")(py_func))
+        return compiled[0]
+
+    return get

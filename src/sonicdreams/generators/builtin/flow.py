@@ -18,7 +18,6 @@ function of the latent and the classes.
 
 from __future__ import annotations
 
-import threading
 from functools import lru_cache
 
 import numpy as np
@@ -30,6 +29,7 @@ from ._toolkit import (
     class_mix,
     grid,
     latent_params,
+    lazy_kernel,
     palette_lut,
     resize_rgb,
 )
@@ -195,23 +195,7 @@ def _flow_py(xs, ys, view, field, dye, fine, look, lut, out, band, tone, sheen):
     return out
 
 
-_KERNEL = None
-_KERNEL_LOCK = threading.Lock()
-
-
-def _kernel():
-    """The compiled kernel (numba, on first use: importing numba is slow), else the Python."""
-    global _KERNEL
-    with _KERNEL_LOCK:  # a batch's threads all ask at once; compile once
-        if _KERNEL is None:
-            try:
-                import numba
-            except ImportError:  # pragma: no cover - numba comes with librosa
-                _KERNEL = _flow_py
-            else:
-                _KERNEL = numba.njit(cache=True, nogil=True, fastmath=True,
-                                     error_model="numpy")(_flow_py)
-    return _KERNEL
+_kernel = lazy_kernel(_flow_py)
 
 
 class Flow(ProceduralStyle):

@@ -19,8 +19,6 @@ finer than a pixel (a Julia set has detail at every scale) glows instead of flic
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
 from ._noise import budget_size
@@ -29,6 +27,7 @@ from ._toolkit import (
     class_mix,
     grid,
     latent_params,
+    lazy_kernel,
     palette_lut,
     resize_rgb,
 )
@@ -113,23 +112,7 @@ def _julia_py(xs, ys, view, k, look, lut, rim_rgb, out):
     return out
 
 
-_KERNEL = None
-_KERNEL_LOCK = threading.Lock()
-
-
-def _kernel():
-    """The compiled kernel (numba, on first use: importing numba is slow), else the Python."""
-    global _KERNEL
-    with _KERNEL_LOCK:  # a batch's threads all ask at once; compile once
-        if _KERNEL is None:
-            try:
-                import numba
-            except ImportError:  # pragma: no cover - numba comes with librosa
-                _KERNEL = _julia_py
-            else:
-                _KERNEL = numba.njit(cache=True, nogil=True, fastmath=True,
-                                     error_model="numpy")(_julia_py)
-    return _KERNEL
+_kernel = lazy_kernel(_julia_py)
 
 
 def _cardioid(t: float) -> tuple[complex, complex]:
