@@ -95,7 +95,7 @@ class StyleRecord:
     @property
     def resolution_text(self) -> str:
         """``"WxH"``, with a ``~`` in front when the resolution is an estimate."""
-        h, w = self.resolution
+        h, w = self.crop[2:] if self.crop else self.resolution
         return f"{'' if self.resolution_known else '~'}{w}x{h}"
 
 

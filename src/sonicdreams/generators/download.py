@@ -115,7 +115,8 @@ def download(record_or_url: StyleRecord | str, *,
         raise DownloadError(
             f"{label}: {url} is on {'mega.nz' if kind == 'mega' else 'Yandex Disk'}, which "
             f"sonicdreams cannot download from; download it with {client} and pass the file "
-            "with --style /path/to/file.pkl (style='/path/to/file.pkl' in Python)")
+            "with --style /path/to/file.pkl (style='/path/to/file.pkl' in Python), or save it "
+            f"as {dest} to use the name")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
