@@ -430,3 +430,12 @@ def test_letterboxed_networks_are_cropped_to_their_picture():
     cropped = StyleGANStyle(G, crop=(4, 0, 24, 32))
     assert cropped.size == (24, 32)
     assert np.array_equal(cropped.render(z), full[:, 4:28])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the message for a machine without CUDA")
+def test_asking_for_a_missing_gpu_is_a_clear_error(tmp_path):
+    from sonicdreams.errors import SettingsError
+
+    write_nvlabs_pickle(tmp_path / "g.pkl", tiny_sg2(res=16))
+    with pytest.raises(SettingsError, match="no CUDA GPU"):
+        load_stylegan(tmp_path / "g.pkl", device="cuda")

@@ -132,9 +132,10 @@ def load_stylegan(path_or_name: str | os.PathLike, *, device: str | torch.device
         mapping, synthesis`` and ``G(z, c, truncation_psi=1, truncation_cutoff=None,
         noise_mode='const')`` → NCHW float images in about [-1, 1].
     """
+    from .style import resolve_device
+
+    device = resolve_device(device)  # a clear error for a GPU that is not there
     path = _resolve(path_or_name)
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
     G = None
     cached = None
     if cache and os.environ.get("SONICDREAMS_CACHE", "").lower() not in ("0", "off", "no"):
