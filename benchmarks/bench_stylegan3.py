@@ -3,6 +3,10 @@
 - ``t256_b1_s_per_image`` / ``t256_b4_s_per_image``: our pure-PyTorch SG3-T at 256² with the
   real config size (channel_base 32768, channel_max 512, z/w 512), fp32 on CPU, seconds per
   image (median of ``--repeats`` timed calls after one warm-up call) at batch 1 and batch 4.
+- ``t256_b1_direct_conv_s_per_image``: the float32 batch-1 figure with the Winograd 3×3
+  convolutions switched off (``_winograd.ENABLED = False``: oneDNN's direct convolution, the
+  path before it), and ``t256_winograd_max_abs_change``, how far the Winograd path moves the
+  image (float32 rounding only).
 - ``t256_b1_bf16_s_per_image``: the same in bfloat16 (what ``precision=auto`` uses on CPUs
   with bf16 units), and ``t256_bf16_mean_abs_change``, how much that moves the image.
 - ``--config R`` adds the same for SG3-R (channel_base 65536, channel_max 1024, 1×1 convs,
@@ -65,7 +69,7 @@ def main() -> None:
 
     import torch
 
-    from sonicdreams.generators.stylegan import sg3
+    from sonicdreams.generators.stylegan import _winograd, sg3_config
 
     wall0, total0, own0 = time.perf_counter(), _total_cpu_s(), _own_cpu_s()
     result: dict = dict(torch=torch.__version__, threads=torch.get_num_threads(),
@@ -77,12 +81,26 @@ def main() -> None:
         if name == "R":
             kwargs.update(channel_base=65536, channel_max=1024, conv_kernel=1,
                           use_radial_filters=True)
-        G = sg3.new_generator(sg3.new_config(**kwargs), seed=0)
+        G = sg3_config.new_generator(sg3_config.new_config(**kwargs), seed=0)
         key = name.lower() + "256"
         result[f"{key}_params_m"] = round(sum(p.numel() for p in G.parameters()) / 1e6, 2)
         for batch in (1, 4):
             result[f"{key}_b{batch}_s_per_image"] = round(
                 _time_generator(G, batch=batch, repeats=args.repeats), 3)
+        if name == "T":  # before/after of the float32 3×3 convolutions
+            z = torch.randn(2, G.z_dim, generator=torch.Generator().manual_seed(5))
+            saved = _winograd.ENABLED
+            try:
+                _winograd.ENABLED = False
+                result[f"{key}_b1_direct_conv_s_per_image"] = round(
+                    _time_generator(G, batch=1, repeats=args.repeats), 3)
+                with torch.inference_mode():
+                    direct = G(z, None, truncation_psi=0.7)
+            finally:
+                _winograd.ENABLED = saved
+            with torch.inference_mode():
+                fast = G(z, None, truncation_psi=0.7)
+            result[f"{key}_winograd_max_abs_change"] = float(f"{(fast - direct).abs().max():.2e}")
         # What renders use on CPUs with bf16 units (precision=auto), and how far it moves the
         # image (in [-1, 1] units; one level of 255 is 0.0078).
         result[f"{key}_b1_bf16_s_per_image"] = round(

@@ -30,7 +30,12 @@ from sonicdreams.generators.stylegan import StyleGANStyle, assemble, load_styleg
 from sonicdreams.generators.stylegan._ops import upfirdn2d
 from sonicdreams.generators.stylegan.loaders import read_weights
 
-torch.set_grad_enabled(False)
+
+@pytest.fixture(autouse=True)
+def _no_grad():
+    """Inference only: no autograd graphs (set per test, not for the whole session)."""
+    with torch.no_grad():
+        yield
 
 
 def _outputs(G, *, seed=1, psi=0.7, cutoff=None, n=3):
@@ -378,12 +383,12 @@ def test_formats_agree_with_each_other_on_random_inputs(tmp_path):
 
 @pytest.mark.parametrize("kind", ["T", "R"])
 def test_stylegan3_through_the_pickle_loader_and_the_cache(tmp_path, monkeypatch, kind):
-    from sonicdreams.generators.stylegan import sg3
+    from sonicdreams.generators.stylegan import sg3_config
 
     extra = dict(conv_kernel=1, use_radial_filters=True) if kind == "R" else {}
-    config = sg3.new_config(z_dim=16, c_dim=2, w_dim=16, img_resolution=32, channel_base=256,
+    config = sg3_config.new_config(z_dim=16, c_dim=2, w_dim=16, img_resolution=32, channel_base=256,
                             channel_max=16, mapping_kwargs=dict(num_layers=2), **extra)
-    G = sg3.new_generator(config, seed=3).eval()
+    G = sg3_config.new_generator(config, seed=3).eval()
     write_nvlabs_pickle(tmp_path / "sg3.pkl", G)
     weights = read_weights(tmp_path / "sg3.pkl")
     assert weights.config["arch"] == "sg3" and weights.source_format == "pt-nvlabs"
@@ -399,13 +404,13 @@ def test_stylegan3_through_the_pickle_loader_and_the_cache(tmp_path, monkeypatch
 
 def test_precision_choice_and_bf16_frames_stay_close(monkeypatch):
     import sonicdreams.generators.stylegan.style as style_module
-    from sonicdreams.generators.stylegan import sg3
+    from sonicdreams.generators.stylegan import sg3_config
 
     cpu = torch.device("cpu")
     G2 = tiny_sg2(res=16)
-    config = sg3.new_config(z_dim=16, c_dim=0, w_dim=16, img_resolution=16, channel_base=128,
+    config = sg3_config.new_config(z_dim=16, c_dim=0, w_dim=16, img_resolution=16, channel_base=128,
                             channel_max=8, mapping_kwargs=dict(num_layers=2))
-    G3 = sg3.new_generator(config, seed=1).eval()
+    G3 = sg3_config.new_generator(config, seed=1).eval()
     autocast = style_module.autocast_dtype
     assert autocast("auto", cpu, G2) is None  # StyleGAN2 on a CPU stays exact
     assert autocast("fp32", cpu, G3) is None and autocast("bf16", cpu, G2) is torch.bfloat16

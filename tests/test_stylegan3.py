@@ -12,7 +12,7 @@ pytest.importorskip("scipy")
 
 import torch.nn.functional as F  # noqa: E402
 
-from sonicdreams.generators.stylegan import sg3  # noqa: E402
+from sonicdreams.generators.stylegan import sg3, sg3_config  # noqa: E402
 from sonicdreams.generators.stylegan.unpickle import Record  # noqa: E402
 
 SMALL = dict(z_dim=8, c_dim=0, w_dim=8, img_resolution=32, channel_base=256, channel_max=16)
@@ -22,7 +22,7 @@ def _small(config: str = "T", **overrides) -> sg3.Generator:
     kwargs = dict(SMALL, **overrides)
     if config == "R":
         kwargs.update(conv_kernel=1, use_radial_filters=True)
-    return sg3.new_generator(sg3.new_config(**kwargs), seed=1)
+    return sg3_config.new_generator(sg3_config.new_config(**kwargs), seed=1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -30,7 +30,7 @@ def _small(config: str = "T", **overrides) -> sg3.Generator:
 
 
 def test_t1024_schedule_matches_the_paper_table():
-    cfg = sg3.new_config(z_dim=512, c_dim=0, w_dim=512, img_resolution=1024)
+    cfg = sg3_config.new_config(z_dim=512, c_dim=0, w_dim=512, img_resolution=1024)
     layers = cfg["synthesis"]["layers"]
     assert [sp["out_size"][0] for sp in layers] == [
         36, 36, 52, 52, 84, 148, 148, 276, 276, 532, 1044, 1044, 1044, 1024, 1024]
@@ -46,7 +46,7 @@ def test_t1024_schedule_matches_the_paper_table():
 
 
 def test_r_config_uses_radial_down_filters_except_critical_layers():
-    cfg = sg3.new_config(z_dim=8, c_dim=0, w_dim=8, img_resolution=64, channel_base=2048,
+    cfg = sg3_config.new_config(z_dim=8, c_dim=0, w_dim=8, img_resolution=64, channel_base=2048,
                          channel_max=64, conv_kernel=1, use_radial_filters=True)
     shapes = [sp["down_filter_shape"] for sp in cfg["synthesis"]["layers"]]
     assert shapes[:12] == [[12, 12]] * 12
@@ -143,7 +143,7 @@ def test_config_from_record_rebuilds_the_network():
 
     G = _small("R", c_dim=3)
     record = _as_record(G, "Generator")
-    config = sg3.config_from_record(record)
+    config = sg3_config.config_from_record(record)
     json.dumps(config)
     state = state_dict_from_record(record)
     assert set(state) == set(G.state_dict())
@@ -192,9 +192,10 @@ def test_filtered_lrelu_matches_direct_computation(up, taps_up, radial, padding,
     gen = torch.Generator().manual_seed(size)
     x = torch.randn(2, 3, size, size + 3, generator=gen, dtype=torch.float64) * 3
     b = torch.randn(3, generator=gen, dtype=torch.float64)
-    fu = sg3.design_lowpass_filter(numtaps=taps_up, cutoff=4, width=6, fs=32).double()
+    fu = sg3_config.design_lowpass_filter(numtaps=taps_up, cutoff=4, width=6, fs=32).double()
     fu = fu + torch.randn(taps_up, generator=gen, dtype=torch.float64) * 0.01  # asymmetric
-    fd = sg3.design_lowpass_filter(numtaps=12, cutoff=5, width=8, fs=32, radial=radial).double()
+    fd = sg3_config.design_lowpass_filter(numtaps=12, cutoff=5, width=8, fs=32,
+                                          radial=radial).double()
     fd = fd + torch.randn(fd.shape, generator=gen, dtype=torch.float64) * 0.01
     kwargs = dict(up=up, down=2, padding=padding, gain=math.sqrt(2), slope=0.2, clamp=2.5)
     want = _naive_filtered_lrelu(x, fu, fd, b, **kwargs)

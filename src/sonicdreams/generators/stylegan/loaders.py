@@ -195,7 +195,7 @@ def _from_record(G: Record, path: Path) -> NetworkWeights:
             "it is not a StyleGAN generator")
     state = state_dict_from_record(G)
     if isinstance(synthesis.modules.get("input"), Record):
-        from .sg3 import config_from_record
+        from .sg3_config import config_from_record
 
         return NetworkWeights(config_from_record(G), state, "pt-nvlabs")
     mapping = modules["mapping"]
