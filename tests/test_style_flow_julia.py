@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
 from scipy.ndimage import map_coordinates
 
 from _style_inputs import latents, one_hot
@@ -24,56 +23,10 @@ def style(request):
     return request.param(size=SIZE)
 
 
-def test_fresh_instances_draw_the_same_pixels(style):
-    z = latents(3, 0)
-    c = np.random.default_rng(1).random((3, 12)).astype(np.float32)
-    np.testing.assert_array_equal(type(style)(size=SIZE).render(z, c), style.render(z, c))
-
-
-@pytest.mark.parametrize("cls", STYLES, ids=lambda cls: cls.name)
-def test_wide_and_tall_frames_are_not_stretched(cls):
-    """A 16:9 frame shows more of the same picture at the same scale: its middle square is the
-    square frame. A 9:16 frame shows the same picture at its height's scale."""
-    z, c = latents(1, 3), one_hot(7)
-    square = cls(size=(90, 90)).render(z, c)[0].astype(float)
-    unrelated = np.abs(cls(size=(90, 90)).render(latents(1, 4), c)[0] - square).mean()
-    wide = cls(size=(90, 160)).render(z, c)[0].astype(float)
-    assert np.abs(wide[:, 35:125] - square).mean() < 0.35 * unrelated
-    tall = cls(size=(160, 90)).render(z, c)[0].astype(float)
-    middle = np.asarray(Image.fromarray(tall.astype(np.uint8)).resize((50, 90))).astype(float)
-    assert np.abs(middle - square[:, 20:70]).mean() < 0.35 * unrelated
-
-
-def test_small_steps_change_little_at_many_latents(style):
-    """Chaotic flows and fractals are where a tiny step could flicker: check several latents,
-    not one."""
-    c = np.full((1, 12), 0.5, np.float32)
-    others = style.render(latents(4, 50), np.repeat(c, 4, axis=0)).astype(float)
-    ratios = []
-    for seed in range(6):
-        z = latents(1, 10 + seed)
-        step = 0.01 * np.random.default_rng(20 + seed).standard_normal((1, 512))
-        base = style.render(z, c)[0].astype(float)
-        near = style.render((z + step).astype(np.float32), c)[0].astype(float)
-        far = np.mean([np.abs(o - base).mean() for o in others])
-        assert far > 15, "random latents should give widely different images"
-        ratios.append(np.abs(near - base).mean() / far)
-    assert max(ratios) < 0.1, f"a tiny step flickers: ratios {np.round(ratios, 3)}"
-
-
 def test_pitch_a_and_b_differ(style):
     frames = style.render(np.repeat(latents(1, 6), 2, axis=0),
                           np.concatenate([one_hot(9), one_hot(11)])).astype(float)
     assert np.abs(frames[0] - frames[1]).mean() > 10
-
-
-def test_pulse_brightens(style):
-    """Pulse pushes every latent dimension alike; both styles answer with more light."""
-    z = latents(3, 8)
-    c = one_hot(4, 3)
-    calm = style.render(z, c).astype(float).mean()
-    beat = style.render(z + np.float32(0.4), c).astype(float).mean()
-    assert beat > calm + 3
 
 
 @pytest.mark.parametrize("module, cls", [(flow, Flow), (julia, Julia)],

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import sonicdreams
 from _style_inputs import latents, one_hot
@@ -42,27 +43,60 @@ def test_contract_and_determinism(style):
     assert a.shape == (3, 96, 128, 3) and a.dtype == np.uint8
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(style.render(z[1:2], c[1:2])[0], a[1])  # batch-independent
+    fresh = sonicdreams.load_style(style.name, size=(96, 128))  # empty caches, same pixels
+    np.testing.assert_array_equal(fresh.render(z, c), a)
 
 
 @pytest.mark.parametrize("size", [(512, 512), (270, 480), (480, 270), (17, 31)])
 def test_any_size_and_aspect(size):
     for name in STYLES:
         frames = sonicdreams.load_style(name, size=size).render(latents(1, 2), one_hot(3))
-        assert frames.shape == (1, *size, 3), name
+        assert frames.shape == (1, *size, 3) and frames.dtype == np.uint8, name
+        assert frames.std() > 5, name  # a picture, not a flat fill
 
 
 def test_small_steps_change_little_and_random_latents_differ(style):
-    z = latents(1, 3)
-    step = np.random.default_rng(4).standard_normal((1, 512)).astype(np.float32)
-    step *= 0.01
+    """A tiny step in z barely changes the picture, at several latents (chaotic flows and
+    fractals could flicker at some), while random latents give widely different pictures."""
     c = np.full((1, 12), 0.5, np.float32)
-    base = style.render(z, c)[0].astype(float)
-    near = style.render(z + step, c)[0].astype(float)
-    others = style.render(latents(4, 5), np.repeat(c, 4, axis=0)).astype(float)
-    small = np.abs(near - base).mean()
-    far = np.mean([np.abs(o - base).mean() for o in others])
-    assert far > 15, "random latents should give widely different images"
-    assert small < 0.1 * far, f"{small=:.2f} {far=:.2f}: a tiny step flickers"
+    others = style.render(latents(4, 50), np.repeat(c, 4, axis=0)).astype(float)
+    ratios = []
+    for seed in range(6):
+        z = latents(1, 10 + seed)
+        step = 0.01 * np.random.default_rng(20 + seed).standard_normal((1, 512))
+        base = style.render(z, c)[0].astype(float)
+        near = style.render((z + step).astype(np.float32), c)[0].astype(float)
+        far = np.mean([np.abs(o - base).mean() for o in others])
+        assert far > 15, "random latents should give widely different images"
+        ratios.append(np.abs(near - base).mean() / far)
+    assert max(ratios) < 0.1, f"a tiny step flickers: ratios {np.round(ratios, 3)}"
+
+
+@pytest.mark.parametrize("name", STYLES)
+def test_wide_and_tall_frames_are_not_stretched(name):
+    """A 16:9 frame shows more of the same picture at the same scale: its middle square is the
+    square frame. A 9:16 frame shows the same picture at its height's scale."""
+    z, c = latents(1, 3), one_hot(7)
+    square = sonicdreams.load_style(name, size=(90, 90)).render(z, c)[0].astype(float)
+    other = sonicdreams.load_style(name, size=(90, 90)).render(latents(1, 4), c)[0]
+    unrelated = np.abs(other - square).mean()
+    wide = sonicdreams.load_style(name, size=(90, 160)).render(z, c)[0].astype(float)
+    assert np.abs(wide[:, 35:125] - square).mean() < 0.35 * unrelated
+    tall = sonicdreams.load_style(name, size=(160, 90)).render(z, c)[0].astype(float)
+    middle = np.asarray(Image.fromarray(tall.astype(np.uint8)).resize((50, 90))).astype(float)
+    assert np.abs(middle - square[:, 20:70]).mean() < 0.35 * unrelated
+
+
+@pytest.mark.parametrize("name", [s for s in STYLES if s != "cppn"])
+def test_pulse_brightens(name):
+    """Pulse pushes every latent dimension alike; these styles answer with more light (cppn
+    feeds z through its coordinate network, with no brightness rule)."""
+    style = sonicdreams.load_style(name, size=(96, 128))
+    z = latents(3, 8)
+    c = one_hot(4, 3)
+    calm = style.render(z, c).astype(float).mean()
+    beat = style.render(z + np.float32(0.4), c).astype(float).mean()
+    assert beat > calm + 3
 
 
 def test_each_class_shows_on_screen(style):
@@ -76,13 +110,13 @@ def test_each_class_shows_on_screen(style):
     assert spread.max() > 30
 
 
-@pytest.mark.parametrize("case", ["plus10", "minus10", "zeros", "classes_zero", "classes_one",
-                                  "huge"])
+@pytest.mark.parametrize("case", ["plus10", "minus10", "zeros", "huge", "classes_zero",
+                                  "classes_one", "classes_huge"])
 def test_extreme_inputs_give_finite_frames(style, case):
     z = {"plus10": np.full((1, 512), 10.0), "minus10": np.full((1, 512), -10.0),
          "huge": np.full((1, 512), 1e6)}.get(case, np.zeros((1, 512)))
-    c = {"classes_one": np.ones((1, 12)), "classes_zero": np.zeros((1, 12))}.get(
-        case, np.full((1, 12), 0.3))
+    c = {"classes_zero": np.zeros((1, 12)), "classes_one": np.ones((1, 12)),
+         "classes_huge": np.full((1, 12), 1e6)}.get(case, np.full((1, 12), 0.3))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow or invalid-value warnings
         frames = style.render(z.astype(np.float32), c.astype(np.float32))

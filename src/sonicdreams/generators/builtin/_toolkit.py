@@ -209,3 +209,24 @@ def lazy_kernel(py_func):
         return compiled[0]
 
     return get
+
+
+class KernelStyle(ProceduralStyle):
+    """A style drawn by one compiled kernel at about ``work_pixels`` pixels, then resized.
+
+    Subclasses set ``kernel`` (a getter from :func:`lazy_kernel`) and ``work_pixels`` and
+    implement ``_kernel_args(z, c, size)``: the kernel's arguments for a frame of ``size``.
+    """
+
+    kernel = None
+    work_pixels = 512 * 512
+
+    def frame(self, z: np.ndarray, c: np.ndarray) -> npt.NDArray[np.uint8]:
+        from ._noise import budget_size
+
+        args = self._kernel_args(z, c, budget_size(self.size, self.work_pixels))
+        return resize_rgb(type(self).kernel()(*args), self.size)
+
+    @staticmethod
+    def _kernel_args(z: np.ndarray, c: np.ndarray, size: tuple[int, int]) -> tuple:
+        raise NotImplementedError

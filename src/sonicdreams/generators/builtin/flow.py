@@ -23,15 +23,14 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from ._noise import TEX_SIZE, budget_size, noise_texture
+from ._noise import TEX_SIZE, noise_texture
 from ._toolkit import (
-    ProceduralStyle,
+    KernelStyle,
     class_mix,
     grid,
     latent_params,
     lazy_kernel,
     palette_lut,
-    resize_rgb,
 )
 
 __all__ = ["Flow"]
@@ -198,14 +197,12 @@ def _flow_py(xs, ys, view, field, dye, fine, look, lut, out, band, tone, sheen):
 _kernel = lazy_kernel(_flow_py)
 
 
-class Flow(ProceduralStyle):
+class Flow(KernelStyle):
     name = "flow"
     description = "silky filaments of ink swirled by a flowing liquid, coloured by pitch"
     work_pixels = 320 * 320  # smooth along the flow: computed at about this many pixels
 
-    def frame(self, z: np.ndarray, c: np.ndarray) -> np.ndarray:
-        args = self._kernel_args(z, c, budget_size(self.size, self.work_pixels))
-        return resize_rgb(_kernel()(*args), self.size)
+    kernel = staticmethod(_kernel)
 
     @staticmethod
     def _kernel_args(z: np.ndarray, c: np.ndarray, size: tuple[int, int]) -> tuple:

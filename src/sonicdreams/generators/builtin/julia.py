@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._noise import budget_size
 from ._toolkit import (
-    ProceduralStyle,
+    KernelStyle,
     class_mix,
     grid,
     latent_params,
     lazy_kernel,
     palette_lut,
-    resize_rgb,
 )
 
 __all__ = ["Julia"]
@@ -128,14 +126,12 @@ def _cardioid(t: float) -> tuple[complex, complex]:
     return complex(point), complex(out / max(abs(out), 1e-9))
 
 
-class Julia(ProceduralStyle):
+class Julia(KernelStyle):
     name = "julia"
     description = "ornate Julia-set fractals with glowing rims, drifting and turning, by pitch"
     work_pixels = 512 * 512  # computed at about this many pixels, then scaled
 
-    def frame(self, z: np.ndarray, c: np.ndarray) -> np.ndarray:
-        args = self._kernel_args(z, c, budget_size(self.size, self.work_pixels))
-        return resize_rgb(_kernel()(*args), self.size)
+    kernel = staticmethod(_kernel)
 
     @staticmethod
     def _kernel_args(z: np.ndarray, c: np.ndarray, size: tuple[int, int]) -> tuple:
