@@ -94,7 +94,7 @@ def e2e(song: Path, tmp: Path) -> dict:
 
 
 def pipeline(song: Path, tmp: Path) -> dict:
-    import sonicdreams.render as r
+    import sonicdreams.pipeline as r
 
     os.environ["SONICDREAMS_CACHE"] = str(tmp / "cache")
     gen = ReadyFrames()
@@ -110,7 +110,7 @@ import json, sys, time, os
 sys.path.insert(0, {bench!r})
 from _peak import peak_rss_mb
 from bench_render import ReadyFrames
-import sonicdreams.render as r
+import sonicdreams.pipeline as r
 t0 = time.perf_counter()
 res = r.render({song!r}, {out!r}, style=ReadyFrames((256, 256)), preset="veryfast", seed=1,
                duration={duration})
@@ -192,7 +192,7 @@ def original_way(song: Path, tmp: Path, seconds: float = 30.0) -> dict:
         out.mux(v.encode(None))
     original_s = time.perf_counter() - t0
 
-    import sonicdreams.render as r
+    import sonicdreams.pipeline as r
 
     os.environ["SONICDREAMS_CACHE"] = "off"
     from sonicdreams.generators.callable import CallableStyle

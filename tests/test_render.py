@@ -17,7 +17,7 @@ import pytest
 
 from conftest import click_track, write_wav
 from sonicdreams.errors import AudioError, SettingsError, StyleError
-from sonicdreams.render import render, work_dir_for
+from sonicdreams.pipeline import render, work_dir_for
 from sonicdreams.video import probe_video, read_manifest
 
 
@@ -142,15 +142,22 @@ def test_builtin_style_renders_at_the_requested_size(excerpt, tmp_path):
 
 
 def test_same_seed_same_video_and_manifest_reproduces(excerpt, tmp_path):
-    a, b = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    song = tmp_path / "my song.ogg"
+    song.write_bytes(excerpt.read_bytes())
+    a, b, c = tmp_path / "a.mp4", tmp_path / "b.mp4", tmp_path / "c.mp4"
     options = dict(fps=12, duration=2, width=64, height=64, preset="ultrafast")
-    first = render(excerpt, a, **options)  # seed drawn and reported
+    first = render(song, a, **options)  # seed drawn and reported
     manifest = read_manifest(a)
     assert manifest["seed"] == first.seed and manifest["song"]["sha256"]
+    # The song is found by name beside the video, and checked by its SHA-256.
     run = run_cli("render", "--from-manifest", a, "-o", b, "--quiet")
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == str(b)
     np.testing.assert_array_equal(decode_frames(a), decode_frames(b))
+    # Or given explicitly, from anywhere.
+    run = run_cli("render", excerpt, "--from-manifest", a, "-o", c, "--quiet")
+    assert run.returncode == 0, run.stderr
+    np.testing.assert_array_equal(decode_frames(a), decode_frames(c))
 
 
 def test_output_audio_replaces_the_soundtrack(excerpt, tmp_path):

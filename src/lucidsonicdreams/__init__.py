@@ -126,7 +126,7 @@ class LucidSonicDream:
         the result reproducible; other sonicdreams options (``width``, ``crf``…) may be
         passed as keywords. Returns the path of the video.
         """
-        from sonicdreams.render import render
+        from sonicdreams.pipeline import render
 
         name = os.fspath(file_name)
         if not name.lower().endswith((".mp4", ".webm", ".mov", ".mkv", ".gif")):
@@ -142,6 +142,7 @@ class LucidSonicDream:
             options.setdefault("height", int(resolution))
             options.setdefault("fit", "stretch")  # the original resized to a square
         progress = None if options.pop("quiet", False) else _ProgressBar()
+        options.setdefault("overwrite", True)  # the original replaced file_name (not the song)
         try:
             result = render(
                 self.song, name, style=style, fps=fps, start=start, duration=duration,

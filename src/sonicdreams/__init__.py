@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 
 from .errors import (
     AudioError,
+    BusyError,
     DownloadError,
     ModelFormatError,
+    OutputError,
     SettingsError,
     SonicDreamsError,
     SonicDreamsWarning,
@@ -29,6 +31,8 @@ except Exception:  # pragma: no cover - running from a source tree without insta
 
 __all__ = [
     "__version__",
+    "render",
+    "RenderResult",
     "analyze",
     "Features",
     "plan",
@@ -48,11 +52,15 @@ __all__ = [
     "ModelFormatError",
     "UnsafeModelError",
     "DownloadError",
+    "OutputError",
+    "BusyError",
     "SonicDreamsWarning",
 ]
 
 # name -> (module, attribute): resolved on first access so `import sonicdreams` stays light.
 _LAZY = {
+    "render": ("sonicdreams.pipeline", "render"),
+    "RenderResult": ("sonicdreams.pipeline", "RenderResult"),
     "analyze": ("sonicdreams.audio.analyze", "analyze"),
     "Features": ("sonicdreams.audio.analyze", "Features"),
     "Audio": ("sonicdreams.audio.decode", "Audio"),
@@ -90,5 +98,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .generators.stylegan import load_stylegan
     from .generators.styles import list_styles, load_style
     from .motion.trajectory import Trajectory, plan
+    from .pipeline import RenderResult, render
     from .progress import Progress
     from .settings import RenderSettings

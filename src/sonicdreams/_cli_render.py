@@ -91,10 +91,18 @@ def add_render_parser(commands, run) -> None:
                    help="reproduce a video made by sonicdreams from its embedded manifest")
     p.add_argument("--preview", action="store_true",
                    help="fast draft: small frames at 12 fps, same timing and seed")
+    p.add_argument("-y", "--overwrite", action="store_true",
+                   help="replace the output if it exists (never the song or another input)")
+    p.add_argument("--allow-other-song", action="store_true",
+                   help="with --from-manifest: render a song other than the manifest's")
+    p.add_argument("--work-dir", metavar="DIR",
+                   help="where the resumable pieces go while rendering (default: beside the "
+                        "output); a folder on a disk with room to spare")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json-progress", action="store_true",
                    help="print progress as JSON lines on stderr (for other programs)")
-    p.add_argument("--no-cache", action="store_true", help="do not use the analysis cache")
+    p.add_argument("--no-cache", action="store_true",
+                   help="do not use the caches (analyses, converted weights)")
     _add_settings_flags(p)
     p.set_defaults(run=run)
 
@@ -107,6 +115,8 @@ def add_demo_parser(commands, run) -> None:
     p.add_argument("-o", "--output", default="demo.mp4", metavar="OUT",
                    help="video file to write (default: %(default)s)")
     p.add_argument("--style", default=None, help="style to use (default: the default style)")
+    p.add_argument("-y", "--overwrite", action="store_true",
+                   help="replace the output if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json-progress", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(run=run)
@@ -196,14 +206,27 @@ def _toml_value(value: Any) -> str:
 
 
 class ProgressPrinter:
-    """Turns progress events into a tqdm bar (TTY), JSON lines, or nothing."""
+    """Turns progress events into a tqdm bar (TTY), JSON lines, or nothing.
+
+    A closed stderr (the reader of ``--json-progress`` went away) stops the reporting, never
+    the render: the video is still finished and written.
+    """
 
     def __init__(self, *, quiet: bool, json_lines: bool) -> None:
         self.quiet = quiet
         self.json_lines = json_lines
         self.bars: dict[str, Any] = {}
+        self.closed = False
 
     def __call__(self, event) -> None:
+        if self.closed:
+            return
+        try:
+            self._show(event)
+        except (BrokenPipeError, ValueError):  # ValueError: the stream was closed
+            self._lost()
+
+    def _show(self, event) -> None:
         if self.json_lines:
             print(json.dumps({"stage": event.stage, "done": event.done, "total": event.total,
                               "elapsed_s": round(event.elapsed_s, 3)}), file=sys.stderr,
@@ -220,11 +243,46 @@ class ProgressPrinter:
                                                initial=event.done)
         bar.update(event.done - bar.n)
 
+    def _lost(self) -> None:
+        import os
+
+        self.closed = True
+        self.bars.clear()
+        try:  # later writes to stderr (and the one at exit) go nowhere instead of failing
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stderr.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
+    def say(self, text: str) -> None:
+        """A line on stderr for the user (dropped if stderr is closed)."""
+        if not self.closed:
+            try:
+                print(text, file=sys.stderr, flush=True)
+            except (BrokenPipeError, ValueError):
+                self._lost()
+
     def close(self) -> None:
         for bar in self.bars.values():
-            bar.close()
+            try:
+                bar.close()
+            except (BrokenPipeError, ValueError):
+                self._lost()
+        self.bars.clear()
 
 
 def default_output(song: str) -> Path:
-    """``song.mp3`` → ``song.mp4`` in the current folder."""
-    return Path(Path(song).stem + ".mp4")
+    """``song.mp3`` → ``song.mp4`` in the current folder; ``clip.mp4`` (the song itself) →
+    ``clip.sonicdreams.mp4``, so the default never names the input."""
+    import os
+
+    from .pipeline import _same_file
+
+    stem = Path(song).stem
+    plain = Path(stem + ".mp4")
+    same_name = (Path.cwd() / plain).resolve().parent == Path(song).resolve().parent and \
+        plain.name.lower() == Path(song).name.lower()
+    if same_name or (os.path.exists(song) and _same_file(plain, Path(song))):
+        return Path(stem + ".sonicdreams.mp4")
+    return plain

@@ -10,8 +10,10 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -106,39 +108,61 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_render(args: argparse.Namespace) -> int:
     from ._cli_render import ProgressPrinter, default_output, settings_from_args, to_toml
-    from .errors import SettingsError
-    from .render import render
+    from .pipeline import render
 
     settings, manifest = settings_from_args(args)
     if args.dump_config:
         print(to_toml(settings), end="")
         return 0
-    song = args.song or (manifest.get("song", {}).get("path") if manifest else None)
-    if not song:
-        raise SettingsError("give the song to render (or --from-manifest VIDEO)")
+    song = _song_to_render(args, manifest)
     output = Path(args.output) if args.output else default_output(song)
-    if args.no_cache:
-        os.environ["SONICDREAMS_CACHE"] = "off"
     printer = ProgressPrinter(quiet=args.quiet, json_lines=args.json_progress)
     try:
-        result = render(song, output, settings=settings, progress=printer)
+        result = render(song, output, settings=settings, progress=printer,
+                        overwrite=args.overwrite, work_dir=args.work_dir,
+                        cache=not args.no_cache)
     finally:
         printer.close()
-    if manifest and manifest.get("song", {}).get("sha256") not in (None, _digest(song)):
-        print("warning: the song differs from the one in the manifest", file=sys.stderr)
     if not args.quiet:
-        print(f"{result.n_frames} frames at {_fps_text(result.fps)} fps, "
-              f"{result.size[1]}x{result.size[0]}, seed {result.seed}, "
-              f"{result.elapsed_s:.1f} s", file=sys.stderr)
+        printer.say(f"{result.n_frames} frames at {_fps_text(result.fps)} fps, "
+                    f"{result.size[1]}x{result.size[0]}, seed {result.seed}, "
+                    f"{result.elapsed_s:.1f} s")
     print(result.output)
     return 0
 
 
-def _digest(path: str) -> str | None:
+def _song_to_render(args: argparse.Namespace, manifest: dict) -> str:
+    """The song argument, checked against the manifest's song before any work."""
+    from .errors import SettingsError
+
+    if not manifest:
+        if not args.song:
+            raise SettingsError("give the song to render (or --from-manifest VIDEO)")
+        return args.song
+    wanted = manifest["song"].get("sha256")
+    name = manifest["song"].get("name") or Path(manifest["song"].get("path") or "").name
+    video = Path(args.from_manifest)
+    if args.song:
+        if wanted and not args.allow_other_song and _digest(args.song) not in (None, wanted):
+            raise SettingsError(
+                f"{args.song} is not the song {video.name} was made from ({name or '?'}, "
+                f"SHA-256 {wanted[:12]}…); give that song, or add --allow-other-song to use "
+                "this one")
+        return args.song
+    for folder in dict.fromkeys([Path.cwd(), video.parent]):
+        candidate = folder / name if name else None
+        if candidate is not None and candidate.is_file() and _digest(candidate) == wanted:
+            return str(candidate)
+    raise SettingsError(f"{video.name} was made from {name or 'a song'!r}, which is not in the "
+                        "current folder or beside the video; give the song: sonicdreams "
+                        f"render SONG --from-manifest {video}")
+
+
+def _digest(path: str | Path) -> str | None:
     from .audio.cache import file_digest
 
     try:
-        return file_digest(path)
+        return file_digest(path) if Path(path).is_file() else None
     except OSError:
         return None
 
@@ -147,7 +171,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from importlib.resources import as_file, files
 
     from ._cli_render import ProgressPrinter
-    from .render import render
+    from .pipeline import render
 
     printer = ProgressPrinter(quiet=args.quiet, json_lines=args.json_progress)
     options = {"style": args.style} if args.style else {}
@@ -155,12 +179,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         try:
             result = render(song, Path(args.output), duration=20, seed=1, preset="veryfast",
                             flash_strength=0.35, zoom_strength=0.3, progress=printer,
-                            **options)
+                            overwrite=args.overwrite, **options)
         finally:
             printer.close()
     if not args.quiet:
-        print(f"demo: {result.n_frames} frames in {result.elapsed_s:.1f} s; music: noiz2sa "
-              "by Kenta Cho (BSD-2-Clause)", file=sys.stderr)
+        printer.say(f"demo: {result.n_frames} frames in {result.elapsed_s:.1f} s; music: "
+                    "noiz2sa by Kenta Cho (BSD-2-Clause)")
     print(Path(result.output).resolve())
     return 0
 
@@ -345,7 +369,38 @@ def _fps_text(fps) -> str:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"warning: {message}", file=sys.stderr)
+    _err(f"warning: {message}")
+
+
+def _err(text: str) -> None:
+    """One line on stderr; a closed stderr is not an error (the render goes on)."""
+    try:
+        print(" ".join(str(text).split("\n")), file=sys.stderr, flush=True)
+    except (BrokenPipeError, ValueError):
+        _silence(sys.stderr)
+
+
+def _silence(stream) -> None:
+    """Point a closed stdout/stderr at /dev/null so later writes (and exit) stay quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, stopped like Ctrl-C: threads joined, finished segments kept."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise _Terminated()
+
+
+class _LevelFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}".replace("\n", " ")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -356,37 +411,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # argparse: --help/--version → 0, usage errors → 2
         return int(exit_.code or 0)
     debug = bool(getattr(args, "debug", False))
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
-                        format="%(levelname)s: %(message)s")
-    with warnings.catch_warnings():
-        if not debug:
-            warnings.simplefilter("default", SonicDreamsWarning)
-            warnings.showwarning = _show_warning
-        try:
-            return args.run(args)
-        except SonicDreamsError as err:
-            if debug:
-                raise
-            print(f"sonicdreams: error: {err}", file=sys.stderr)
-            return 2
-        except KeyboardInterrupt:
-            hint = ("; run the same command again to resume"
-                    if getattr(args, "command", None) in ("render", "demo") else "")
-            print(f"sonicdreams: interrupted{hint}", file=sys.stderr)
-            return 130
-        except BrokenPipeError:
-            # The reader of our stdout went away (e.g. `| head`): not an error.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            return 0
-        except Exception as err:  # an internal error: short message, traceback with --debug
-            if debug:
-                raise
-            log_path = _save_traceback()
-            where = f"; full log: {log_path}" if log_path else ""
-            print(f"sonicdreams: internal error: {type(err).__name__}: {err} "
-                  f"(run again with --debug for the traceback{where})", file=sys.stderr)
-            return 1
+    handler = logging.StreamHandler()
+    handler.setFormatter(_LevelFormatter())
+    root = logging.getLogger("sonicdreams")
+    saved_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
+    try:
+        with warnings.catch_warnings():
+            if not debug:
+                warnings.simplefilter("default", SonicDreamsWarning)
+                warnings.showwarning = _show_warning
+            return _run(args, debug)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+        root.removeHandler(handler)
+        root.setLevel(saved_level)
+
+
+def _run(args: argparse.Namespace, debug: bool) -> int:
+    try:
+        return args.run(args)
+    except SonicDreamsError as err:
+        if debug:
+            raise
+        _err(f"sonicdreams: error: {err}")
+        return 2
+    except KeyboardInterrupt as err:
+        hint = ("; run the same command again to resume"
+                if getattr(args, "command", None) in ("render", "demo") else "")
+        what = "terminated" if isinstance(err, _Terminated) else "interrupted"
+        _err(f"sonicdreams: {what}{hint}")
+        return 143 if isinstance(err, _Terminated) else 130
+    except BrokenPipeError:
+        # The reader of our stdout went away (e.g. `| head`) after the work was done.
+        _silence(sys.stdout)
+        return 0
+    except Exception as err:  # an internal error: short message, traceback with --debug
+        if debug:
+            raise
+        log_path = _save_traceback()
+        where = f"; full log: {log_path}" if log_path else ""
+        _err(f"sonicdreams: internal error: {type(err).__name__}: {err} "
+             f"(run again with --debug for the traceback{where})")
+        return 1
 
 
 def _save_traceback() -> str | None:

@@ -14,6 +14,8 @@ __all__ = [
     "ModelFormatError",
     "UnsafeModelError",
     "DownloadError",
+    "OutputError",
+    "BusyError",
     "SonicDreamsWarning",
 ]
 
@@ -44,6 +46,15 @@ class UnsafeModelError(ModelFormatError):
 
 class DownloadError(SonicDreamsError):
     """A download failed or did not verify."""
+
+
+class OutputError(SonicDreamsError):
+    """The video cannot be written where asked: it exists, it is an input, the disk is full,
+    or the folder is read-only. Finished segments are kept, so the render can be resumed."""
+
+
+class BusyError(SonicDreamsError):
+    """Another render is writing the same video (its work folder is locked)."""
 
 
 class SonicDreamsWarning(UserWarning):

@@ -17,6 +17,7 @@ import heapq
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from .errors import SettingsError, SonicDreamsError
+from .errors import OutputError, SettingsError, SonicDreamsError
 
 __all__ = ["VideoSpec", "SegmentWriter", "finalize", "container_for", "read_manifest",
            "probe_video", "VideoInfo", "PRESETS"]
@@ -246,9 +247,13 @@ def _video_packets(segments: Sequence[Path], out_stream,
             offset += stream.frames or n_packets
 
 
-def _audio_packets(track: AudioTrack, out_stream) -> Iterator[tuple[float, object]]:
-    """Encode the trimmed soundtrack; packets with their times."""
+def _audio_packets(track: AudioTrack, out_stream,
+                   cancel: threading.Event | None = None) -> Iterator[tuple[float, object]]:
+    """Encode the trimmed soundtrack; packets with their times. Stops with
+    :class:`~sonicdreams._jobs.Cancelled` soon after ``cancel`` is set."""
     import av
+
+    from ._jobs import Cancelled
 
     rate = out_stream.codec_context.sample_rate
     with av.open(track.path, metadata_errors="ignore") as src:
@@ -283,6 +288,8 @@ def _audio_packets(track: AudioTrack, out_stream) -> Iterator[tuple[float, objec
                     yield _packet_time(packet), packet
 
         for packet in src.demux(stream):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("the soundtrack was cancelled")
             try:
                 frames = packet.decode()
             except av.FFmpegError:
@@ -301,10 +308,12 @@ def _packet_time(packet) -> float:
     return float(packet.pts * packet.time_base) if packet.pts is not None else 0.0
 
 
-def encode_soundtrack(track: AudioTrack, path: Path, spec: VideoSpec) -> Path:
+def encode_soundtrack(track: AudioTrack, path: Path, spec: VideoSpec, *,
+                      cancel: threading.Event | None = None) -> Path:
     """Encode the soundtrack into its own file (atomically), to be copied by :func:`finalize`.
 
-    Run while the frames render, so the output is only a copy job at the end.
+    Run while the frames render, so the output is only a copy job at the end; ``cancel``
+    stops it within a packet or so.
     """
     import av
 
@@ -312,7 +321,7 @@ def encode_soundtrack(track: AudioTrack, path: Path, spec: VideoSpec) -> Path:
     try:
         with av.open(str(tmp), mode="w", format="mp4") as out:
             stream = _audio_stream(out, track, spec)
-            for _, packet in _audio_packets(track, stream):
+            for _, packet in _audio_packets(track, stream, cancel):
                 out.mux(packet)
         os.replace(tmp, path)
     except BaseException:
@@ -338,11 +347,13 @@ def _copied_packets(path: Path, out_stream) -> Iterator[tuple[float, object]]:
 
 def finalize(segments: Sequence[Path], output: str | os.PathLike[str], *, spec: VideoSpec,
              audio: AudioTrack | None, metadata: dict[str, str] | None = None,
-             audio_file: Path | None = None) -> Path:
+             audio_file: Path | None = None, overwrite: bool = True) -> Path:
     """Join the segments and the soundtrack into ``output``, atomically.
 
     Video packets are copied (no re-encoding); audio is encoded once. GIF output is the
-    exception: its frames are decoded from the segments and encoded with a palette.
+    exception: its frames are decoded from the segments and encoded with a palette. Without
+    ``overwrite`` a file that appeared at ``output`` meanwhile is left alone
+    (:class:`OutputError`).
     """
     import av
 
@@ -372,7 +383,7 @@ def finalize(segments: Sequence[Path], output: str | os.PathLike[str], *, spec: 
                     # Interleave by time so players can stream the file.
                     for _, packet in heapq.merge(*sources, key=lambda item: item[0]):
                         out.mux(packet)
-        os.replace(tmp, output)
+        _move_into_place(tmp, output, overwrite=overwrite)
     except BaseException:
         try:
             tmp.unlink()
@@ -380,6 +391,25 @@ def finalize(segments: Sequence[Path], output: str | os.PathLike[str], *, spec: 
             pass
         raise
     return output
+
+
+def _move_into_place(tmp: Path, output: Path, *, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(tmp, output)
+        return
+    try:
+        os.link(tmp, output)  # atomic, and fails if the name is taken: never clobbers
+    except FileExistsError:
+        raise OutputError(f"output {output} appeared while rendering; add -y (--overwrite) "
+                          "to replace it (the rendered pieces are kept: it takes seconds)"
+                          ) from None
+    except OSError:  # a file system without hard links
+        if output.exists():
+            raise OutputError(f"output {output} appeared while rendering; add -y "
+                              "(--overwrite) to replace it") from None
+        os.replace(tmp, output)
+        return
+    tmp.unlink()
 
 
 def _audio_stream(out, track: AudioTrack, spec: VideoSpec):

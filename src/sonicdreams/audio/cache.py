@@ -4,9 +4,7 @@ Entries are keyed by the file's content (SHA-256) plus every setting that change
 stored as ``.npz`` without pickles, and written atomically (temporary name, then
 ``os.replace``). A damaged entry is ignored and rebuilt.
 
-Location: ``$SONICDREAMS_CACHE`` if set (``off``/``0``/``none`` disables caching), else the
-user cache directory (``~/.cache/sonicdreams`` on Linux, ``~/Library/Caches/sonicdreams`` on
-macOS, ``%LOCALAPPDATA%\\sonicdreams\\Cache`` on Windows).
+Location: :func:`sonicdreams.paths.cache_root` (``$SONICDREAMS_CACHE``; ``off`` disables it).
 """
 
 from __future__ import annotations
@@ -15,7 +13,6 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import tempfile
 from pathlib import Path
 
@@ -26,23 +23,13 @@ __all__ = ["cache_dir", "file_digest", "entry_key", "load_entry", "save_entry"]
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 4  # 4: chroma is zero in digital silence
-_OFF = {"", "0", "off", "none", "false", "no"}
 
 
 def cache_dir() -> Path | None:
-    """The cache root, or ``None`` when caching is switched off."""
-    env = os.environ.get("SONICDREAMS_CACHE")
-    if env is not None:
-        if env.strip().lower() in _OFF:
-            return None
-        return Path(env).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-        return base / "sonicdreams" / "Cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "sonicdreams"
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "sonicdreams"
+    """The cache root, or ``None`` when caching is switched off (see :mod:`sonicdreams.paths`)."""
+    from ..paths import cache_root
+
+    return cache_root()
 
 
 def file_digest(path: str | os.PathLike[str]) -> str:

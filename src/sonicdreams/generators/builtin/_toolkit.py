@@ -133,17 +133,6 @@ def resize_rgb(img: npt.NDArray[np.uint8], size: tuple[int, int]) -> npt.NDArray
     return np.asarray(out)
 
 
-_POOL: ThreadPoolExecutor | None = None
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1)),
-                                   thread_name_prefix="sonicdreams-style")
-    return _POOL
-
-
 class ProceduralStyle:
     """Base of the built-in styles: validation, batching over threads, the contract's fields.
 
@@ -180,11 +169,24 @@ class ProceduralStyle:
         def one(i: int) -> None:
             out[i] = self.frame(z[i], c[i])
 
-        if z.shape[0] == 1:
-            one(0)
+        workers = min(z.shape[0], os.cpu_count() or 1, 8)
+        if workers == 1:
+            for i in range(z.shape[0]):
+                one(i)
         else:
-            list(_pool().map(one, range(z.shape[0])))
+            # A pool per batch (~0.1 ms) rather than one for the process: no thread outlives
+            # the call, so a cancelled render leaves nothing running.
+            with ThreadPoolExecutor(max_workers=workers,
+                                    thread_name_prefix="sonicdreams-style") as pool:
+                list(pool.map(one, range(z.shape[0])))
         return out
+
+    @property
+    def fingerprint(self) -> str:
+        """Everything that decides this style's frames: its name, size and code version."""
+        from ... import __version__
+
+        return f"builtin|{self.name}|{self.size[0]}x{self.size[1]}|{__version__}"
 
 
 def lazy_kernel(py_func):

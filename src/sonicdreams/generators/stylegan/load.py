@@ -18,7 +18,7 @@ import torch
 from ...errors import ModelFormatError, StyleError
 from .loaders import NetworkWeights, build_generator, read_weights
 
-__all__ = ["load_stylegan", "assemble", "converted_cache_dir"]
+__all__ = ["load_stylegan", "assemble", "converted_cache_dir", "resolve_weights"]
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def _estimate_w_avg(G: torch.nn.Module, n: int = 10_000) -> None:
 
 def converted_cache_dir() -> Path:
     """Where converted generators are kept (``SONICDREAMS_MODELS``/converted)."""
-    from ..download import models_dir
+    from ...paths import models_dir
 
     return models_dir() / "converted"
 
@@ -135,10 +135,12 @@ def load_stylegan(path_or_name: str | os.PathLike, *, device: str | torch.device
     from .style import resolve_device
 
     device = resolve_device(device)  # a clear error for a GPU that is not there
-    path = _resolve(path_or_name)
+    path = resolve_weights(path_or_name)
     G = None
     cached = None
-    if cache and os.environ.get("SONICDREAMS_CACHE", "").lower() not in ("0", "off", "no"):
+    from ...paths import cache_root
+
+    if cache and cache_root() is not None:
         cached = converted_cache_dir() / f"{path.stem[:40]}-{_cache_key(path)}.safetensors"
         if cached.is_file():
             G = _load_cached(cached)
@@ -151,7 +153,8 @@ def load_stylegan(path_or_name: str | os.PathLike, *, device: str | torch.device
     return G.to(device)
 
 
-def _resolve(path_or_name: str | os.PathLike) -> Path:
+def resolve_weights(path_or_name: str | os.PathLike) -> Path:
+    """The weight file for a path or a catalogue name (downloaded into the cache first)."""
     path = Path(os.fspath(path_or_name)).expanduser()
     if path.exists():
         return path

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 
 import numpy as np
 import numpy.typing as npt
@@ -12,7 +14,8 @@ import torch
 from ...errors import SettingsError
 from ..base import check_batch
 
-__all__ = ["StyleGANStyle", "resolve_device", "autocast_dtype", "stylegan_style"]
+__all__ = ["StyleGANStyle", "resolve_device", "autocast_dtype", "stylegan_style",
+           "cuda_fast_math"]
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +96,8 @@ class StyleGANStyle:
                  truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
                  noise_mode: str = "const", batch_size: int | None = None,
                  precision: str = "auto",
-                 crop: tuple[int, int, int, int] | None = None) -> None:
+                 crop: tuple[int, int, int, int] | None = None,
+                 weights_sha256: str | None = None) -> None:
         self.G = G.eval().requires_grad_(False)
         self.name = name
         self.z_dim = int(G.z_dim)
@@ -108,11 +112,19 @@ class StyleGANStyle:
         self.size = (crop[2], crop[3]) if crop else (res, res)
         self.batch_size = int(batch_size or _default_batch(res, self.device))
         self.autocast = autocast_dtype(precision, self.device, G)
+        self.weights_sha256 = weights_sha256
         if self.device.type == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = True
-            torch.backends.cudnn.allow_tf32 = True
-            torch.backends.cudnn.benchmark = True
             self.G = self.G.to(memory_format=torch.channels_last)
+
+    @property
+    def fingerprint(self) -> str | None:
+        """Everything that decides this style's frames (``None`` without a weights digest)."""
+        if not self.weights_sha256:
+            return None
+        return "|".join(str(v) for v in (
+            "stylegan", self.weights_sha256, self.truncation_psi, self.truncation_cutoff,
+            self.noise_mode, self.autocast, self.device.type, self.batch_size, self.crop,
+            torch.__version__))
 
     def __repr__(self) -> str:
         return (f"StyleGANStyle({self.name!r}, z_dim={self.z_dim}, c_dim={self.c_dim}, "
@@ -124,11 +136,34 @@ class StyleGANStyle:
         z, c = check_batch(self, z, c)
         zt = torch.from_numpy(z).to(self.device)
         ct = torch.from_numpy(c).to(self.device)
-        with torch.autocast(self.device.type, dtype=self.autocast or torch.float32,
-                            enabled=self.autocast is not None):
+        with cuda_fast_math(self.device.type == "cuda"), \
+                torch.autocast(self.device.type, dtype=self.autocast or torch.float32,
+                               enabled=self.autocast is not None):
             img = self.G(zt, ct, truncation_psi=self.truncation_psi,
                          truncation_cutoff=self.truncation_cutoff, noise_mode=self.noise_mode)
         return to_uint8(img, self.crop)
+
+
+@contextlib.contextmanager
+def cuda_fast_math(enabled: bool) -> Iterator[None]:
+    """TF32 matrix products and convolutions and cuDNN autotuning for one call on a GPU.
+
+    These switches are process-wide in PyTorch; they are put back as they were afterwards, so
+    a user's own models in the same process keep the precision they chose.
+    """
+    if not enabled:
+        yield
+        return
+    flags = (torch.backends.cuda.matmul, "allow_tf32"), (torch.backends.cudnn, "allow_tf32"), \
+        (torch.backends.cudnn, "benchmark")
+    saved = [getattr(owner, name) for owner, name in flags]
+    for owner, name in flags:
+        setattr(owner, name, True)
+    try:
+        yield
+    finally:
+        for (owner, name), value in zip(flags, saved, strict=True):
+            setattr(owner, name, value)
 
 
 def to_uint8(img: torch.Tensor, crop: tuple[int, int, int, int] | None = None
@@ -148,11 +183,14 @@ def to_uint8(img: torch.Tensor, crop: tuple[int, int, int, int] | None = None
 
 def stylegan_style(path_or_name: str, *, device: str = "auto", truncation_psi: float = 1.0,
                    noise_mode: str = "const", precision: str = "auto",
-                   batch_size: int | None = None) -> StyleGANStyle:
+                   batch_size: int | None = None, cache: bool = True) -> StyleGANStyle:
     """Load weights (a file or a catalogue name) and wrap them as a Generator."""
-    from .load import load_stylegan
+    from ...audio.cache import file_digest
+    from .load import load_stylegan, resolve_weights
 
-    G = load_stylegan(path_or_name, device=resolve_device(device))
+    dev = resolve_device(device)
+    path = resolve_weights(path_or_name)  # downloads a catalogue style once
+    G = load_stylegan(path, device=dev, cache=cache)
     crop = None
     try:
         from ..styles import catalog_entry
@@ -163,4 +201,5 @@ def stylegan_style(path_or_name: str, *, device: str = "auto", truncation_psi: f
         pass
     name = os.path.basename(str(path_or_name))
     return StyleGANStyle(G, name=name, truncation_psi=truncation_psi, noise_mode=noise_mode,
-                         batch_size=batch_size, precision=precision, crop=crop)
+                         batch_size=batch_size, precision=precision, crop=crop,
+                         weights_sha256=file_digest(path))

@@ -1,0 +1,52 @@
+"""Where sonicdreams keeps what it caches, decided in this one place.
+
+* ``$SONICDREAMS_CACHE`` moves the cache (analyses, converted generators); ``off``, ``0``,
+  ``none``, ``false``, ``no`` or an empty value switch caching off.
+* ``$SONICDREAMS_MODELS`` moves downloaded weights; without it they live in ``models/`` under
+  the cache (or under the user cache when caching is off: weights are needed either way).
+* Otherwise the user cache folder: ``~/.cache/sonicdreams`` on Linux (``$XDG_CACHE_HOME``),
+  ``~/Library/Caches/sonicdreams`` on macOS, ``%LOCALAPPDATA%\\sonicdreams\\Cache`` on
+  Windows.
+
+The environment is read, never written: a library call leaves it as it found it. Functions
+that use the cache take a ``cache=False`` argument to skip it for one call.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["cache_root", "models_dir", "user_cache_dir"]
+
+_OFF = {"", "0", "off", "none", "false", "no"}
+
+
+def user_cache_dir() -> Path:
+    """The platform's per-user cache folder for sonicdreams."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+        return base / "sonicdreams" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "sonicdreams"
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "sonicdreams"
+
+
+def cache_root() -> Path | None:
+    """The cache folder, or ``None`` when caching is switched off."""
+    env = os.environ.get("SONICDREAMS_CACHE")
+    if env is None:
+        return user_cache_dir()
+    if env.strip().lower() in _OFF:
+        return None
+    return Path(env).expanduser()
+
+
+def models_dir() -> Path:
+    """The folder downloaded weights are kept in."""
+    env = os.environ.get("SONICDREAMS_MODELS")
+    if env and env.strip():
+        return Path(env).expanduser()
+    return (cache_root() or user_cache_dir()) / "models"

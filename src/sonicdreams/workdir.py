@@ -1,0 +1,209 @@
+"""A render's work folder: locked while a render owns it, holding only verified pieces.
+
+The folder (``.<output name>.sonicdreams/`` next to the output, or under ``--work-dir``)
+keeps the finished segments and the soundtrack of a render, so that the same command run
+again resumes. Every piece has a *record* beside it (``segment_00003.json``), written
+atomically after the piece is complete, with the fingerprint of everything that decided it,
+its size, SHA-256 and frame count. A piece is reused only when its record matches the current
+render and the file still verifies; anything else is rendered again.
+
+Two renders of the same output would mix their segments: an exclusive lock (``lock``, an OS
+file lock the kernel drops when its process dies) makes the second one stop with an error that
+names the first one's process. A lock left by a killed process is simply taken over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import BusyError, OutputError
+from .fingerprint import Fingerprint, describe_changes
+
+__all__ = ["WorkDir", "work_dir_for", "Reuse"]
+
+log = logging.getLogger(__name__)
+
+_LOCK = "lock"
+_OWNER = "owner.json"
+
+
+def work_dir_for(output: str | os.PathLike[str], parent: str | os.PathLike[str] | None = None
+                 ) -> Path:
+    """The work folder of ``output``: beside it, or in ``parent`` when one is given."""
+    output = Path(output)
+    folder = Path(parent) if parent is not None else output.parent
+    return folder / f".{output.name}.sonicdreams"
+
+
+@dataclass(frozen=True, slots=True)
+class Reuse:
+    """Whether a finished piece can be reused, and if not, why (a few words)."""
+
+    ok: bool
+    why: str = ""
+
+
+class WorkDir:
+    """The locked work folder of one render; use as a context manager."""
+
+    def __init__(self, path: str | os.PathLike[str], *, label: str) -> None:
+        self.path = Path(path)
+        self.label = label  # the output's name, for messages
+        self._lock: Any = None
+
+    # -- ownership -------------------------------------------------------------------------
+
+    def __enter__(self) -> WorkDir:
+        from filelock import FileLock, Timeout
+
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise OutputError(f"cannot create the work folder {self.path} "
+                              f"({err.strerror or err}); choose another with --work-dir"
+                              ) from None
+        lock = FileLock(self.path / _LOCK, timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise BusyError(self._busy_message()) from None
+        except OSError as err:
+            raise OutputError(f"cannot lock the work folder {self.path} "
+                              f"({err.strerror or err}); choose another with --work-dir"
+                              ) from None
+        self._lock = lock
+        previous = self._read_json(self.path / _OWNER)
+        if isinstance(previous, dict) and previous.get("pid") not in (None, os.getpid()):
+            log.info("taking over the work folder of process %s, which is no longer running",
+                     previous.get("pid"))
+        self._write_json(self.path / _OWNER, {"pid": os.getpid(), "host": socket.gethostname(),
+                                              "started": time.time()})
+        for stale in self.path.glob(".*.part*"):  # a piece whose writer died
+            stale.unlink(missing_ok=True)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        # Stopped before any piece was finished: leave nothing behind.
+        self.release(remove=self._lock is not None and not self._has_pieces())
+
+    def _has_pieces(self) -> bool:
+        return any(p.suffix == ".json" and p.name != _OWNER for p in self.path.iterdir())
+
+    def release(self, *, remove: bool = False) -> None:
+        """Give up the lock; with ``remove`` delete the folder first (the render is done)."""
+        if self._lock is None:
+            return
+        if remove:
+            for entry in self.path.iterdir():
+                if entry.name != _LOCK:
+                    shutil.rmtree(entry) if entry.is_dir() else entry.unlink(missing_ok=True)
+        self._lock.release()
+        self._lock = None
+        if remove:
+            (self.path / _LOCK).unlink(missing_ok=True)
+            try:
+                self.path.rmdir()
+            except OSError:  # another render has just claimed it: leave it to that one
+                pass
+
+    def _busy_message(self) -> str:
+        owner = self._read_json(self.path / _OWNER)
+        who = "another render"
+        if isinstance(owner, dict) and owner.get("pid"):
+            who = f"another render (process {owner['pid']}"
+            if owner.get("host") and owner["host"] != socket.gethostname():
+                who += f" on {owner['host']}"
+            if isinstance(owner.get("started"), (int, float)):
+                who += f", started {time.strftime('%H:%M:%S', time.localtime(owner['started']))}"
+            who += ")"
+        return (f"{self.label} is being rendered by {who}; wait for it to finish or stop it, "
+                "or render to another file")
+
+    # -- pieces ----------------------------------------------------------------------------
+
+    def segment(self, k: int) -> Path:
+        return self.path / f"segment_{k:05d}.mp4"
+
+    def check(self, piece: Path, fingerprint: Fingerprint, key: str, n_frames: int | None, *,
+              trust_opaque: bool) -> Reuse:
+        """Whether ``piece`` can be reused for the fingerprint ``key`` (see the module doc)."""
+        if not piece.exists():
+            return Reuse(False)
+        record = self._read_json(_record_path(piece))
+        if not isinstance(record, dict):
+            return Reuse(False, "unfinished")
+        if record.get("fingerprint") != key:
+            changed = fingerprint.changed(record.get("parts"))
+            return Reuse(False, f"made with {describe_changes(changed)}")
+        if fingerprint.opaque and not trust_opaque:
+            return Reuse(False, "opaque")
+        try:
+            size = piece.stat().st_size
+        except OSError:
+            return Reuse(False, "unreadable")
+        if size != record.get("size") or _sha256(piece) != record.get("sha256"):
+            return Reuse(False, "damaged")
+        if n_frames is not None and (record.get("n_frames") != n_frames
+                                     or _count_video_packets(piece) != n_frames):
+            return Reuse(False, "damaged")
+        return Reuse(True)
+
+    def record(self, piece: Path, fingerprint: Fingerprint, key: str,
+               n_frames: int | None) -> None:
+        """Write the record of a complete ``piece`` (atomically, after the piece itself)."""
+        self._write_json(_record_path(piece), {
+            "fingerprint": key, **fingerprint.to_dict(), "n_frames": n_frames,
+            "size": piece.stat().st_size, "sha256": _sha256(piece)})
+
+    def discard(self, piece: Path) -> None:
+        _record_path(piece).unlink(missing_ok=True)
+        piece.unlink(missing_ok=True)
+
+    # -- small files -----------------------------------------------------------------------
+
+    @staticmethod
+    def _read_json(path: Path) -> Any:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    @staticmethod
+    def _write_json(path: Path, data: dict) -> None:
+        tmp = path.with_name(f".{path.name}.part")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+            f.flush()
+            os.fsync(f.fileno())  # the record must never claim a piece that is not on disk
+        os.replace(tmp, path)
+
+
+def _record_path(piece: Path) -> Path:
+    return piece.with_suffix(".json")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _count_video_packets(path: Path) -> int:
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            return sum(1 for p in c.demux(c.streams.video[0]) if p.dts is not None)
+    except (av.FFmpegError, IndexError, OSError):
+        return -1
