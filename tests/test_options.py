@@ -52,6 +52,13 @@ def test_the_longest_allowed_duration_still_means_to_the_end(capsys, excerpt):
     assert "0:30.00" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("arg", ["--audio-bitrate=inf", "--speed-fpm=1" + "0" * 400,
+                                 "--class-shuffle-seconds=1,1" + "0" * 400])
+def test_values_too_large_for_a_float_are_a_one_line_error(arg, capsys):
+    err = _one_line_error(capsys, main(["render", "song.mp3", arg, "--dump-config"]))
+    assert arg[2:].split("=")[0].replace("-", "_") + "=" in err
+
+
 # -- config files ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("content", "message"), [
