@@ -83,7 +83,7 @@ def _add_settings_flags(parser: argparse.ArgumentParser,
     wanted = None if names is None else set(names)
     groups: dict[str, argparse._ArgumentGroup] = {}
     for f in fields(RenderSettings):
-        if wanted is not None and f.name not in wanted or f.name in ("width", "height"):
+        if (wanted is not None and f.name not in wanted) or f.name in ("width", "height"):
             continue  # width and height: --size WxH below
         meta = f.metadata
         group = groups.setdefault(meta["group"], parser.add_argument_group(

@@ -45,10 +45,11 @@ def _spanned(span: str) -> Callable[[Check], Check]:
 
 
 def _number(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
-            integer: bool = False, unit: str = "") -> Check:
+            integer: bool = False, unit: str = "", hint: str = "") -> Check:
     """A real number in ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``); returns it as float/int.
 
-    ``unit`` (e.g. ``"seconds"``) goes into the error message: "a number of seconds in …".
+    ``unit`` (e.g. ``"seconds"``) goes into the error message: "a number of seconds in …";
+    ``hint`` follows it after a semicolon.
     """
     if lo is None and hi is None:
         span = ""
@@ -60,6 +61,7 @@ def _number(lo: float | None = None, hi: float | None = None, *, lo_open: bool =
         span = f"{'(' if lo_open else '['}{lo:g}, {hi:g}]"
     kind = ("an integer" if integer else "a number") + (f" of {unit}" if unit else "")
     text = f"{kind} in {span}" if span.startswith(("[", "(")) else f"{kind} {span}".rstrip()
+    text += f"; {hint}" if hint else ""
 
     @_spanned(span)
     def check(name: str, value: Any) -> Any:
@@ -268,7 +270,8 @@ class RenderSettings:
                           metavar="S")
     duration: float | None = option(
         None, "length of the clip in seconds; a clip longer than the song stops at its end",
-        _optional(_number(0, MAX_SECONDS, lo_open=True, unit="seconds")), group="input",
+        _optional(_number(0, MAX_SECONDS, lo_open=True, unit="seconds",
+                          hint="leave it out to go to the end of the song")), group="input",
         lsd=True, metavar="S", default_text="to the end of the song")
     pulse_audio: str | None = option(None, "audio file (e.g. a drum stem) that drives pulse",
                                      _path, group="input", lsd=True, metavar="FILE",
