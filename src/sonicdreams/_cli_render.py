@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
-import math
+import os
 import sys
-from dataclasses import MISSING, fields
+from collections.abc import Iterable
+from dataclasses import fields
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from .errors import SettingsError
-from .settings import RenderSettings
+from .settings import Check, RenderSettings, _unknown
 
 __all__ = ["add_render_parser", "add_demo_parser", "settings_from_args", "to_toml"]
 
@@ -33,16 +35,33 @@ _GROUP_TITLES = {
 }
 
 
-def _cli_value(text: str) -> Any:
-    """A flag's text as the settings expect it: numbers as numbers, a,b,c as a list."""
-    if "," in text:
-        return [_cli_value(part) for part in text.split(",") if part.strip()]
+def _cli_value(text: str, *, name: str, check: Check, is_list: bool = False) -> Any:
+    """A flag's text as option ``name`` takes it.
+
+    Only list options split ``a,b,c`` into a list, so ``my,song.wav`` stays one file name.
+    Otherwise the first reading the option's validator accepts wins: the number the text
+    spells, else the text itself (``--pulse-audio 2024`` is a file name). When neither is
+    accepted the number is kept, so that the validator's message reads ``duration=nan``.
+    Validation proper happens once, when the settings are built.
+    """
+    if is_list and "," in text:
+        return [_number_or_text(part.strip()) for part in text.split(",") if part.strip()]
+    number = _number_or_text(text)
+    if number is text:
+        return text
+    for reading in (number, text):
+        try:
+            check(name, reading)
+        except SettingsError:
+            continue
+        return reading
+    return number
+
+
+def _number_or_text(text: str) -> Any:
     for kind in (int, float):
         try:
-            value = kind(text)
-            if kind is float and not math.isfinite(value):
-                break
-            return value
+            return kind(text)
         except ValueError:
             continue
     return text
@@ -52,27 +71,39 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
+def _help(help_: str, *, span: str, default: str) -> str:
+    """An option's help, then its range (from the validator) and its default, each once."""
+    where = f"range: {span}; " if span else ""
+    return f"{help_} ({where}default: {default})".replace("%", "%%")
+
+
+def _add_settings_flags(parser: argparse.ArgumentParser,
+                        names: Iterable[str] | None = None) -> None:
+    """A flag for each option (or those in ``names``); values are validated later, at once."""
+    wanted = None if names is None else set(names)
     groups: dict[str, argparse._ArgumentGroup] = {}
     for f in fields(RenderSettings):
+        if (wanted is not None and f.name not in wanted) or f.name in ("width", "height"):
+            continue  # width and height: --size WxH below
         meta = f.metadata
         group = groups.setdefault(meta["group"], parser.add_argument_group(
             _GROUP_TITLES.get(meta["group"], meta["group"])))
-        default = f.default if f.default is not MISSING else None
-        shown = "off" if default is None else default
-        help_text = f"{meta['help']} (default: {shown})"
-        if isinstance(default, bool) or f.name.endswith("_percussive"):
+        help_text = _help(meta["help"], span=meta["span"], default=meta["default_text"])
+        if isinstance(f.default, bool) or f.name.endswith("_percussive"):
             group.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction,
                                default=argparse.SUPPRESS, help=help_text)
-        elif f.name in ("width", "height"):
-            continue  # --size WxH below
         else:
-            group.add_argument(_flag(f.name), dest=f.name, type=_cli_value,
+            value = functools.partial(_cli_value, name=f.name, check=meta["check"],
+                                      is_list=meta["is_list"])
+            group.add_argument(_flag(f.name), dest=f.name, type=value,
                                default=argparse.SUPPRESS, metavar=meta["metavar"] or "X",
                                help=help_text)
-    groups["output"].add_argument("--size", metavar="WxH", default=argparse.SUPPRESS,
-                                  help="video size in pixels, e.g. 1920x1080 (default: the "
-                                       "style's own size)")
+    if wanted is None or {"width", "height"} & wanted:
+        width = next(f for f in fields(RenderSettings) if f.name == "width").metadata
+        group = groups.setdefault("output", parser.add_argument_group(_GROUP_TITLES["output"]))
+        group.add_argument("--size", metavar="WxH", default=argparse.SUPPRESS,
+                           help=_help("video size in pixels, e.g. 1920x1080; each side even",
+                                      span=width["span"], default=width["default_text"]))
 
 
 def add_render_parser(commands, run) -> None:
@@ -123,18 +154,54 @@ def add_demo_parser(commands, run) -> None:
 
 
 def _read_toml(path: str) -> dict[str, Any]:
+    """The options in a TOML file: a ``[sonicdreams]`` table or top-level keys, with dashes or
+    underscores. Every problem is a one-line SettingsError that names the file."""
     import tomllib
 
+    where = f"--config {path}"
+    if os.path.isdir(path):
+        raise SettingsError(f"{where}: is a folder; give the TOML file itself "
+                            f"(e.g. {os.path.join(path, 'look.toml')})")
     try:
         with open(path, "rb") as f:
-            data = tomllib.load(f)
+            raw = f.read()
     except FileNotFoundError:
-        raise SettingsError(f"--config {path}: no such file") from None
+        raise SettingsError(f"{where}: no such file") from None
+    except OSError as err:
+        raise SettingsError(f"{where}: cannot read it ({err.strerror or err})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[:err.start].count(b"\n") + 1
+        raise SettingsError(f"{where}: not a UTF-8 text file (byte {raw[err.start]:#04x} on "
+                            f"line {line}); TOML files must be saved as UTF-8") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise SettingsError(f"--config {path}: not valid TOML ({err})") from None
-    # Accept a [sonicdreams] table or top-level keys; dashes or underscores.
+        raise SettingsError(f"{where}: not valid TOML ({' '.join(str(err).split())})") from None
+    checks = {f.name: f.metadata["check"] for f in fields(RenderSettings)}
     table = data.get("sonicdreams", data)
-    return {key.replace("-", "_"): value for key, value in table.items()}
+    if table is not data:
+        if not isinstance(table, dict):
+            raise SettingsError(f"{where}: [sonicdreams] must be a table of options, e.g. a "
+                                "line [sonicdreams] followed by lines such as speed_fpm = 6")
+        stray = sorted(key for key in data if key.replace("-", "_") in checks)
+        if stray:
+            raise SettingsError(f"{where}: {', '.join(stray)} outside the [sonicdreams] table "
+                                "would be ignored; move it into the table")
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name not in checks:
+            raise SettingsError(f"{where}: {_unknown(name, set(checks), written=key)}")
+        if name in values:
+            raise SettingsError(f"{where}: {name} is given twice (with - and with _)")
+        try:
+            checks[name](name, value)
+        except SettingsError as err:
+            raise SettingsError(f"{where}: {err}") from None
+        values[name] = value
+    return values
 
 
 def _parse_size(text: str) -> tuple[int, int]:

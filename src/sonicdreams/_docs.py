@@ -5,8 +5,7 @@
 
 from __future__ import annotations
 
-from dataclasses import MISSING, fields
-from fractions import Fraction
+from dataclasses import fields
 
 from .settings import RenderSettings
 
@@ -14,16 +13,6 @@ __all__ = ["parameters_markdown"]
 
 _TITLES = {"input": "Input", "generator": "StyleGAN generator", "motion": "Motion",
            "classes": "Classes", "effects": "Effects", "output": "Output"}
-
-
-def _shown(value) -> str:
-    if value is None:
-        return "off"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Fraction):
-        return str(value)
-    return f"{value}"
 
 
 def parameters_markdown() -> str:
@@ -34,6 +23,8 @@ def parameters_markdown() -> str:
         "a Python keyword (`render(..., speed_fpm=6)`), a command-line flag",
         "(`--speed-fpm 6`) and a key in a TOML config file (`speed_fpm = 6`). Options marked",
         "LSD are Lucid Sonic Dreams' `hallucinate` parameters with their original names.",
+        "A range in brackets includes the bound and one in parentheses excludes it;",
+        "values outside it are refused with an error that names the option.",
         "",
     ]
     group = None
@@ -42,15 +33,15 @@ def parameters_markdown() -> str:
         if meta["group"] != group:
             group = meta["group"]
             lines += ["", f"## {_TITLES.get(group, group)}", "",
-                      "| option | flag | default | LSD | meaning |",
-                      "|---|---|---|---|---|"]
-        default = f.default if f.default is not MISSING else None
+                      "| option | flag | default | range | LSD | meaning |",
+                      "|---|---|---|---|---|---|"]
         flag = "--" + f.name.replace("_", "-")
-        if isinstance(default, bool) or f.name.endswith("_percussive"):
+        if isinstance(f.default, bool) or f.name.endswith("_percussive"):
             flag += f" / --no-{f.name.replace('_', '-')}"
         if f.name in ("width", "height"):
             flag = "--size WxH"
-        lines.append(f"| `{f.name}` | `{flag}` | {_shown(default)} | "
+        span = f"`{meta['span']}`" if meta["span"] else ""
+        lines.append(f"| `{f.name}` | `{flag}` | {meta['default_text']} | {span} | "
                      f"{'✓' if meta['lsd'] else ''} | {meta['help']} |")
     return "\n".join(lines) + "\n"
 

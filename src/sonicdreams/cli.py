@@ -53,15 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("song", help="audio or video file (mp3, wav, flac, ogg, opus, m4a, mp4…)")
-    p.add_argument("--fps", default="30",
-                   help="video frame rate: 30, 29.97 or 30000/1001 (default: %(default)s)")
-    p.add_argument("--start", type=float, default=0.0, metavar="S",
-                   help="start of the clip in seconds (default: %(default)s)")
-    p.add_argument("--duration", type=float, default=None, metavar="S",
-                   help="length of the clip in seconds (default: to the end)")
-    p.add_argument("--pulse-audio", metavar="FILE", help="stem that drives pulse (e.g. drums)")
-    p.add_argument("--motion-audio", metavar="FILE", help="stem that drives motion")
-    p.add_argument("--class-audio", metavar="FILE", help="stem that drives the pitch classes")
+    # The render options of the same names: one declaration, one validator (settings.py).
+    from ._cli_render import _add_settings_flags
+
+    _add_settings_flags(p, ("fps", "start", "duration", "pulse_audio", "motion_audio",
+                            "class_audio"))
     p.add_argument("--json", metavar="OUT.json", help="write every feature as JSON")
     p.add_argument("--plot", metavar="OUT.png", help="draw the features (needs matplotlib)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
@@ -310,9 +306,11 @@ def _write_atomic(path: Path, write) -> None:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
+    from ._cli_render import settings_from_args
     from .audio.analyze import analyze
     from .audio.decode import format_time
 
+    s, _ = settings_from_args(args)  # the flags are render options: validated the same way
     plot_path = Path(args.plot) if args.plot else None
     if plot_path is not None:
         from .audio.plot import require_matplotlib
@@ -320,12 +318,12 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         require_matplotlib()  # fail before the analysis, not after
     features = analyze(
         args.song,
-        fps=args.fps,
-        start=args.start,
-        duration=args.duration,
-        pulse_audio=args.pulse_audio,
-        motion_audio=args.motion_audio,
-        class_audio=args.class_audio,
+        fps=s.fps,
+        start=s.start,
+        duration=s.duration,
+        pulse_audio=s.pulse_audio,
+        motion_audio=s.motion_audio,
+        class_audio=s.class_audio,
         cache=not args.no_cache,
     )
     song = features.song

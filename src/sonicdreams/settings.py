@@ -20,14 +20,37 @@ from typing import Any
 from .errors import SettingsError
 
 __all__ = ["RenderSettings", "option_fields", "PLAN_OPTIONS", "LSD_EFFECTS", "NEW_EFFECTS",
-           "EFFECT_SOURCES"]
+           "EFFECT_SOURCES", "MAX_FPS", "MAX_SECONDS"]
 
 Check = Callable[[str, Any], Any]
+"""A validator: ``check(name, value)`` returns the value normalised or raises SettingsError.
+
+Validators with a numeric range carry it as ``check.span`` (``"[0, 1]"``, ``"(0, 604800]"``,
+``">= 0"``); the help, the documentation and the error messages all show that one text."""
+
+MAX_FPS = 1000
+"""The highest frame rate accepted."""
+MAX_SECONDS = 7 * 24 * 3600
+"""The latest ``start`` and longest ``duration`` accepted: a week of audio. A duration past the
+end of the song stops at its end; this bound only keeps the arithmetic finite."""
+
+
+def _spanned(span: str) -> Callable[[Check], Check]:
+    """Attach the range text ``span`` to a hand-written validator."""
+    def attach(check: Check) -> Check:
+        check.span = span  # type: ignore[attr-defined]
+        return check
+
+    return attach
 
 
 def _number(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
-            integer: bool = False) -> Check:
-    """A real number in ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``); returns it as float/int."""
+            integer: bool = False, unit: str = "", hint: str = "") -> Check:
+    """A real number in ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``); returns it as float/int.
+
+    ``unit`` (e.g. ``"seconds"``) goes into the error message: "a number of seconds in …";
+    ``hint`` follows it after a semicolon.
+    """
     if lo is None and hi is None:
         span = ""
     elif hi is None:
@@ -35,13 +58,19 @@ def _number(lo: float | None = None, hi: float | None = None, *, lo_open: bool =
     elif lo is None:
         span = f"<= {hi:g}"
     else:
-        span = f"in {'(' if lo_open else '['}{lo:g}, {hi:g}]"
-    kind = "an integer" if integer else "a number"
+        span = f"{'(' if lo_open else '['}{lo:g}, {hi:g}]"
+    kind = ("an integer" if integer else "a number") + (f" of {unit}" if unit else "")
+    text = f"{kind} in {span}" if span.startswith(("[", "(")) else f"{kind} {span}".rstrip()
+    text += f"; {hint}" if hint else ""
 
+    @_spanned(span)
     def check(name: str, value: Any) -> Any:
         ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
         if ok:
-            ok = math.isfinite(float(value))
+            try:
+                ok = math.isfinite(float(value))
+            except OverflowError:  # an integer too large for a float
+                ok = False
         if ok and integer:
             ok = float(value).is_integer()
         if ok and lo is not None:
@@ -49,7 +78,6 @@ def _number(lo: float | None = None, hi: float | None = None, *, lo_open: bool =
         if ok and hi is not None:
             ok = value <= hi
         if not ok:
-            text = f"{kind} {span}" if lo is not None or hi is not None else kind
             raise SettingsError(f"{name}={value!r} must be {text}")
         return int(value) if integer else float(value)
 
@@ -74,12 +102,14 @@ def _choice(*choices: str) -> Check:
 
 
 def _optional(inner: Check) -> Check:
+    @_spanned(getattr(inner, "span", ""))
     def check(name: str, value: Any) -> Any:
         return None if value is None else inner(name, value)
 
     return check
 
 
+@_spanned("[0, 2**63)")
 def _seed(name: str, value: Any) -> int | None:
     if value is None:
         return None
@@ -88,6 +118,7 @@ def _seed(name: str, value: Any) -> int | None:
     raise SettingsError(f"{name}={value!r} must be None or an integer in [0, 2**63)")
 
 
+@_spanned(">= 0")  # each class index
 def _classes(name: str, value: Any) -> tuple[int, ...] | None:
     if value is None:
         return None
@@ -107,6 +138,7 @@ def _classes(name: str, value: Any) -> tuple[int, ...] | None:
     return tuple(out)
 
 
+@_spanned("> 0")  # a period in seconds
 def _shuffle_seconds(name: str, value: Any) -> float | tuple[float, ...] | str | None:
     if value is None:
         return None
@@ -119,7 +151,7 @@ def _shuffle_seconds(name: str, value: Any) -> float | tuple[float, ...] | str |
         return _number(0, lo_open=True)(name, value)
     try:
         times = [float(v) for v in value]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise SettingsError(f"{name}={value!r} must be None, a number of seconds > 0, "
                             "a list of times in seconds, or 'sections'") from None
     if not all(math.isfinite(t) and t >= 0 for t in times):
@@ -127,6 +159,7 @@ def _shuffle_seconds(name: str, value: Any) -> float | tuple[float, ...] | str |
     return tuple(sorted(times))
 
 
+@_spanned(f"(0, {MAX_FPS}]")
 def _fps(name: str, value: Any) -> Fraction:
     from .timing import parse_fps
 
@@ -166,12 +199,13 @@ def _device(name: str, value: Any) -> str:
     raise SettingsError(f"{name}={value!r} must be auto, cpu, cuda, cuda:N or mps")
 
 
+@_spanned("[16k, 1536k]")
 def _bitrate(name: str, value: Any) -> int:
     text = str(value).strip().lower()
     scale = 1000 if text.endswith("k") else 1_000_000 if text.endswith("m") else 1
     try:
         bits = int(float(text.rstrip("km")) * scale)
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number, or inf
         bits = -1
     if not 16_000 <= bits <= 1_536_000:
         raise SettingsError(f"{name}={value!r} must be a bitrate from 16k to 1536k, e.g. 192k")
@@ -179,10 +213,45 @@ def _bitrate(name: str, value: Any) -> int:
 
 
 def option(default: Any, help: str, check: Check, *, group: str, lsd: bool = False,
-           metavar: str | None = None) -> Any:
-    """Declare an option: a dataclass field whose metadata holds its help and validator."""
-    return field(default=default, metadata={"help": help, "check": check, "group": group,
-                                            "lsd": lsd, "metavar": metavar})
+           metavar: str | None = None, is_list: bool = False,
+           default_text: str | None = None) -> Any:
+    """Declare an option: a dataclass field whose metadata describes it once.
+
+    Parameters
+    ----------
+    default
+        The value when the option is not given.
+    help : str
+        What it does. No default and no range: both are added from ``default`` /
+        ``default_text`` and from ``check.span`` wherever the option is shown.
+    check : callable(name, value)
+        The validator (see :data:`Check`).
+    group : str
+        The section it is listed under.
+    lsd : bool
+        Lucid Sonic Dreams' ``hallucinate`` had it, under this name.
+    metavar : str or None
+        The placeholder shown in ``--help``.
+    is_list : bool
+        It takes several values; on the command line ``a,b,c`` is split at commas (other
+        options take a comma as part of the value, e.g. a file name).
+    default_text : str or None
+        How to describe the default where its value says little (``None`` means "the song",
+        "to the end"…); otherwise the value itself is shown.
+    """
+    return field(default=default, metadata={
+        "help": help, "check": check, "group": group, "lsd": lsd, "metavar": metavar,
+        "is_list": is_list, "span": getattr(check, "span", ""),
+        "default_text": default_text if default_text is not None else _shown(default)})
+
+
+def _shown(value: Any) -> str:
+    """A default as the command line and the TOML file spell it."""
+    if value is None:
+        return "off"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,28 +265,38 @@ class RenderSettings:
     fps: Fraction = option(
         30, "frames per second: 30, 29.97, 30000/1001…", _fps, group="input", lsd=True,
         metavar="FPS")
-    start: float = option(0.0, "start of the clip in the song, in seconds", _number(0),
-                          group="input", lsd=True, metavar="S")
+    start: float = option(0.0, "start of the clip in the song, in seconds",
+                          _number(0, MAX_SECONDS, unit="seconds"), group="input", lsd=True,
+                          metavar="S")
     duration: float | None = option(
-        None, "length of the clip in seconds (default: to the end)",
-        _optional(_number(0, lo_open=True)), group="input", lsd=True, metavar="S")
+        None, "length of the clip in seconds; a clip longer than the song stops at its end",
+        _optional(_number(0, MAX_SECONDS, lo_open=True, unit="seconds",
+                          hint="leave it out to go to the end of the song")), group="input",
+        lsd=True, metavar="S", default_text="to the end of the song")
     pulse_audio: str | None = option(None, "audio file (e.g. a drum stem) that drives pulse",
-                                     _path, group="input", lsd=True, metavar="FILE")
+                                     _path, group="input", lsd=True, metavar="FILE",
+                                     default_text="the song")
     motion_audio: str | None = option(None, "audio file that drives motion", _path,
-                                      group="input", lsd=True, metavar="FILE")
+                                      group="input", lsd=True, metavar="FILE",
+                                      default_text="the song")
     class_audio: str | None = option(None, "audio file whose pitches drive the classes", _path,
-                                     group="input", lsd=True, metavar="FILE")
-    contrast_audio: str | None = option(None, "audio file that drives the contrast effect",
-                                        _path, group="input", lsd=True, metavar="FILE")
-    flash_audio: str | None = option(None, "audio file that drives the flash effect", _path,
-                                     group="input", lsd=True, metavar="FILE")
+                                     group="input", lsd=True, metavar="FILE",
+                                     default_text="the song")
+    contrast_audio: str | None = option(None, "audio file that drives the contrast effect; "
+                                        "giving it turns the effect on", _path,
+                                        group="input", lsd=True, metavar="FILE",
+                                        default_text="the song")
+    flash_audio: str | None = option(None, "audio file that drives the flash effect; giving "
+                                     "it turns the effect on", _path, group="input",
+                                     lsd=True, metavar="FILE", default_text="the song")
     output_audio: str | None = option(None, "soundtrack of the video instead of the song",
-                                      _path, group="input", lsd=True, metavar="FILE")
+                                      _path, group="input", lsd=True, metavar="FILE",
+                                      default_text="the song")
 
     # -- generator: StyleGAN options -------------------------------------------------------
     truncation_psi: float = option(
-        1.0, "StyleGAN truncation: pull each frame's w toward the average (1 = off, 0.5-0.8 "
-        "= tamer, more typical images)", _number(-2, 2), group="generator", metavar="PSI")
+        1.0, "StyleGAN truncation: pull each frame's w toward the average; 1 = off, about "
+        "0.7 = tamer, more typical images", _number(-2, 2), group="generator", metavar="PSI")
     noise_mode: str = option(
         "const", "StyleGAN noise: const (stored, steady), random (new grain every frame) or "
         "none", _choice("const", "random", "none"), group="generator")
@@ -233,7 +312,8 @@ class RenderSettings:
         12, "keyframes (distinct base images) per minute of audio; 0 or 1 = one fixed base",
         _number(0), group="motion", lsd=True)
     pulse_react: float = option(
-        0.5, "strength of the pulse: a push of the latent on loud (percussive) sound; 0-2",
+        0.5, "strength of the pulse: a push of the latent on loud (percussive) sound; "
+        "the original suggests at most 2",
         _number(0, 10), group="motion", lsd=True)
     pulse_percussive: bool = option(
         True, "pulse follows the percussive part of the song", _bool, group="motion", lsd=True)
@@ -241,7 +321,8 @@ class RenderSettings:
         False, "pulse follows the harmonic part (both or neither flag: the full mix)", _bool,
         group="motion", lsd=True)
     motion_react: float = option(
-        0.5, "speed of the motion: a random walk of the latent driven by loudness; 0-2",
+        0.5, "speed of the motion: a random walk of the latent driven by loudness; the "
+        "original suggests at most 2",
         _number(0, 10), group="motion", lsd=True)
     motion_percussive: bool = option(
         False, "motion follows the percussive part of the song", _bool, group="motion",
@@ -250,10 +331,10 @@ class RenderSettings:
         True, "motion follows the harmonic part (both or neither flag: the full mix)", _bool,
         group="motion", lsd=True)
     motion_randomness: float = option(
-        0.5, "how unevenly the latent dimensions move (redrawn every 4 s); 0-1",
+        0.5, "how unevenly the latent dimensions move (redrawn every 4 s)",
         _number(0, 1), group="motion", lsd=True)
     truncation: float = option(
-        1.0, "spread of the keyframes and bounds of the walk (not StyleGAN's psi); 0-1",
+        1.0, "spread of the keyframes and bounds of the walk (not StyleGAN's psi)",
         _number(0, 1, lo_open=True), group="motion", lsd=True)
     motion_space: str = option(
         "linear", "keyframe interpolation: linear (original) or slerp (keeps latents at a "
@@ -263,75 +344,78 @@ class RenderSettings:
         group="motion")
     # -- classes: how pitch drives a conditional generator's class vector --------------------
     classes: tuple[int, ...] | None = option(
-        None, "class indices driven by the 12 pitches (C, C#, … B); default: random",
-        _classes, group="classes", lsd=True, metavar="ID,ID,…")
+        None, "class indices driven by the 12 pitches (C, C#, … B)", _classes,
+        group="classes", lsd=True, metavar="ID,ID,…", is_list=True, default_text="random")
     dominant_classes_first: bool = option(
         False, "give the first class to the most dominant pitch of the song, and so on",
         _bool, group="classes", lsd=True)
     class_pitch_react: float = option(
-        0.5, "how fast the class vector follows the pitches; 0-2", _number(0, 10),
+        0.5, "how fast the class vector follows the pitches; the original suggests at most "
+        "2", _number(0, 10),
         group="classes", lsd=True)
     class_smooth_seconds: float = option(
         1.0, "window (s) over which class vectors are averaged; 0 = no smoothing", _number(0),
         group="classes", lsd=True)
     class_complexity: float = option(
-        1.0, "scale of the class vector; 0-1", _number(0, 10), group="classes", lsd=True)
+        1.0, "scale of the class vector; the original suggests at most 1", _number(0, 10),
+        group="classes", lsd=True)
     class_shuffle_seconds: float | tuple[float, ...] | str | None = option(
         None, "rotate the class-to-pitch mapping every N s, at listed times, or at 'sections'",
-        _shuffle_seconds, group="classes", lsd=True, metavar="S|T1,T2,…|sections")
+        _shuffle_seconds, group="classes", lsd=True, metavar="S|T1,T2,…|sections",
+        is_list=True)
     class_shuffle_strength: float = option(
-        0.5, "how far the mapping rotates at each shuffle (x12 positions); 0-1",
+        0.5, "how far the mapping rotates at each shuffle (x12 positions)",
         _number(0, 1), group="classes", lsd=True)
     # -- effects: the original's contrast and flash, driven by loudness ----------------------
     contrast_strength: float | None = option(
-        None, "contrast boost on loud sounds, 0-1; setting it (or contrast_percussive) enables "
-        "the effect, default strength 0.5", _optional(_number(0, 1)), group="effects", lsd=True)
+        None, "contrast boost on loud sounds; giving it, contrast_percussive or contrast_audio "
+        "turns the effect on", _optional(_number(0, 1)), group="effects", lsd=True,
+        default_text="off, or 0.5 when turned on another way")
     contrast_percussive: bool | None = option(
-        None, "contrast follows the percussive part (default) or, if false, the full mix",
-        _optional(_bool), group="effects", lsd=True)
+        None, "contrast follows the percussive part or, if false, the full mix",
+        _optional(_bool), group="effects", lsd=True, default_text="true when the effect is on")
     flash_strength: float | None = option(
-        None, "brightness flash on loud sounds, 0-1; setting it (or flash_percussive) enables "
-        "the effect, default strength 0.5", _optional(_number(0, 1)), group="effects", lsd=True)
+        None, "brightness flash on loud sounds; giving it, flash_percussive or flash_audio "
+        "turns the effect on", _optional(_number(0, 1)), group="effects", lsd=True,
+        default_text="off, or 0.5 when turned on another way")
     flash_percussive: bool | None = option(
-        None, "flash follows the percussive part (default) or, if false, the full mix",
-        _optional(_bool), group="effects", lsd=True)
+        None, "flash follows the percussive part or, if false, the full mix",
+        _optional(_bool), group="effects", lsd=True, default_text="true when the effect is on")
     zoom_strength: float | None = option(
-        None, "zoom pulse on beats, 0-1 (off unless given)", _optional(_number(0, 1)),
-        group="effects")
+        None, "zoom pulse on beats", _optional(_number(0, 1)), group="effects")
     hue_strength: float | None = option(
-        None, "hue shift with the harmonic loudness, 0-1 (off unless given)",
-        _optional(_number(0, 1)), group="effects")
+        None, "hue shift with the harmonic loudness", _optional(_number(0, 1)),
+        group="effects")
     rgb_split_strength: float | None = option(
-        None, "red/blue split on onsets, 0-1 (off unless given)", _optional(_number(0, 1)),
-        group="effects")
+        None, "red/blue split on onsets", _optional(_number(0, 1)), group="effects")
     shake_strength: float | None = option(
-        None, "camera shake on beats, 0-1 (off unless given)", _optional(_number(0, 1)),
-        group="effects")
+        None, "camera shake on beats", _optional(_number(0, 1)), group="effects")
     # -- output -------------------------------------------------------------------------------
     width: int | None = option(
-        None, "video width in pixels (default: the style's own size)",
-        _optional(_number(16, 8192, integer=True)), group="output", metavar="PX")
+        None, "video width in pixels", _optional(_number(16, 8192, integer=True)),
+        group="output", metavar="PX", default_text="the style's own size")
     height: int | None = option(
-        None, "video height in pixels (default: the style's own size)",
-        _optional(_number(16, 8192, integer=True)), group="output", metavar="PX")
+        None, "video height in pixels", _optional(_number(16, 8192, integer=True)),
+        group="output", metavar="PX", default_text="the style's own size")
     fit: str = option(
         "cover", "how frames of another shape fill the video: cover (crop), contain (bars), "
         "stretch", _choice("cover", "contain", "stretch"), group="output")
     codec: str | None = option(
-        None, "video codec: h264, h265, vp9, av1 (default: from the file extension)",
+        None, "video codec: h264, h265, vp9, av1, ffv1 or gif",
         _optional(_choice("h264", "libx264", "h265", "hevc", "libx265", "vp9", "libvpx-vp9",
-                          "av1", "libsvtav1", "ffv1", "gif")), group="output")
-    crf: int = option(18, "quality: lower is better and bigger (H.264 scale, 0-51)",
+                          "av1", "libsvtav1", "ffv1", "gif")), group="output",
+        default_text="from the file extension")
+    crf: int = option(18, "quality: lower is better and bigger (the H.264 scale)",
                       _number(0, 51, integer=True), group="output")
     preset: str = option(
         "medium", "encoder speed: ultrafast … veryslow (slower = smaller files)",
         _choice("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                 "slower", "veryslow"), group="output")
-    audio_bitrate: int = option(192_000, "soundtrack bitrate, e.g. 192k", _bitrate,
-                                group="output", metavar="RATE")
+    audio_bitrate: int = option(192_000, "soundtrack bitrate in bits per second, e.g. 192k",
+                                _bitrate, group="output", metavar="RATE", default_text="192k")
     batch_size: int | None = option(
-        None, "frames per generator call (default: the generator's choice)",
-        _optional(_number(1, 256, integer=True)), group="output", lsd=True)
+        None, "frames per generator call", _optional(_number(1, 256, integer=True)),
+        group="output", lsd=True, default_text="the generator's choice")
     segment_seconds: float = option(
         10.0, "length of the resumable pieces the video is rendered in", _number(1, 3600),
         group="output", metavar="S")
@@ -340,9 +424,8 @@ class RenderSettings:
         lsd=True)
     # -- reproducibility ----------------------------------------------------------------------
     seed: int | None = option(
-        None, "random seed: another seed, another look (default: derived from the song, so "
-        "previews and re-renders match)",
-        _seed, group="motion")
+        None, "random seed: another seed, another look", _seed, group="motion",
+        default_text="derived from the song, so previews and re-renders match")
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -401,10 +484,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _unknown(name: str, known: set[str]) -> str:
+def _unknown(name: str, known: set[str], *, written: str | None = None) -> str:
+    """"unknown option 'name'; did you mean …?" (``written``: the name as the user spelt it)."""
     close = difflib.get_close_matches(name, sorted(known), n=1)
     hint = f"; did you mean {close[0]}?" if close else ""
-    return f"unknown option {name!r}{hint}"
+    shown = name if written is None else written
+    return f"unknown option {shown!r}{hint}"
 
 
 def option_fields(group: str | None = None):

@@ -14,10 +14,10 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import SettingsError
+from .settings import MAX_FPS as _MAX_FPS
 
 __all__ = ["parse_fps", "exact_duration", "n_frames", "frame_times"]
 
-_MAX_FPS = 1000
 _MAX_SAMPLE_RATE = 768_000
 
 

@@ -35,9 +35,24 @@ class CallableStyle:
     batch_size : int
         Frames per call.
     concurrent_calls : int or None
-        How many calls may run at once (numpy and torch release the GIL, so two calls use two
-        cores); ``None``: up to 2, or 1 on a single core. Use 1 for a function that is not
-        safe to call from two threads.
+        How many calls may run at once, each on its own thread. ``None`` (the default): one
+        call at a time, because a function written for the original (which called it from
+        one thread) may keep state, such as a model, a cache or a counter, that two threads
+        would corrupt. A function that is safe to call from several threads at once can say
+        so with an attribute, ``func.thread_safe = True``: it then gets up to 2 concurrent
+        calls (1 on a single core), which uses two cores where numpy or torch release the
+        GIL. An explicit ``concurrent_calls=N`` overrides both.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> def grey(noise_batch, class_batch):
+    ...     return [np.full((8, 8, 3), 128, np.uint8) for _ in noise_batch]
+    >>> CallableStyle(grey, z_dim=4).concurrent_calls
+    1
+    >>> grey.thread_safe = True  # no shared state: calls may overlap
+    >>> CallableStyle(grey, z_dim=4).concurrent_calls <= 2
+    True
     """
 
     def __init__(self, func: Callable, *, z_dim: int, c_dim: int = 0,
@@ -64,8 +79,12 @@ class CallableStyle:
         self.z_dim = z_dim
         self.c_dim = c_dim
         self.batch_size = max(1, int(batch_size))
-        self.concurrent_calls = (max(1, int(concurrent_calls)) if concurrent_calls
-                                 else max(1, min(2, os.cpu_count() or 1)))
+        if concurrent_calls is not None:
+            self.concurrent_calls = max(1, int(concurrent_calls))
+        elif getattr(func, "thread_safe", False) is True:
+            self.concurrent_calls = max(1, min(2, os.cpu_count() or 1))
+        else:
+            self.concurrent_calls = 1  # the original's contract: one call at a time
         self._size = size
 
     def __repr__(self) -> str:
