@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from sonicdreams.generators.callable import CallableStyle
-from sonicdreams.render import render
+from sonicdreams.pipeline import render
 
 
 class _Counter:

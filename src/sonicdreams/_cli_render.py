@@ -6,6 +6,7 @@ import argparse
 import functools
 import json
 import os
+import stat
 import sys
 from collections.abc import Iterable
 from dataclasses import fields
@@ -153,6 +154,9 @@ def add_demo_parser(commands, run) -> None:
     p.set_defaults(run=run)
 
 
+_MAX_CONFIG_BYTES = 1 << 20
+
+
 def _read_toml(path: str) -> dict[str, Any]:
     """The options in a TOML file: a ``[sonicdreams]`` table or top-level keys, with dashes or
     underscores. Every problem is a one-line SettingsError that names the file."""
@@ -163,12 +167,17 @@ def _read_toml(path: str) -> dict[str, Any]:
         raise SettingsError(f"{where}: is a folder; give the TOML file itself "
                             f"(e.g. {os.path.join(path, 'look.toml')})")
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or /dev/zero would never end
+            raise SettingsError(f"{where}: not a regular file; give a TOML file")
         with open(path, "rb") as f:
-            raw = f.read()
+            raw = f.read(_MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise SettingsError(f"{where}: no such file") from None
     except OSError as err:
         raise SettingsError(f"{where}: cannot read it ({err.strerror or err})") from None
+    if len(raw) > _MAX_CONFIG_BYTES:
+        raise SettingsError(f"{where}: larger than {_MAX_CONFIG_BYTES // 1024} KB, which no "
+                            "settings file is; is it the right file?")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -220,8 +229,13 @@ def settings_from_args(args: argparse.Namespace) -> tuple[RenderSettings, dict[s
         from .video import read_manifest
 
         manifest = read_manifest(args.from_manifest)
-        values.update({k: v for k, v in manifest["settings"].items()
-                       if not (k == "style" and str(v).startswith("<"))})
+        recorded = {k: v for k, v in manifest["settings"].items()
+                    if not (k == "style" and str(v).startswith("<"))}
+        try:
+            RenderSettings.create(recorded)
+        except SettingsError as err:
+            raise SettingsError(f"--from-manifest {args.from_manifest}: {err}") from None
+        values.update(recorded)
     if getattr(args, "config", None):
         values.update(_read_toml(args.config))
     names = {f.name for f in fields(RenderSettings)}
@@ -348,8 +362,8 @@ def default_output(song: str) -> Path:
 
     stem = Path(song).stem
     plain = Path(stem + ".mp4")
-    same_name = (Path.cwd() / plain).resolve().parent == Path(song).resolve().parent and \
-        plain.name.lower() == Path(song).name.lower()
-    if same_name or (os.path.exists(song) and _same_file(plain, Path(song))):
+    same_name = plain.name.lower() == Path(song).name.lower() and \
+        os.path.realpath(".") == os.path.realpath(Path(song).parent)  # a case-blind disk too
+    if same_name or _same_file(plain, Path(song)):
         return Path(stem + ".sonicdreams.mp4")
     return plain

@@ -138,7 +138,7 @@ class Jobs:
                 if self.cancel.is_set():
                     return
                 if not thread.is_alive() and q.empty():
-                    raise RuntimeError(f"{thread.name} ended without a result")
+                    raise RuntimeError(f"{thread.name} ended without a result") from None
                 continue
             if ok:
                 yield value

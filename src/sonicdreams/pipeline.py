@@ -27,7 +27,7 @@ import numpy as np
 
 from ._jobs import Jobs
 from .errors import OutputError, SettingsError, SonicDreamsError
-from .fingerprint import Fingerprint, describe_changes, library_versions
+from .fingerprint import Fingerprint, library_versions
 from .progress import Progress, ProgressCallback
 from .settings import LSD_EFFECTS, NEW_EFFECTS, RenderSettings
 from .workdir import WorkDir, work_dir_for
@@ -37,9 +37,11 @@ __all__ = ["render", "RenderResult", "work_dir_for", "fit_frames"]
 log = logging.getLogger(__name__)
 
 STEM_OPTIONS = ("pulse_audio", "motion_audio", "class_audio", "contrast_audio", "flash_audio")
-# Options that never reach the picture (the soundtrack has its own fingerprint).
-_NOT_PICTURE = frozenset({"output_audio", "audio_bitrate", "segment_seconds", "style",
-                          *STEM_OPTIONS})
+# Options outside the picture fingerprint's "settings" part: they never reach the picture
+# (the soundtrack has a fingerprint of its own), or another part holds what they decide.
+_NOT_SETTINGS = frozenset({"output_audio", "audio_bitrate", "segment_seconds", "style", "seed",
+                           "fps", "start", "duration", "width", "height", "fit", "codec", "crf",
+                           "preset", *STEM_OPTIONS})
 _WEIGHTS = "the style's weights"
 _CHUNK_S = 0.1  # a pipeline step holds at least this much generator time (see _chunks)
 
@@ -328,7 +330,7 @@ def _picture_fingerprint(s: RenderSettings, song_digest: str, digests: dict, gen
         opaque.append(f"the style {generator!r}")
     if custom_effects:
         opaque.append("custom effects")
-    settings = {k: v for k, v in s.to_dict().items() if k not in _NOT_PICTURE}
+    settings = {k: v for k, v in s.to_dict().items() if k not in _NOT_SETTINGS}
     return Fingerprint.of({
         "song": song_digest,
         "clip": [str(features.fps), features.start_s, features.duration_s, features.n_frames],
@@ -338,7 +340,7 @@ def _picture_fingerprint(s: RenderSettings, song_digest: str, digests: dict, gen
         "style": style,
         "effects": [repr(e) for e in custom_effects],
         "seed": seed,
-        "size": list(size),
+        "size": [*size, s.fit],
         "encoder": [spec.codec, spec.crf, spec.preset, spec.pix_fmt],
         "versions": library_versions(),
     }, tuple(opaque))

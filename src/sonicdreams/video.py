@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from .errors import OutputError, SettingsError, SonicDreamsError
+from .errors import OutputError, SettingsError
 
 __all__ = ["VideoSpec", "SegmentWriter", "finalize", "container_for", "read_manifest",
            "probe_video", "VideoInfo", "PRESETS"]
@@ -494,17 +494,26 @@ def read_manifest(path: str | os.PathLike[str]) -> dict:
     """The render manifest embedded in a video made by sonicdreams."""
     import av
 
+    if not Path(path).is_file():
+        raise SettingsError(f"{path}: no such video file" if not Path(path).exists()
+                            else f"{path}: not a video file")
     try:
         with av.open(str(path)) as c:
             # mp4/mov store "comment"; Matroska and WebM upper-case their tag names
             text = next((v for k, v in c.metadata.items() if k.lower() == "comment"), "")
-    except (av.FFmpegError, OSError) as err:
-        raise SonicDreamsError(f"{path}: cannot be read ({err})") from None
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as err:
+        reason = " ".join(str(getattr(err, "strerror", None) or err).split())
+        raise SettingsError(f"{path}: cannot be read as a video ({reason})") from None
     try:
         data = json.loads(text)
-        if not isinstance(data, dict) or data.get("generator") != "sonicdreams":
-            raise ValueError
-        return data
     except ValueError:
-        raise SonicDreamsError(f"{path}: has no sonicdreams manifest; it was not made by "
-                               "sonicdreams, or its metadata was stripped") from None
+        data = None
+    if not isinstance(data, dict) or data.get("generator") != "sonicdreams":
+        raise SettingsError(f"{path}: has no sonicdreams manifest; it was not made by "
+                            "sonicdreams, or its metadata was stripped")
+    song = data.get("song")
+    if not isinstance(data.get("settings"), dict) or not isinstance(song, dict) or \
+            not isinstance(song.get("sha256"), str) or not isinstance(data.get("files", {}), dict):
+        raise SettingsError(f"{path}: its sonicdreams manifest is damaged (no settings or song "
+                            "record); it cannot be reproduced from it")
+    return data

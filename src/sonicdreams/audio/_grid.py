@@ -216,7 +216,9 @@ def analyze_blocks(blocks: Iterable[np.ndarray], *, settings, filters,
         keep_chroma = max(0, state["chroma_next"] - chroma_margin) * hop
         buf.drop_before(min(keep_spec, keep_chroma))
 
-    with ThreadPoolExecutor(max_workers=max(1, s.threads)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, s.threads),
+                              thread_name_prefix="sonicdreams-analyze")
+    try:
         for block in blocks:
             buf.append(np.asarray(block, dtype=np.float32).reshape(-1))
             pump(pool, None)
@@ -224,6 +226,9 @@ def analyze_blocks(blocks: Iterable[np.ndarray], *, settings, filters,
         pump(pool, 1 + n_samples // hop)
         collect_spec(wait_all=True)
         collect_chroma(wait_all=True)
+    finally:
+        # Interrupted (Ctrl-C): drop the queued chunks, wait only for the ones running.
+        pool.shutdown(wait=True, cancel_futures=True)
 
     # Join key by key, dropping the pieces as we go: never two copies of everything.
     grid = {key: np.concatenate(parts.pop(key), axis=-1) for key in list(parts)}

@@ -8,9 +8,11 @@ native-rate samples in memory at once.
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import os
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import AudioError, SettingsError, SonicDreamsWarning
+from ..settings import MAX_SECONDS
 
 __all__ = ["Audio", "AudioInfo", "AudioStream", "load", "probe", "check_trim", "format_time"]
 
@@ -90,16 +93,28 @@ class Audio:
         return self.samples.mean(axis=0, dtype=np.float32)
 
 
+_NOT_REGULAR = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
 def _check_path(path: str | os.PathLike[str]) -> Path:
     p = Path(path)
-    if not p.exists():
-        raise AudioError(f"{p}: no such file; check the path")
-    if p.is_dir():
-        raise AudioError(f"{p}: is a directory, not an audio file")
     try:
-        size = p.stat().st_size
+        st = p.stat()
+    except FileNotFoundError:
+        raise AudioError(f"{p}: no such file; check the path") from None
     except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise AudioError(f"{p}: symlink loop (the link points back to itself); fix or "
+                             "remove the link") from None
         raise AudioError(f"{p}: cannot be read ({err.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise AudioError(f"{p}: is a directory, not an audio file")
+    for test, what in _NOT_REGULAR:
+        if test(st.st_mode):
+            raise AudioError(f"{p}: not a regular audio file (it is {what}); save the audio "
+                             "to a file and give that")
+    size = st.st_size
     if size == 0:
         raise AudioError(f"{p}: the file is empty (0 bytes)")
     if not os.access(p, os.R_OK):
@@ -279,15 +294,18 @@ def check_trim(start: float, duration: float | None) -> tuple[float, float | Non
         start = float(start)
     except (TypeError, ValueError):
         raise SettingsError(f"start={start!r} must be a number of seconds >= 0") from None
-    if not math.isfinite(start) or start < 0:
-        raise SettingsError(f"start={start!r} must be a number of seconds >= 0")
+    if not math.isfinite(start) or not 0 <= start <= MAX_SECONDS:
+        raise SettingsError(f"start={start!r} must be a number of seconds in "
+                            f"[0, {MAX_SECONDS}]")
     if duration is not None:
         try:
             duration = float(duration)
         except (TypeError, ValueError):
             raise SettingsError(f"duration={duration!r} must be a number of seconds > 0") from None
-        if not math.isfinite(duration) or duration <= 0:
-            raise SettingsError(f"duration={duration!r} must be a number of seconds > 0")
+        if not math.isfinite(duration) or not 0 < duration <= MAX_SECONDS:
+            raise SettingsError(f"duration={duration!r} must be a number of seconds in "
+                                f"(0, {MAX_SECONDS}]; leave it out to go to the end of the "
+                                "song")
     return start, duration
 
 

@@ -14,8 +14,8 @@ from .base import Generator
 from .builtin import BUILTIN_STYLES, DEFAULT_STYLE, StyleInfo, list_builtin, load_builtin
 from .catalog import StyleRecord
 
-__all__ = ["list_styles", "load_style", "check_style", "catalog_entry", "list_catalog", "is_weights_path",
-           "DEFAULT_STYLE", "StyleInfo"]
+__all__ = ["list_styles", "load_style", "check_style", "catalog_entry", "list_catalog",
+           "is_weights_path", "DEFAULT_STYLE", "StyleInfo"]
 
 
 def list_styles() -> list[StyleInfo]:

@@ -183,10 +183,10 @@ class ProceduralStyle:
 
     @property
     def fingerprint(self) -> str:
-        """Everything that decides this style's frames: its name, size and code version."""
+        """What decides this style's frames besides their size: its name and code version."""
         from ... import __version__
 
-        return f"builtin|{self.name}|{self.size[0]}x{self.size[1]}|{__version__}"
+        return f"builtin|{self.name}|{__version__}"
 
 
 def lazy_kernel(py_func):
