@@ -295,16 +295,6 @@ def test_ctrl_c_exits_130_and_says_how_to_resume(excerpt, tmp_path):
     assert not list(tmp_path.glob(".*.part*"))  # no half-written output
 
 
-@pytest.mark.slow
-def test_demo_makes_a_video(tmp_path):
-    run = run_cli("demo", "-o", tmp_path / "demo.mp4", "--quiet", cwd=tmp_path)
-    assert run.returncode == 0, run.stderr
-    info = probe_video(tmp_path / "demo.mp4")
-    assert info.n_frames == 600 and info.fps == 30 and info.audio_channels == 2
-    assert Path(run.stdout.strip()) == (tmp_path / "demo.mp4").resolve()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.mp4"]
-
-
 def test_json_progress_save_frames_and_quiet(excerpt, tmp_path):
     out = tmp_path / "v.mp4"
     run = run_cli("render", excerpt, "-o", out, "--duration", "1", "--fps", "10", "--size",

@@ -587,3 +587,59 @@ def test_odd_files_as_the_song(tmp_path, make, message):
         path = Path(make)
     for command in ("render", "analyze"):
         one_line_error(cli(command, path, cwd=tmp_path), message)
+
+
+# --------------------------------------------------------------------------------------------
+# 17, 19. No global state; the user's batch is the generator's batch
+
+
+def test_no_cache_leaves_the_environment_and_the_cache_alone(song, tmp_path, monkeypatch):
+    from sonicdreams.cli import main
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SONICDREAMS_CACHE", str(cache))
+    ours = lambda: {k: v for k, v in os.environ.items() if k.startswith("SONICDREAMS")}  # noqa: E731
+    before = ours()
+    assert main(["render", str(song), "-o", str(tmp_path / "v.mp4"), *SMALL,
+                 "--no-cache"]) == 0
+    assert ours() == before
+    assert not cache.exists()  # nothing read or written there
+    assert main(["render", str(song), "-o", str(tmp_path / "w.mp4"), *SMALL]) == 0
+    assert list((cache / "features").glob("*.npz"))
+
+
+def test_gpu_speed_switches_are_put_back():
+    torch = pytest.importorskip("torch")
+    from sonicdreams.generators.stylegan.style import cuda_fast_math
+
+    flags = (torch.backends.cuda.matmul, "allow_tf32"), (torch.backends.cudnn, "allow_tf32"), \
+        (torch.backends.cudnn, "benchmark")
+    before = [getattr(owner, name) for owner, name in flags]
+    with cuda_fast_math(True):
+        assert all(getattr(owner, name) for owner, name in flags)
+    assert [getattr(owner, name) for owner, name in flags] == before
+    with cuda_fast_math(False):
+        assert [getattr(owner, name) for owner, name in flags] == before
+
+
+def test_the_generator_gets_the_users_batch_and_the_frames_do_not_change(song, tmp_path):
+    from sonicdreams.generators.styles import load_style
+
+    class Recorded:
+        def __init__(self, batch_size):
+            self.style = load_style("cppn", size=(64, 64))
+            self.z_dim, self.c_dim, self.size = self.style.z_dim, self.style.c_dim, (64, 64)
+            self.batch_size, self.calls = batch_size, []
+
+        def render(self, z, c):
+            self.calls.append(len(z))
+            return self.style.render(z, c)
+
+    videos = []
+    for batch in (1, 5):
+        style = Recorded(batch)
+        render(song, tmp_path / f"b{batch}.mp4", **{**OPTIONS, "style": style})
+        per_segment = [batch] * (12 // batch) + ([12 % batch] if 12 % batch else [])
+        assert style.calls == per_segment * 3  # 3 segments of 12 frames
+        videos.append((tmp_path / f"b{batch}.mp4").read_bytes())
+    assert videos[0] == videos[1]
