@@ -248,12 +248,12 @@ def _render(song, output: Path, s: RenderSettings, custom_effects, work: WorkDir
 
     chain, amplitudes = _effects_chain(s, traj, features, custom_effects, custom_features)
     frames_dir = output.with_name(f"{output.stem}_frames") if s.save_frames else None
-    if frames_dir is not None:
-        frames_dir.mkdir(exist_ok=True)
     per_segment = max(1, int(round(s.segment_seconds * float(s.fps))))
     needed_mb = _space_estimate(work, spec, n, per_segment, features.duration_s)
 
     with _disk_errors(needed_mb):
+        if frames_dir is not None:
+            frames_dir.mkdir(exist_ok=True)
         # The soundtrack encodes on its own thread while the frames render.
         source = s.output_audio or song
         track = AudioTrack(str(source), features.start_s, features.duration_s)
@@ -285,7 +285,7 @@ def _render(song, output: Path, s: RenderSettings, custom_effects, work: WorkDir
             work.discard(path)
             noise, classes = traj.segment(a, b)  # only this segment's vectors are in memory
             _render_segment(path, spec, generator, (noise, classes), chain, amplitudes, a, b,
-                            batch, out_size, s.fit, frames_dir, jobs,
+                            batch, out_size, s.fit, frames_dir,
                             lambda i, base=done: report("render", base + i, n))
             work.record(path, fingerprint, fingerprint.for_range(a, b), b - a)
             done += b - a
@@ -476,9 +476,9 @@ class _Chunks:
     cost of threads, effects and conversion small when the user asks for batch_size=1.
     """
 
-    def __init__(self, a: int, b: int, batch: int) -> None:
-        self.a, self.b, self.batch = a, b, batch
-        self.calls = 1  # generator calls per chunk, grown while calls are quick
+    def __init__(self, a: int, b: int, batch: int, workers: int = 1) -> None:
+        self.a, self.b, self.batch, self.workers = a, b, batch, workers
+        self.calls = workers  # generator calls per chunk, grown while calls are quick
         self.call_s: float | None = None
 
     def __iter__(self):
@@ -490,17 +490,18 @@ class _Chunks:
 
     def timed(self, seconds: float) -> None:
         self.call_s = seconds if self.call_s is None else 0.7 * self.call_s + 0.3 * seconds
-        self.calls = max(1, min(64, round(_CHUNK_S / max(self.call_s, 1e-4))))
+        self.calls = max(self.workers, min(64, round(_CHUNK_S / max(self.call_s, 1e-4))))
 
 
 def _render_segment(path: Path, spec, generator, vectors, chain, amplitudes, a: int, b: int,
                     batch: int, out_size: tuple[int, int], fit: str, frames_dir: Path | None,
-                    jobs: Jobs, on_frames: Callable[[int], None]) -> None:
+                    on_frames: Callable[[int], None]) -> None:
     from .effects import apply_effects
     from .video import SegmentWriter
 
     noise, classes = vectors
-    chunks = _Chunks(a, b, batch)
+    workers = max(1, int(getattr(generator, "concurrent_calls", 1)))
+    chunks = _Chunks(a, b, batch, workers)
 
     def generate(span: tuple[int, int]):
         start, end = span
@@ -528,8 +529,8 @@ def _render_segment(path: Path, spec, generator, vectors, chain, amplitudes, a: 
         return writer.prepare(frames)  # colour conversion here, not on the encoder's thread
 
     written = 0
-    workers = max(1, int(getattr(generator, "concurrent_calls", 1)))
-    with SegmentWriter(path, spec) as writer:
+    # The stages stop and are joined before the writer deletes its partial file.
+    with SegmentWriter(path, spec) as writer, Jobs() as jobs:
         generated = jobs.stage(chunks, generate, name="generate", workers=workers)
         for frames in jobs.stage(generated, post, name="effects"):
             writer.write(frames)

@@ -85,8 +85,15 @@ class WorkDir:
         if isinstance(previous, dict) and previous.get("pid") not in (None, os.getpid()):
             log.info("taking over the work folder of process %s, which is no longer running",
                      previous.get("pid"))
-        self._write_json(self.path / _OWNER, {"pid": os.getpid(), "host": socket.gethostname(),
-                                              "started": time.time()})
+        try:
+            self._write_json(self.path / _OWNER, {"pid": os.getpid(),
+                                                  "host": socket.gethostname(),
+                                                  "started": time.time()})
+        except OSError as err:
+            self.release()
+            raise OutputError(f"cannot write in the work folder {self.path} "
+                              f"({err.strerror or err}); free some space or choose another "
+                              "with --work-dir") from None
         for stale in self.path.glob(".*.part*"):  # a piece whose writer died
             stale.unlink(missing_ok=True)
         return self
