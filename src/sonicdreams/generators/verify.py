@@ -126,6 +126,8 @@ def verify_model_file(path: str | os.PathLike[str], *, name: str | None = None) 
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
+            if size == 0:
+                raise _Problem("truncated", "the file is empty")
             head = f.read(4)
             if head == b"PK\x03\x04":
                 _check_zip(f, size)
