@@ -26,6 +26,7 @@ from _formats import sg2_tf_networks, tiny_sg2, write_nvlabs_pickle, write_rosin
 from _tf_pickle import write_tf_pickle
 from sonicdreams.errors import ModelFormatError, UnsafeModelError
 from sonicdreams.generators.stylegan.loaders import read_weights
+from sonicdreams.generators.verify import TruncatedFileError, verify_model_file
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 GiB = 1 << 30
@@ -65,8 +66,6 @@ def files(tmp_path_factory):
 
 @pytest.mark.parametrize("fmt", list(_KINDS))
 def test_every_complete_format_verifies(files, fmt):
-    from sonicdreams.generators.verify import verify_model_file
-
     assert verify_model_file(files[fmt]) == _KINDS[fmt]
     read_weights(files[fmt])  # and still loads
 
@@ -104,8 +103,6 @@ def test_a_zip_with_a_bad_crc_is_damaged_not_truncated(files, tmp_path):
     data[at + 30 + name_len + extra_len + 10] ^= 0xFF
     path = tmp_path / "crc.pt"
     path.write_bytes(bytes(data))
-    from sonicdreams.generators.verify import TruncatedFileError
-
     with pytest.raises(ModelFormatError) as caught:
         read_weights(path)
     assert str(caught.value) == (f"{path} is damaged: zip entry {info.filename} fails its CRC "
@@ -135,7 +132,8 @@ def test_a_legacy_storage_whose_size_header_lies_is_refused(tmp_path):
         read_weights(path)
 
 
-def test_a_numpy_array_must_hold_the_bytes_its_shape_declares(tmp_path):
+@pytest.mark.parametrize("protocol", [2, 4])  # raw bytes, or latin-1 text through _codecs
+def test_a_numpy_array_must_hold_the_bytes_its_shape_declares(tmp_path, protocol):
     class _Lying(pickle.Pickler):
         def reducer_override(self, obj):
             if isinstance(obj, np.ndarray):
@@ -147,10 +145,38 @@ def test_a_numpy_array_must_hold_the_bytes_its_shape_declares(tmp_path):
 
     path = tmp_path / "numpy.pkl"
     with open(path, "wb") as f:
-        _Lying(f, protocol=4).dump({"w": np.zeros(4, np.float32)})
+        _Lying(f, protocol=protocol).dump({"w": np.zeros(4, np.float32)})
     with pytest.raises(ModelFormatError, match=r"is damaged: a numpy array of shape \(1000,\) "
                                                r"\(float32\) needs 4,000 bytes but holds 16"):
         read_weights(path)
+
+
+@pytest.mark.parametrize("data,error,text", [
+    (b"\x80\x04h\x07.", ModelFormatError, " is damaged: the pickle refers to object #7, which it "
+                                          "never stored"),
+    (b"\x80\x04R.", ModelFormatError, " is damaged: the pickle takes more objects than it holds "
+                                     "at byte 2 (REDUCE)"),
+    (b"\x80\x04\x00", ModelFormatError, " is damaged: byte 2 is not a pickle opcode (0x00)"),
+    (b"\x80\x06N.", ModelFormatError, " is damaged: pickle protocol 6 does not exist"),
+    (b"\x80\x05\x97.", ModelFormatError, " is damaged: the pickle uses out-of-band buffers"),
+    (b"\x80\x02X\x01\x00\x00\x000Q.", ModelFormatError, " is damaged: a plain weight pickle "
+                                                   "never refers to external objects"),
+    (b"\x80\x02\x82\x05.", UnsafeModelError, ": refused: the file asks to run copyreg.extension"),
+    (b"\x80\x02(S'touch {marker}'\nios\nsystem\n.", UnsafeModelError,
+     ": refused: the file asks to run os.system — it is not a model; nothing was executed"),
+    (b"\x80\x02cbuiltins\neval\n.", UnsafeModelError, ": refused: the file asks to run eval —"),
+    (b"\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00N.", TruncatedFileError,
+     " is truncated: the pickle ends before its STOP opcode (13 of 27 declared bytes)"),
+], ids=["memo", "underflow", "opcode", "protocol", "buffers", "persistent-id", "extension",
+        "inst", "eval", "frame"])
+def test_hand_made_pickles_are_judged_by_their_structure(tmp_path, data, error, text):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "hand.pkl"
+    path.write_bytes(data.replace(b"{marker}", str(marker).encode()))
+    with pytest.raises(error) as info:
+        verify_model_file(path)
+    assert str(info.value).startswith(f"{path}{text}")
+    assert not marker.exists()
 
 
 # ---------------------------------------------------------------------------------------------

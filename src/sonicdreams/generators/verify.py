@@ -327,21 +327,14 @@ class _Walker:
         elif name in ("EMPTY_DICT", "EMPTY_SET"):
             push(_OPAQUE)
         elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
-            n = int(name[-1])
-            if len(stack) < n:
-                raise IndexError
-            items = tuple(stack[-n:])
-            del stack[-n:]
-            push(items)
+            push(tuple(_pop(stack, int(name[-1]))))
         elif name == "APPEND":
             value = stack.pop()
             if isinstance(stack[-1], list):
                 stack[-1].append(value)
                 self._count(1)
         elif name == "SETITEM":
-            if len(stack) < 3:
-                raise IndexError
-            del stack[-2:]
+            _pop(stack, 2, keep=1)
         elif name == "POP":
             if stack:
                 stack.pop()
@@ -369,12 +362,9 @@ class _Walker:
         elif name == "REDUCE":
             args = stack.pop()
             stack[-1] = self._call(stack[-1], args)
-        elif name == "NEWOBJ":
-            del stack[-1]
-            stack[-1] = _OPAQUE
-        elif name == "NEWOBJ_EX":
-            del stack[-2:]
-            stack[-1] = _OPAQUE
+        elif name in ("NEWOBJ", "NEWOBJ_EX"):  # class, arguments[, keywords] → an object
+            _pop(stack, 2 if name == "NEWOBJ" else 3)
+            push(_OPAQUE)
         elif name == "BUILD":
             state = stack.pop()
             _build(stack[-1], state)
@@ -463,6 +453,15 @@ class _Walker:
         kind = pid[1].name.removesuffix("Storage")
         self.storages[pid[2]] = (_ELEMENT_SIZES.get(kind, 1), pid[4])
         return _OPAQUE
+
+
+def _pop(stack: list, n: int, *, keep: int = 0) -> list:
+    """The top ``n`` items, removed; ``keep`` more must stay below them (IndexError if not)."""
+    if len(stack) < n + keep:
+        raise IndexError
+    items = stack[len(stack) - n:]
+    del stack[len(stack) - n:]
+    return items
 
 
 def _torch_allows(module: str, name: str) -> bool:
