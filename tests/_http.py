@@ -39,7 +39,7 @@ class RouteHandler(BaseHTTPRequestHandler):
         return int(match.group(1)) if match else 0
 
     def send_body(self, data: bytes, *, ranges: bool = True, cut: int | None = None,
-                  length: int | None | bool = True,
+                  length: int | bool = True,
                   content_type: str = "application/octet-stream") -> None:
         """Send ``data`` (from the Range start if ``ranges``); ``cut``: die after that many
         bytes; ``length``: True for the true Content-Length, False for none (the body then
@@ -56,10 +56,10 @@ class RouteHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
         elif length is not False:
             self.send_header("Content-Length", str(length))
-        if length is not True:
+        if length is not True:  # a lying or missing length: this connection cannot be reused
             self.send_header("Connection", "close")
+            self.close_connection = True
         self.end_headers()
-        self.close_connection = True if length is not True else self.close_connection
         if cut is not None:
             body = body[:cut]
         try:
