@@ -214,7 +214,7 @@ def test_not_found(server, cache):
 
 def test_slow_server_times_out(server, cache):
     with pytest.raises(DownloadError, match=r"did not answer within 0\.2 s.*--style"):
-        download(record(server.url + "/slow.pkl"), timeout=0.2)
+        download(record(server.url + "/slow.pkl"), timeout=0.2, backoff_s=0)
     assert leftovers(cache) == []
 
 
@@ -223,7 +223,7 @@ def test_no_network_says_to_download_elsewhere(cache):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(DownloadError) as info:
-        download(record(f"http://127.0.0.1:{port}/x.pkl"), timeout=1)
+        download(record(f"http://127.0.0.1:{port}/x.pkl"), timeout=1, backoff_s=0)
     message = str(info.value)
     assert "cannot reach 127.0.0.1" in message and "another computer" in message
     assert "--style /path/to/file.pkl" in message

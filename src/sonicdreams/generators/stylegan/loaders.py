@@ -32,6 +32,7 @@ from .unpickle import Record, TFNetwork, safe_load, torch_refusal
 __all__ = ["NetworkWeights", "read_weights", "build_generator", "state_dict_from_record",
            "sg2_config_from_state", "describe_head"]
 
+
 @dataclass(frozen=True)
 class NetworkWeights:
     """A generator's hyperparameters and weights, ready for :func:`build_generator`."""
@@ -98,8 +99,8 @@ def read_weights(path: str | Path) -> NetworkWeights:
     UnsafeModelError
         The file asks to run code outside the allow-list; nothing was executed.
 
-    The file's structure is checked first (:func:`..verify.verify_model_file`), so a truncated,
-    lying or malicious file never reaches the unpickler.
+    The file's structure is checked first (``generators.verify.verify_model_file``), so a
+    truncated, lying or malicious file never reaches the unpickler.
     """
     path = Path(path)
     try:
