@@ -14,6 +14,7 @@ import os
 import pickle
 import pickletools
 import random
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -207,7 +208,9 @@ def test_a_server_that_keeps_stalling_is_given_up_at_the_deadline(server, cache)
     message = str(info.value)
     assert message.startswith("style 'test style': the download from 127.0.0.1 did not finish "
                               "within 2 s (")
-    assert "no data for 0.3 s" in message and message.endswith(
+    # why the last try stopped: almost always the stall, rarely the deadline as bytes came
+    assert re.search(r"bytes: (no data for 0\.3 s|the deadline passed)\)", message), message
+    assert message.endswith(
         "; run again to resume it, or download the file by hand and pass it with "
         "--style /path/to/file.pkl")
     tries = ranges(server, "/stall_always.pkl")
