@@ -152,3 +152,17 @@ def test_download_of_a_manual_host_explains_what_to_do(capsys, tmp_path):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "mega.nz" in err and "--style /path/to/file.pkl" in err
     assert not list(tmp_path.iterdir())
+
+
+def test_checksums_and_sizes_are_well_formed_where_filled():
+    for record in cat.catalog():
+        assert record.sha256 is None or re.fullmatch(r"[0-9a-f]{64}", record.sha256), record
+        assert record.size is None or (isinstance(record.size, int) and record.size > 0), record
+    raw = dict(name="x", url="https://example.org/x.pkl", host="http", format="tf-sg2",
+               arch="sg2", resolution=[8, 8], conditional=False, licence="", author="",
+               source_url="")
+    assert cat._record(dict(raw, sha256="ab" * 32, size=123)).size == 123
+    with pytest.raises(ValueError, match="sha256"):
+        cat._record(dict(raw, sha256="not a hash"))
+    with pytest.raises(ValueError, match="size"):
+        cat._record(dict(raw, size=-1))

@@ -6,76 +6,46 @@ No test touches the network: a ThreadingHTTPServer on 127.0.0.1 plays every kind
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import pickle
 import random
-import re
 import socket
-import threading
+import zipfile
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from _http import RouteHandler, local_server
 from sonicdreams.cli import main
 from sonicdreams.errors import DownloadError
 from sonicdreams.generators.catalog import StyleRecord, lookup
-from sonicdreams.generators.download import (
-    CHECKSUMS,
-    _gdrive_confirm,
-    cached_path,
-    download,
-    models_dir,
-)
+from sonicdreams.generators.download import CHECKSUMS, cached_path, download, models_dir
+from sonicdreams.generators.hosts import gdrive_confirm
 
-PAYLOAD = b"\x80\x04\x95" + random.Random(0).randbytes(700_000)  # a "pickle", several chunks
-ZIP = b"PK\x03\x04" + random.Random(1).randbytes(5_000)  # a torch.save zip
+# A complete pickle of several chunks (downloads are checked to the pickle's STOP opcode).
+PAYLOAD = pickle.dumps({"weights": random.Random(0).randbytes(700_000)}, protocol=4)
 HALF = len(PAYLOAD) // 2
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+def _torch_like_zip() -> bytes:
+    """A minimal ``torch.save`` archive: ``archive/data.pkl`` (no tensors) and a version."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("archive/data.pkl", pickle.dumps({"step": 1}, protocol=2))
+        zf.writestr("archive/version", "3\n")
+    return buffer.getvalue()
 
-    def log_message(self, *args) -> None:  # keep pytest output clean
-        pass
 
-    def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
-        server = self.server
-        path = urlparse(self.path).path
-        server.requests.append((path, self.headers.get("Range"), self.path))
-        n = sum(p == path for p, _, _ in server.requests)
-        getattr(self, "route_" + path.strip("/").replace(".", "_").replace("/", "_"),
-                self.not_found)(n)
+ZIP = _torch_like_zip()
 
-    # -- helpers
-    def send_body(self, data: bytes, *, ranges: bool = True, cut: int | None = None,
-                  content_type: str = "application/octet-stream") -> None:
-        match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
-        start = int(match.group(1)) if ranges and match else 0
-        body = data[start:]
-        if start:
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if cut is not None:  # die mid-body
-            self.wfile.write(body[:cut])
-            self.wfile.flush()
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        self.wfile.write(body)
 
+class _Handler(RouteHandler):
     def send_page(self, html: str, status: int = 200) -> None:
         self.send_body(html.encode(), ranges=False, content_type="text/html; charset=utf-8") \
             if status == 200 else self.send_error(status)
-
-    def not_found(self, n: int) -> None:
-        self.send_error(404, "Not Found")
 
     # -- routes
     def route_file_pkl(self, n: int) -> None:
@@ -132,18 +102,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    httpd.requests = []
-    httpd.release = threading.Event()
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    yield httpd
-    httpd.release.set()
-    httpd.shutdown()
-    httpd.server_close()
+    with local_server(_Handler) as httpd:
+        yield httpd
 
 
 @pytest.fixture
@@ -161,7 +121,11 @@ def record(url: str, **changes) -> StyleRecord:
 
 
 def leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    """The files in ``folder`` except lock files, which stay by design (removing a lock file
+    while another process waits on it would let two processes in at once)."""
+    if not folder.exists():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.suffix != ".lock")
 
 
 def test_cache_location_follows_the_environment(tmp_path, monkeypatch):
@@ -225,7 +189,7 @@ def test_server_without_range_support_restarts(server, cache):
 
 
 def test_transfer_that_keeps_failing_gives_up_and_keeps_the_part(server, cache):
-    with pytest.raises(DownloadError, match=r"stopped after \d+ of 700003 bytes"):
+    with pytest.raises(DownloadError, match=rf"stopped after [\d,]+ of {len(PAYLOAD):,} bytes"):
         download(record(server.url + "/short.pkl"), retries=2)
     assert len(server.requests) == 3
     assert leftovers(cache) == ["test-style.pkl.part"]
@@ -250,7 +214,7 @@ def test_not_found(server, cache):
 
 def test_slow_server_times_out(server, cache):
     with pytest.raises(DownloadError, match=r"did not answer within 0\.2 s.*--style"):
-        download(record(server.url + "/slow.pkl"), timeout=0.2)
+        download(record(server.url + "/slow.pkl"), timeout=0.2, backoff_s=0)
     assert leftovers(cache) == []
 
 
@@ -259,7 +223,7 @@ def test_no_network_says_to_download_elsewhere(cache):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(DownloadError) as info:
-        download(record(f"http://127.0.0.1:{port}/x.pkl"), timeout=1)
+        download(record(f"http://127.0.0.1:{port}/x.pkl"), timeout=1, backoff_s=0)
     message = str(info.value)
     assert "cannot reach 127.0.0.1" in message and "another computer" in message
     assert "--style /path/to/file.pkl" in message
@@ -284,9 +248,9 @@ def test_google_drive_older_pages_are_understood():
     base = "https://drive.google.com/uc?export=download&id=X"
     page = (b'<html><a id="uc-download-link" href="/uc?export=download&amp;confirm=AbC1&amp;'
             b'id=X">Download anyway</a></html>')
-    assert _gdrive_confirm(page, base, []) == \
+    assert gdrive_confirm(page, base, []) == \
         "https://drive.google.com/uc?export=download&confirm=AbC1&id=X"
-    assert _gdrive_confirm(b"<html>nothing here</html>", base, []) is None
+    assert gdrive_confirm(b"<html>nothing here</html>", base, []) is None
 
 
 def test_a_tampered_cached_file_is_an_error(server, cache):

@@ -55,9 +55,10 @@ _ARCHS = ("sg1", "sg2", "sg3-t", "sg3-r")
 class StyleRecord:
     """One downloadable StyleGAN style.
 
-    ``resolution`` is the network's output as (h, w); ``sha256`` is ``None`` until a verified
-    download records it (the download cache keeps its own record, see
-    :mod:`sonicdreams.generators.download`).
+    ``resolution`` is the network's output as (h, w). ``sha256`` (hex) and ``size`` (bytes) of
+    the weight file are enforced by :mod:`sonicdreams.generators.download` where filled; where
+    ``None``, the first verified download's checksum is recorded in the cache and checked on
+    every later use (trust on first use).
     """
 
     name: str
@@ -72,6 +73,7 @@ class StyleRecord:
     author: str
     source_url: str
     sha256: str | None = None
+    size: int | None = None
     resolution_known: bool = True
     dataset: str = ""
     config: str = ""
@@ -132,6 +134,10 @@ def _record(raw: dict) -> StyleRecord:
     if record.host not in _HOST_KINDS or record.format not in _FORMATS \
             or record.arch not in _ARCHS:
         raise ValueError(f"catalogue entry {record.name!r} has an unknown host/format/arch")
+    if record.sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", record.sha256):
+        raise ValueError(f"catalogue entry {record.name!r}: sha256 is not 64 lower-case hex")
+    if record.size is not None and not (isinstance(record.size, int) and record.size > 0):
+        raise ValueError(f"catalogue entry {record.name!r}: size is not a positive byte count")
     return record
 
 

@@ -1,62 +1,64 @@
-"""Cached, checksummed, resumable, atomic downloads of weight files.
+"""Cached, verified, resumable, atomic downloads of weight files.
 
-``download(record_or_url)`` returns the path of the file in the model cache, fetching it first
-if needed:
+``download(record_or_url)`` returns the path of the file in the model cache (see
+:func:`models_dir`), fetching it first if needed:
 
-* The cache is ``$SONICDREAMS_MODELS`` if set, else ``models/`` under ``$SONICDREAMS_CACHE``
-  (when that is a folder), else the user cache (``~/.cache/sonicdreams/models`` on Linux,
-  ``~/Library/Caches/sonicdreams/models`` on macOS, ``%LOCALAPPDATA%\\sonicdreams\\Cache\\models``
-  on Windows).
-* Bytes stream into ``<file>.part`` in the cache. An interrupted transfer is resumed with an
-  HTTP ``Range`` request, at once (``retries`` times) and on the next call; a server that
-  ignores ``Range`` makes it start again. The size is checked against ``Content-Length``.
-* The first bytes must look like a weight file (a pickle starts with ``0x80``, a
-  ``torch.save`` zip with ``PK``): a web page (a quota or permission page) is refused and
-  nothing is kept.
-* The SHA-256 of the first verified download is recorded in ``checksums.json`` in the cache
-  and checked on every later use; the finished file is renamed into place atomically.
-* Google Drive's "can't scan this file for viruses" page is answered by submitting its form.
-  mega.nz and Yandex Disk links need their own clients and raise :class:`DownloadError` with
-  instructions, as does a computer without network access.
+* ``requests`` fetches, retrying refused connections and server errors with urllib3's ``Retry``
+  (exponential backoff). Bytes stream into ``<file>.part``; a transfer that is cut or silent for
+  ``stall_timeout_s`` resumes with a ``Range`` request; at ``deadline_s`` the download gives up,
+  keeping the part for the next call.
+* A file is complete only when its structure verifies end to end (:mod:`.verify`) and its size
+  matches any ``Content-Length``: a server that sends no length, or a wrong one, cannot pass off
+  a cut file. A file that asks to run code is refused and not kept. Only then is its SHA-256
+  recorded in ``checksums.json`` (trust on first use) and checked on every later use; the
+  catalogue's ``sha256`` and ``size``, where filled, are enforced. The file is renamed into place.
+* Processes fetching one file share one download: the others wait on ``<file>.lock``
+  (``filelock``), then find the finished, verified file.
+* Web pages instead of the file, Google Drive's confirmation page and hosts that need their own
+  client are handled in :mod:`.hosts`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
-import http.client
-import http.cookiejar
-import json
 import logging
 import os
 import re
-import socket
 import sys
-import tempfile
-import urllib.error
-import urllib.request
-from html.parser import HTMLParser
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urljoin, urlparse
+from urllib.parse import urlparse
 
-from ..errors import DownloadError
+import filelock
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from ..errors import DownloadError, ModelFormatError, UnsafeModelError
 from ..progress import ProgressCallback, Reporter
+from . import hosts
 from .catalog import StyleRecord, host_kind, lookup, slug
+from .checksums import CHECKSUMS, check_download, record_checksum, verify_cached
+from .verify import TruncatedFileError, verify_model_file
 
-__all__ = ["download", "models_dir", "cached_path", "DEFAULT_TIMEOUT_S"]
+__all__ = ["download", "models_dir", "cached_path", "CHECKSUMS", "DEFAULT_TIMEOUT_S",
+           "DEFAULT_DEADLINE_S"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 60.0
-CHECKSUMS = "checksums.json"
+DEFAULT_DEADLINE_S = 4 * 3600.0  # a 400 MB model over 1 Mbit/s takes under an hour
 _CHUNK = 1 << 18
 _PAGE_LIMIT = 1 << 20  # read at most this much of an HTML page while looking for a form
-_USER_AGENT = "sonicdreams (python-urllib)"
 _OFF = {"", "0", "off", "none", "false", "no"}
 
 
 def models_dir() -> Path:
-    """The folder downloaded weights are kept in (see the module docstring)."""
+    """The folder downloaded weights are kept in: ``$SONICDREAMS_MODELS`` if set, else
+    ``models/`` under ``$SONICDREAMS_CACHE`` (when that is a folder), else the user cache
+    (``~/.cache/sonicdreams/models`` on Linux, ``~/Library/Caches/sonicdreams/models`` on
+    macOS, ``%LOCALAPPDATA%\\sonicdreams\\Cache\\models`` on Windows)."""
     env = os.environ.get("SONICDREAMS_MODELS")
     if env and env.strip():
         return Path(env).expanduser()
@@ -80,82 +82,100 @@ def cached_path(record_or_url: StyleRecord | str, *,
     return path if path.is_file() else None
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One download's limits, the catalogue's size, where it reports, its name in messages."""
+
+    label: str
+    timeout_s: float
+    stall_timeout_s: float
+    deadline_s: float
+    deadline: float  # time.monotonic() at which to give up
+    retries: int
+    backoff_s: float
+    expected_size: int | None
+    report: Reporter
+
+
 def download(record_or_url: StyleRecord | str, *,
              cache_dir: str | os.PathLike[str] | None = None,
              progress: ProgressCallback | None = None,
              timeout: float = DEFAULT_TIMEOUT_S,
-             retries: int = 3) -> Path:
+             retries: int = 3,
+             stall_timeout_s: float | None = None,
+             deadline_s: float = DEFAULT_DEADLINE_S,
+             backoff_s: float = 0.5) -> Path:
     """The path of the weights for a catalogue style (record or name) or a URL, downloading
     them into the cache first if they are not there.
 
-    ``timeout`` is in seconds, for connecting and for each read. ``retries`` is how many times
-    an interrupted transfer is resumed before giving up (the partial file is kept, so running
-    again resumes). ``progress`` receives :class:`~sonicdreams.progress.Progress` events of
-    stage ``"download"`` counting bytes (``total`` is 0 when the server does not say).
+    ``timeout`` (s) bounds connecting; ``stall_timeout_s`` (default ``timeout``) how long the
+    server may send nothing before the transfer resumes; ``deadline_s`` the whole download,
+    waiting for another process included. ``retries``: how often a refused connection, server
+    error or interrupted transfer is tried again, the waits doubling from ``backoff_s``. A
+    partial file is kept, so running again resumes. ``progress`` receives
+    :class:`~sonicdreams.progress.Progress` events of stage ``"download"`` counting bytes
+    (``total`` is 0 when the server does not say).
 
-    Raises
-    ------
-    DownloadError
-        If the file cannot be fetched or does not verify; the message names the style or URL
-        and what to do.
+    Raises :class:`DownloadError` (the message names the style or URL and what to do) if the
+    file cannot be fetched or does not verify, :class:`UnsafeModelError` if it asks to run
+    code (it is not kept).
     """
     record, url = _resolve(record_or_url)
     label = f"style {record.name!r}" if record else url
     folder = Path(cache_dir) if cache_dir is not None else models_dir()
-    filename = _filename(record, url)
-    dest = folder / filename
+    dest = folder / _filename(record, url)
     if dest.is_file():
-        _verify_cached(dest, record, label)
+        verify_cached(dest, record, label)
         return dest
-
     kind = record.host if record else host_kind(url)
     if kind in ("mega", "yadisk"):
-        client = "MEGA's site or app (or megatools: megadl URL)" if kind == "mega" \
-            else "a web browser (Yandex Disk)"
-        raise DownloadError(
-            f"{label}: {url} is on {'mega.nz' if kind == 'mega' else 'Yandex Disk'}, which "
-            f"sonicdreams cannot download from; download it with {client} and pass the file "
-            "with --style /path/to/file.pkl (style='/path/to/file.pkl' in Python), or save it "
-            f"as {dest} to use the name")
+        raise hosts.own_client_error(label, url, kind, dest)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise DownloadError(f"{label}: cannot create the model cache {folder} ({err}); "
                             "set SONICDREAMS_MODELS to a writable folder") from None
+    plan = _Plan(label, timeout, timeout if stall_timeout_s is None else stall_timeout_s,
+                 deadline_s, time.monotonic() + deadline_s, max(0, int(retries)), backoff_s,
+                 record.size if record else None, Reporter(progress, "download"))
+    try:
+        lock = filelock.FileLock(f"{dest}.lock", timeout=deadline_s)
+        with lock, _session(plan) as session:
+            if not dest.is_file():  # else another process downloaded it while we waited
+                _download_locked(session, record, url, kind, dest, plan)
+                return dest
+    except filelock.Timeout:
+        raise DownloadError(f"{label}: another sonicdreams process has been downloading "
+                            f"{dest.name} for over {deadline_s:g} s; wait for it to finish "
+                            "and run again") from None
+    verify_cached(dest, record, label)
+    return dest
 
-    part = folder / (filename + ".part")
+
+def _download_locked(session: requests.Session, record: StyleRecord | None, url: str,
+                     kind: str, dest: Path, plan: _Plan) -> None:
+    """Fetch from the address or its mirrors, verify, rename into place, record the hash.
+    The file's lock is held: lock files stay, as removing one while another process waits
+    on it would let a third in beside it."""
+    part = dest.with_name(dest.name + ".part")
     urls = record.urls if record else (url,)
     failures: list[str] = []
     for candidate in urls:
         try:
-            _fetch(candidate, part, kind=host_kind(candidate) if candidate != url else kind,
-                   timeout=timeout, retries=max(0, int(retries)),
-                   report=Reporter(progress, "download"), label=label)
+            _fetch(session, candidate, part, plan=plan,
+                   kind=host_kind(candidate) if candidate != url else kind)
             break
         except DownloadError as err:
             failures.append(str(err))
             if candidate != urls[-1]:
-                log.warning("%s; trying a mirror", err)
+                log.info("%s; trying a mirror", err)
     else:
-        if len(failures) == 1:
-            raise DownloadError(failures[0])
-        raise DownloadError(f"{label}: every address failed: " + " | ".join(failures))
-
-    digest = _sha256(part)
-    expected = record.sha256 if record else None
-    if expected and digest != expected:
-        part.unlink(missing_ok=True)
-        raise DownloadError(f"{label}: the downloaded file's SHA-256 is {digest}, but the "
-                            f"catalogue expects {expected}; the file on the server changed or "
-                            "was damaged in transit; the download was discarded")
+        raise DownloadError(failures[0] if len(failures) == 1 else
+                            f"{plan.label}: every address failed: " + " | ".join(failures))
+    digest = check_download(part, record, plan.label)
     os.replace(part, dest)
-    _record_checksum(folder, filename, sha256=digest, size=dest.stat().st_size, url=url)
-    log.info("%s: saved %s (sha256 %s)", label, dest, digest)
-    return dest
-
-
-# --------------------------------------------------------------------------------------------
-# What to download and where it goes
+    record_checksum(dest.parent, dest.name, sha256=digest, size=dest.stat().st_size, url=url)
+    log.info("%s: saved %s (sha256 %s)", plan.label, dest, digest)
 
 
 def _resolve(record_or_url: StyleRecord | str) -> tuple[StyleRecord | None, str]:
@@ -183,322 +203,201 @@ def _filename(record: StyleRecord | None, url: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Checksums
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _read_checksums(folder: Path) -> dict[str, dict]:
-    try:
-        data = json.loads((folder / CHECKSUMS).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _record_checksum(folder: Path, filename: str, **entry) -> None:
-    data = _read_checksums(folder)
-    data[filename] = entry
-    fd, tmp = tempfile.mkstemp(prefix=f".{CHECKSUMS}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1, sort_keys=True)
-        os.replace(tmp, folder / CHECKSUMS)
-    except OSError as err:  # the file itself is fine; only the record is missing
-        log.warning("could not record the checksum of %s: %s", filename, err)
-        Path(tmp).unlink(missing_ok=True)
-
-
-def _verify_cached(path: Path, record: StyleRecord | None, label: str) -> None:
-    """A cached file must still have the checksum it had when it was downloaded."""
-    entry = _read_checksums(path.parent).get(path.name) or {}
-    expected = entry.get("sha256") or (record.sha256 if record else None)
-    digest = _sha256(path)
-    if expected is None:  # put there by hand or by an older version: check it, then record it
-        with open(path, "rb") as f:
-            problem = _sniff(f.read(512), "")
-        if problem:
-            raise DownloadError(f"{label}: the cached file {path} {problem}; delete it and "
-                                "run again to download it afresh")
-        _record_checksum(path.parent, path.name, sha256=digest, size=path.stat().st_size,
-                         url=record.url if record else "")
-        return
-    if digest != expected:
-        raise DownloadError(f"{label}: the cached file {path} has SHA-256 {digest}, not "
-                            f"{expected} as when it was downloaded, so it was changed or "
-                            "damaged; delete it and run again to download it afresh")
-
-
-# --------------------------------------------------------------------------------------------
 # Transfer
 
 
-_PAGE = "is a web page, not a weights file"
-_TEXT = "is text, not a weights file"
+class _QuietRetries(logging.Filter):
+    """urllib3 warns on every retried connection; the error we raise says what happened, on
+    one line. Its warnings show only when our own logger is at DEBUG (``--debug``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Retrying (") or log.isEnabledFor(
+            logging.DEBUG)
 
 
-def _sniff(head: bytes, content_type: str) -> str | None:
-    """``None`` if ``head`` starts like a weight file, else what it looks like instead."""
-    if head[:1] == b"\x80" or head[:2] == b"PK":
-        return None
-    text = head.lstrip()[:512].lower()
-    if content_type in ("text/html", "application/xhtml+xml") or text.startswith(b"<") \
-            or b"<html" in text:
-        return _PAGE
-    if not head:
-        return "is empty"
-    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head[:512])
-    if printable >= 0.95 * min(len(head), 512):
-        return _TEXT
-    return (f"is not a weights file (it starts with {head[:8].hex(' ')}; a pickle starts with "
-            "80, a torch.save zip with 50 4b)")
-
-
-def _gdrive_direct(url: str) -> str:
-    """``drive.google.com/uc?id=ID`` or ``…/file/d/ID/view`` → the direct-download address."""
-    parsed = urlparse(url)
-    if parsed.hostname != "drive.google.com":
-        return url
-    ids = parse_qs(parsed.query).get("id")
-    match = re.search(r"/file/d/([\w-]+)", parsed.path)
-    file_id = ids[0] if ids else (match.group(1) if match else None)
-    if not file_id:
-        return url
-    return "https://drive.google.com/uc?" + urlencode({"export": "download", "id": file_id})
-
-
-class _FormFinder(HTMLParser):
-    """Collects each ``<form>``'s action and its hidden/named inputs, and every link href."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.forms: list[tuple[dict[str, str], dict[str, str]]] = []
-        self.links: list[str] = []
-        self._form: tuple[dict[str, str], dict[str, str]] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self._form = (a, {})
-            self.forms.append(self._form)
-        elif tag == "input" and self._form is not None and a.get("name"):
-            if a.get("type", "text").lower() not in ("submit", "button", "image"):
-                self._form[1][a["name"]] = a.get("value", "")
-        elif tag == "a" and a.get("href"):
-            self.links.append(a["href"])
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._form = None
-
-
-def _gdrive_confirm(page: bytes, base_url: str, cookies: http.cookiejar.CookieJar) -> str | None:
-    """The address that confirms Google Drive's virus-scan warning, if the page has one."""
-    text = page.decode("utf-8", "replace")
-    finder = _FormFinder()
-    try:
-        finder.feed(text)
-    except Exception:  # a malformed page: fall back to the other clues
-        pass
-    for attrs, inputs in finder.forms:
-        action = attrs.get("action", "")
-        if attrs.get("id") == "download-form" or "confirm" in inputs or "download" in action:
-            target = urljoin(base_url, html.unescape(action)) if action else base_url
-            query = urlencode(inputs)
-            return f"{target}{'&' if '?' in target else '?'}{query}" if query else target
-    for href in finder.links:
-        if "confirm=" in href and ("export=download" in href or "/uc?" in href
-                                    or "download" in href):
-            return urljoin(base_url, html.unescape(href))
-    for cookie in cookies:  # the oldest scheme: a download_warning cookie holds the token
-        if cookie.name.startswith("download_warning"):
-            sep = "&" if "?" in base_url else "?"
-            return f"{base_url}{sep}confirm={cookie.value}"
-    return None
-
-
-def _web_page_error(label: str, url: str, page: bytes, kind: str) -> DownloadError:
-    text = page.decode("utf-8", "replace").lower()
-    if "too many users" in text or "quota" in text:
-        why = "the file's download quota is used up for now (Google Drive: too many users)"
-    elif "sign in" in text or "access denied" in text or "request access" in text \
-            or "permission" in text:
-        why = "the file is private or needs a sign-in"
-    else:
-        why = "likely a quota, permission or 'file moved' page"
-    where = "Google Drive" if kind == "gdrive" else "the server"
-    return DownloadError(
-        f"{label}: {where} returned a web page instead of the weights file ({why}); try again "
-        f"later, or open {url} in a browser, download the file and pass it with "
-        "--style /path/to/file.pkl")
-
-
-def _network_error(label: str, url: str, err: BaseException, timeout: float) -> DownloadError:
-    reason = getattr(err, "reason", err)
-    host = urlparse(url).hostname or url
-    if isinstance(reason, (TimeoutError, socket.timeout)):
-        what = f"{host} did not answer within {timeout:g} s"
-    else:
-        what = f"cannot reach {host} ({reason})"
-    return DownloadError(
-        f"{label}: {what}. If this computer is offline or the host is blocked, download {url} "
-        "on another computer and pass the local file with --style /path/to/file.pkl")
-
-
-def _http_error(label: str, url: str, code: int, msg: str) -> DownloadError:
-    if code in (404, 410):
-        why = "the file is not there any more (moved or removed)"
-    elif code in (401, 403):
-        why = "access denied: the file is private or its download quota is used up"
-    elif code == 429:
-        why = "too many requests: the download quota is used up for now"
-    elif code >= 500:
-        why = "the server failed; try again later"
-    else:
-        why = msg
-    return DownloadError(f"{label}: HTTP {code} from {url}: {why}; download the file by hand "
-                         "if you can and pass it with --style /path/to/file.pkl")
+def _session(plan: _Plan) -> requests.Session:
+    """Refused connections and 429/5xx answers are retried with exponential backoff (urllib3
+    ``Retry``); Retry-After is not obeyed, so no server can push a try past the deadline."""
+    retry = urllib3.Retry(total=None, connect=plan.retries, read=plan.retries,
+                          status=plan.retries, other=0, redirect=10,
+                          backoff_factor=plan.backoff_s, allowed_methods=frozenset({"GET"}),
+                          status_forcelist=(429, 500, 502, 503, 504), raise_on_status=False,
+                          respect_retry_after_header=False)
+    pool_log = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, _QuietRetries) for f in pool_log.filters):
+        pool_log.addFilter(_QuietRetries())
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    # identity: Range offsets must count the file's bytes, not those of a compressed stream
+    session.headers.update({"User-Agent": f"sonicdreams (requests {requests.__version__})",
+                            "Accept": "*/*", "Accept-Encoding": "identity"})
+    return session
 
 
 class _Interrupted(Exception):
     """The transfer stopped early; the partial file is kept for a resume."""
 
-    def __init__(self, size: int, progressed: bool, total: int | None, why: str) -> None:
+    def __init__(self, size: int, total: int | None, why: str, truncated: bool = False) -> None:
         super().__init__(why)
-        self.size, self.progressed, self.total, self.why = size, progressed, total, why
-
-
-def _content_range(value: str | None) -> tuple[int, int | None] | None:
-    match = re.match(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", value or "")
-    if not match:
-        return None
-    total = None if match.group(3) == "*" else int(match.group(3))
-    return int(match.group(1)), total
-
-
-def _fetch(url: str, part: Path, *, kind: str, timeout: float, retries: int,
-           report: Reporter, label: str) -> None:
-    """Stream ``url`` into ``part`` (resuming what is there) until it is complete."""
-    cookies = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies))
-    current = _gdrive_direct(url) if kind == "gdrive" else url
-    confirmations = 0
-    attempt = 0
-    while True:
-        offset = part.stat().st_size if part.is_file() else 0
-        if offset:
-            with open(part, "rb") as f:
-                if _sniff(f.read(512), ""):
-                    log.warning("%s: the partial download is damaged; starting again", label)
-                    part.unlink()
-                    offset = 0
-        request = urllib.request.Request(current, headers={"User-Agent": _USER_AGENT,
-                                                           "Accept": "*/*"})
-        if offset:
-            request.add_header("Range", f"bytes={offset}-")
-        try:
-            response = opener.open(request, timeout=timeout)
-        except urllib.error.HTTPError as err:
-            err.close()
-            if err.code == 416 and offset:  # our partial file does not fit the remote one
-                log.warning("%s: the server refused to resume; starting again", label)
-                part.unlink(missing_ok=True)
-                continue
-            raise _http_error(label, url, err.code, str(err.reason)) from None
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
-            raise _network_error(label, url, err, timeout) from None
-
-        with response:
-            try:
-                _receive(response, part, offset, report=report, label=label)
-            except _WebPage as page:
-                if kind == "gdrive" and confirmations < 3:
-                    confirm = _gdrive_confirm(page.body, response.geturl(), cookies)
-                    if confirm and confirm != current:
-                        log.info("%s: answering Google Drive's confirmation page", label)
-                        current, confirmations = confirm, confirmations + 1
-                        continue
-                raise _web_page_error(label, url, page.body, kind) from None
-            except _Interrupted as err:
-                attempt += 1
-                if attempt > retries or not err.progressed:
-                    of = f" of {err.total}" if err.total else ""
-                    raise DownloadError(
-                        f"{label}: the transfer from {urlparse(url).hostname} stopped after "
-                        f"{err.size}{of} bytes ({err.why}); run again to resume it, or "
-                        "download the file by hand and pass it with --style /path/to/file.pkl"
-                    ) from None
-                log.warning("%s: transfer interrupted (%s); resuming at byte %d", label,
-                            err.why, err.size)
-                continue
-        return
+        self.size, self.total, self.why, self.truncated = size, total, why, truncated
 
 
 class _WebPage(Exception):
-    def __init__(self, body: bytes) -> None:
+    def __init__(self, body: bytes, url: str) -> None:
         super().__init__("web page")
-        self.body = body
+        self.body, self.url = body, url
 
 
-def _receive(response, part: Path, offset: int, *, report: Reporter, label: str) -> None:
-    """Append the response body to ``part`` until it is complete, or raise."""
-    status = getattr(response, "status", 200)
-    length_header = response.headers.get("Content-Length")
-    length = int(length_header) if length_header and length_header.isdigit() else None
-    total: int | None
-    if offset and status == 206:
-        span = _content_range(response.headers.get("Content-Range"))
-        if span is None or span[0] != offset:
+def _fetch(session: requests.Session, url: str, part: Path, *, kind: str, plan: _Plan) -> None:
+    """Stream ``url`` into ``part`` (resuming what is there) until it verifies, or raise."""
+    host = urlparse(url).hostname or url
+    current = hosts.gdrive_direct(url) if kind == "gdrive" else url
+    confirmations = tries = 0
+    while True:
+        try:
+            total = _transfer(session, current, part, url=url, plan=plan)
+            verify_model_file(part, name=plan.label)
+            return
+        except _WebPage as page:
+            confirm = hosts.gdrive_confirm(page.body, page.url, session.cookies) \
+                if kind == "gdrive" and confirmations < 3 else None
+            if confirm and confirm != current:
+                log.info("%s: answering Google Drive's confirmation page", plan.label)
+                current, confirmations = confirm, confirmations + 1
+                continue
+            raise hosts.web_page_error(plan.label, url, page.body, kind) from None
+        except UnsafeModelError as err:
             part.unlink(missing_ok=True)
-            raise _Interrupted(0, True, None, "the server resumed at the wrong byte")
-        total = span[1] if span[1] is not None else (offset + length if length else None)
-    else:
-        if offset:
-            log.info("%s: the server does not resume downloads; starting again", label)
-            offset = 0
-        total = length
-    content_type = response.headers.get_content_type()
+            raise UnsafeModelError(f"{plan.label}: {err.detail}") from None
+        except TruncatedFileError as err:  # no or a wrong Content-Length: resume
+            stop = _Interrupted(part.stat().st_size, total, err.detail, truncated=True)
+        except ModelFormatError as err:
+            part.unlink(missing_ok=True)
+            raise DownloadError(f"{plan.label}: the file from {host} is damaged: {err.detail}; "
+                                f"the download was discarded; try again later, or {hosts.BY_HAND}"
+                                ) from None
+        except _Interrupted as err:
+            stop = err
+        tries += 1
+        wait = plan.backoff_s * 2 ** (tries - 2) if tries > 1 else 0.0  # as urllib3's Retry
+        of = f" of {stop.total:,}" if stop.total else ""
+        if time.monotonic() + wait >= plan.deadline:
+            raise DownloadError(f"{plan.label}: the download from {host} did not finish within "
+                                f"{plan.deadline_s:g} s (stopped after {stop.size:,}{of} bytes: "
+                                f"{stop.why}); run again to resume it, or {hosts.BY_HAND}")
+        if tries > plan.retries and stop.truncated:
+            raise DownloadError(f"{plan.label}: the file from {host} is still truncated after "
+                                f"{tries} tries: {stop.why}; run again to resume it, or "
+                                f"{hosts.BY_HAND}")
+        if tries > plan.retries:
+            raise DownloadError(f"{plan.label}: the transfer from {host} stopped after "
+                                f"{stop.size:,}{of} bytes ({stop.why}); run again to resume it, "
+                                f"or {hosts.BY_HAND}")
+        log.info("%s: transfer interrupted (%s); resuming at byte %d", plan.label, stop.why,
+                 stop.size)
+        time.sleep(wait)
 
-    received = 0  # in this response
+
+def _transfer(session: requests.Session, current: str, part: Path, *, url: str,
+              plan: _Plan) -> int | None:
+    """Append the body of ``current`` to ``part``; the total size announced, if any."""
+    offset = part.stat().st_size if part.is_file() else 0
     try:
-        head = response.read(_CHUNK)
-        if offset == 0:
-            problem = _sniff(head, content_type)
-            if problem in (_PAGE, _TEXT) or (problem and content_type.startswith("text/")):
-                body = head
-                while len(body) < _PAGE_LIMIT and (more := response.read(_CHUNK)):
-                    body += more
-                raise _WebPage(body)
-            if problem:
-                raise DownloadError(f"{label}: the server's file {problem}")
-        mode = "ab" if offset else "wb"
-        with open(part, mode) as f:
+        response = session.get(current, headers={"Range": f"bytes={offset}-"} if offset else {},
+                               stream=True, timeout=(plan.timeout_s, plan.stall_timeout_s))
+    except requests.RequestException as err:
+        raise _network_error(url, err, plan) from None
+    with response:
+        if response.status_code == 416 and offset:  # our part does not fit the remote file
+            part.unlink(missing_ok=True)
+            raise _Interrupted(0, None, "the server could not resume; starting again")
+        if response.status_code >= 400:
+            raise hosts.http_error(plan.label, url, response.status_code, response.reason or "")
+        length = response.headers.get("Content-Length", "")
+        length_n = int(length) if length.isdigit() else None
+        span = re.match(r"bytes\s+(\d+)-\d+/(\d+|\*)", response.headers.get("Content-Range", ""))
+        if offset and response.status_code == 206:
+            if span is None or int(span.group(1)) != offset:
+                part.unlink(missing_ok=True)
+                raise _Interrupted(0, None, "the server resumed at the wrong byte")
+            total = int(span.group(2)) if span.group(2) != "*" else \
+                (offset + length_n if length_n is not None else None)
+        else:
+            if offset:
+                log.info("%s: the server does not resume downloads; starting again", plan.label)
+            offset, total = 0, length_n
+        if None not in (total, plan.expected_size) and total != plan.expected_size:
+            part.unlink(missing_ok=True)
+            raise DownloadError(
+                f"{plan.label}: {urlparse(url).hostname} offers {total:,} bytes, but the "
+                f"catalogue expects {plan.expected_size:,}; the file on the server changed; "
+                "nothing was kept")
+        _receive(response, part, offset, total, plan=plan)
+    return total
+
+
+def _receive(response: requests.Response, part: Path, offset: int, total: int | None, *,
+             plan: _Plan) -> None:
+    """Write the body after ``offset`` bytes of ``part``, checking the deadline as bytes
+    arrive; raise :class:`_Interrupted` if it stops short."""
+    # read1 returns what has arrived, so a trickling server meets the deadline (iter_content
+    # waits for whole chunks); the stall timeout bounds each wait
+    read = getattr(response.raw, "read1", response.raw.read)
+    content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    received = 0
+    try:
+        head = b""
+        while len(head) < 512 and (block := read(_CHUNK, decode_content=True)):
+            head += block
+        if offset == 0 and head and head[:1] != b"\x80" and head[:4] != b"PK\x03\x04":
+            if not hosts.looks_like_a_page(head, content_type):
+                raise DownloadError(
+                    f"{plan.label}: the server's file is not a weights file (it starts with "
+                    f"{head[:8].hex(' ')}; a pickle starts with 80, a torch.save zip with "
+                    "50 4b); nothing was kept")
+            while len(head) < _PAGE_LIMIT and (more := read(_CHUNK, decode_content=True)):
+                head += more
+            raise _WebPage(head, response.url)
+        with open(part, "ab" if offset else "wb") as f:
             block = head
             while block:
-                try:
-                    f.write(block)
-                except OSError as err:
-                    raise DownloadError(f"{label}: cannot write {part} ({err}); free some "
-                                        "space or set SONICDREAMS_MODELS to another folder"
-                                        ) from None
+                f.write(block)
                 received += len(block)
-                report(offset + received, total or 0)
-                if total is not None and offset + received >= total:
-                    break
-                block = response.read(_CHUNK)
-    except (http.client.HTTPException, OSError) as err:  # reset, timeout, IncompleteRead…
-        raise _Interrupted(offset + received, received > 0, total,
-                           type(err).__name__ + (f": {err}" if str(err) else "")) from None
-    size = offset + received
-    if total is not None and size < total:
-        raise _Interrupted(size, received > 0, total, "the connection closed early")
-    if total is not None and size > total:
-        part.unlink(missing_ok=True)
-        raise DownloadError(f"{label}: the server sent {size} bytes but announced {total}; "
-                            "the download was discarded")
+                plan.report(offset + received, total or 0)
+                if time.monotonic() > plan.deadline:
+                    raise _Interrupted(offset + received, total, "the deadline passed")
+                block = read(_CHUNK, decode_content=True)
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as err:
+        network = (requests.RequestException, urllib3.exceptions.HTTPError, ConnectionError,
+                   TimeoutError)
+        if not isinstance(err, network):  # the disk, not the server
+            raise DownloadError(f"{plan.label}: cannot write {part} ({err.strerror}); free some "
+                                "space or set SONICDREAMS_MODELS to another folder") from None
+        why = f"no data for {plan.stall_timeout_s:g} s" if _is_timeout(err) else \
+            "the connection closed early" if "IncompleteRead" in repr(err) else type(err).__name__
+        raise _Interrupted(offset + received, total, why) from None
+    if total is not None and offset + received < total:
+        raise _Interrupted(offset + received, total, "the connection closed early")
+
+
+def _is_timeout(err: BaseException) -> bool:
+    # requests wraps urllib3's MaxRetryError, whose reason is the error that counts
+    inner = err.args[0] if isinstance(err, requests.RequestException) and err.args else err
+    inner = getattr(inner, "reason", inner)
+    return isinstance(inner, (TimeoutError, urllib3.exceptions.TimeoutError)) \
+        and not isinstance(inner, urllib3.exceptions.NewConnectionError)  # a timeout by descent
+
+
+def _network_error(url: str, err: BaseException, plan: _Plan) -> DownloadError:
+    host = urlparse(url).hostname or url
+    if _is_timeout(err):
+        limit = plan.timeout_s if isinstance(err, requests.ConnectTimeout) \
+            else plan.stall_timeout_s
+        what = f"{host} did not answer within {limit:g} s"
+    else:
+        found = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(err))
+        what = f"cannot reach {host} ({found.group(1) if found else type(err).__name__})"
+    return DownloadError(
+        f"{plan.label}: {what}. If this computer is offline or the host is blocked, download "
+        f"{url} on another computer and pass the local file with --style /path/to/file.pkl")

@@ -26,12 +26,11 @@ import numpy as np
 import torch
 
 from ...errors import ModelFormatError, SonicDreamsWarning, UnsafeModelError
-from .unpickle import Record, TFNetwork, safe_load
+from ..verify import verify_model_file
+from .unpickle import Record, TFNetwork, safe_load, torch_refusal
 
 __all__ = ["NetworkWeights", "read_weights", "build_generator", "state_dict_from_record",
            "sg2_config_from_state", "describe_head"]
-
-_TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
 
 @dataclass(frozen=True)
@@ -99,6 +98,9 @@ def read_weights(path: str | Path) -> NetworkWeights:
         The file is not weights (HTML page, truncated, compressed, unknown layout).
     UnsafeModelError
         The file asks to run code outside the allow-list; nothing was executed.
+
+    The file's structure is checked first (``generators.verify.verify_model_file``), so a
+    truncated, lying or malicious file never reaches the unpickler.
     """
     path = Path(path)
     try:
@@ -113,16 +115,14 @@ def read_weights(path: str | Path) -> NetworkWeights:
     what = describe_head(head)
     if what:
         raise ModelFormatError(f"{path} is {what}")
-    if head.startswith(b"PK\x03\x04"):
-        return _from_torch_file(path)
-    if not head.startswith(b"\x80"):
+    if not head.startswith((b"\x80", b"PK\x03\x04")):
         raise ModelFormatError(
             f"{path} is not a StyleGAN weight file (not a pickle or a PyTorch checkpoint; "
             f"it starts with {head[:8]!r})")
+    if verify_model_file(path) != "pickle":
+        return _from_torch_file(path)
     with open(path, "rb") as f:
         obj = _unpickle(f, path)
-    if isinstance(obj, int) and obj == _TORCH_LEGACY_MAGIC:
-        return _from_torch_file(path)
     return _from_pickled(obj, path)
 
 
@@ -135,8 +135,15 @@ def _unpickle(f, path: Path) -> Any:
             AttributeError, KeyError, OverflowError, MemoryError, RuntimeError) as exc:
         size = path.stat().st_size
         raise ModelFormatError(
-            f"{path} ({size:,} bytes) could not be read as a weight pickle ({exc}); it is "
-            "probably a truncated or damaged download: download it again") from None
+            f"{path} ({size:,} bytes) is complete but could not be read as a weight pickle "
+            f"({_reason(exc)}); it is damaged: download it again") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of an error from torch or pickle, minus any advice to disable safety."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else ""
+    return type(exc).__name__ if not text or "weights_only" in text else text[:200]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -402,17 +409,12 @@ def _from_torch_file(path: Path) -> NetworkWeights:
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
-        name = found.group(1) if found else "code outside the allow-list"
-        raise UnsafeModelError(
-            f"refusing to load {path}: the file asks to run {name}, which a weight file has no "
-            "reason to need (nothing from the file was executed); only load weights from "
-            "sources you trust") from None
+    except pickle.UnpicklingError as exc:  # torch's text advises disabling safety: say ours
+        raise UnsafeModelError(f"{path}: {torch_refusal(exc)}") from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
         raise ModelFormatError(
-            f"{path} could not be read as a PyTorch checkpoint ({exc}); it is probably a "
-            "truncated or damaged download: download it again") from None
+            f"{path} could not be read as a PyTorch checkpoint ({_reason(exc)}); it is "
+            "damaged: download it again") from None
     if not isinstance(obj, dict):
         raise ModelFormatError(f"{path} holds a {type(obj).__name__}, not a generator's weights")
     return _from_checkpoint_dict(obj, path)

@@ -5,7 +5,9 @@ opcode away. The NVlabs files also embed their own source code and expect the lo
 it. :class:`SafeUnpickler` resolves only an allow-list of globals — tensor and array
 reconstructors, plain containers — and replaces the NVlabs classes with inert records that keep
 the data (weights, hyperparameters) and drop the code. Any other global raises
-:class:`~sonicdreams.errors.UnsafeModelError` before it is imported, let alone called.
+:class:`~sonicdreams.errors.UnsafeModelError` before it is imported, let alone called. The names
+allowed are :data:`~sonicdreams.generators.verify.PICKLE_GLOBALS`, which the structure check
+applies before a file reaches this unpickler.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from __future__ import annotations
 import collections
 import io
 import pickle
+import re
 from typing import Any
 
 from ...errors import UnsafeModelError
+from ..verify import PICKLE_GLOBALS, unsafe_detail
 
-__all__ = ["SafeUnpickler", "safe_load", "Record", "TFNetwork", "AttrDict"]
+__all__ = ["SafeUnpickler", "safe_load", "Record", "TFNetwork", "AttrDict", "torch_refusal"]
 
 
 class AttrDict(dict):
@@ -97,7 +101,20 @@ def _reconstruct_persistent_obj(meta: dict) -> Record:
 def _load_storage_bytes(data: bytes):
     import torch
 
-    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    try:
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:  # torch's text advises disabling safety: say ours
+        raise UnsafeModelError(torch_refusal(exc)) from None
+
+
+def torch_refusal(exc: BaseException) -> str:
+    """Our words for torch's ``weights_only`` refusal: the global it names, nothing more."""
+    found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+    module, _, name = (found.group(1) if found else "").rpartition(".")
+    if not name:
+        return ("refused: the file asks to run code outside the allow-list — it is not a "
+                "model; nothing was executed")
+    return unsafe_detail(module, name)
 
 
 def _allowed() -> dict[tuple[str, str], Any]:
@@ -139,7 +156,6 @@ def _codecs_encode(text: str, encoding: str = "utf-8") -> bytes:
 
 _TORCH_REBUILDERS = ("_rebuild_tensor_v2", "_rebuild_tensor", "_rebuild_parameter",
                      "_rebuild_parameter_with_state")
-_TORCH_DTYPES = ("float32", "float16", "bfloat16", "float64", "int64", "int32", "uint8", "bool")
 
 
 class SafeUnpickler(pickle.Unpickler):
@@ -148,10 +164,12 @@ class SafeUnpickler(pickle.Unpickler):
     _allow: dict[tuple[str, str], Any] | None = None
 
     def find_class(self, module: str, name: str) -> Any:
+        key = (module, name)
+        if key not in PICKLE_GLOBALS:  # one allow-list, shared with the structure check
+            raise UnsafeModelError(unsafe_detail(module, name))
         cls = type(self)
         if cls._allow is None:
             cls._allow = _allowed()
-        key = (module, name)
         if key in cls._allow:
             return cls._allow[key]
         if module == "torch._utils" and name in _TORCH_REBUILDERS:
@@ -160,19 +178,14 @@ class SafeUnpickler(pickle.Unpickler):
             return getattr(torch._utils, name)
         if module == "torch.storage" and name == "_load_from_bytes":
             return _load_storage_bytes
-        if module == "torch" and (name in _TORCH_DTYPES or name == "Size"):
-            import torch
+        import torch
 
-            return getattr(torch, name)
-        raise UnsafeModelError(
-            f"refusing to load: the file asks to run {module}.{name}, which a weight file has "
-            "no reason to need (nothing from the file was executed); only load weights from "
-            "sources you trust")
+        return getattr(torch, name)  # the dtypes and torch.Size of PICKLE_GLOBALS
 
     def persistent_load(self, pid: Any) -> Any:
         raise UnsafeModelError(
-            "refusing to load: the pickle refers to external objects (persistent ids) that "
-            "a plain weight pickle does not use")
+            "refused: the pickle refers to external objects (persistent ids), which a plain "
+            "weight pickle never does — it is not a model; nothing was executed")
 
 
 def safe_load(file: io.BufferedIOBase) -> Any:
