@@ -443,9 +443,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = logging.StreamHandler()
     handler.setFormatter(_LevelFormatter())
     root = logging.getLogger("sonicdreams")
-    saved_level = root.level
+    # urllib3 warns on each retried download; the error we raise says what happened, once.
+    pool = logging.getLogger("urllib3")
+    saved_level, saved_pool_level = root.level, pool.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    pool.setLevel(logging.DEBUG if debug else logging.ERROR)
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     try:
@@ -459,6 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
         root.removeHandler(handler)
         root.setLevel(saved_level)
+        pool.setLevel(saved_pool_level)
 
 
 def _run(args: argparse.Namespace, debug: bool) -> int:

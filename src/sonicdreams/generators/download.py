@@ -24,7 +24,6 @@ import hashlib
 import logging
 import os
 import re
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,27 +50,13 @@ DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_DEADLINE_S = 4 * 3600.0  # a 400 MB model over 1 Mbit/s takes under an hour
 _CHUNK = 1 << 18
 _PAGE_LIMIT = 1 << 20  # read at most this much of an HTML page while looking for a form
-_OFF = {"", "0", "off", "none", "false", "no"}
 
 
 def models_dir() -> Path:
-    """The folder downloaded weights are kept in: ``$SONICDREAMS_MODELS`` if set, else
-    ``models/`` under ``$SONICDREAMS_CACHE`` (when that is a folder), else the user cache
-    (``~/.cache/sonicdreams/models`` on Linux, ``~/Library/Caches/sonicdreams/models`` on
-    macOS, ``%LOCALAPPDATA%\\sonicdreams\\Cache\\models`` on Windows)."""
-    env = os.environ.get("SONICDREAMS_MODELS")
-    if env and env.strip():
-        return Path(env).expanduser()
-    cache = os.environ.get("SONICDREAMS_CACHE")
-    if cache is not None and cache.strip().lower() not in _OFF:
-        return Path(cache).expanduser() / "models"
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-        return base / "sonicdreams" / "Cache" / "models"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "sonicdreams" / "models"
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "sonicdreams" / "models"
+    """The folder downloaded weights are kept in (see :func:`sonicdreams.paths.models_dir`)."""
+    from ..paths import models_dir as where
+
+    return where()
 
 
 def cached_path(record_or_url: StyleRecord | str, *,
@@ -206,15 +191,6 @@ def _filename(record: StyleRecord | None, url: str) -> str:
 # Transfer
 
 
-class _QuietRetries(logging.Filter):
-    """urllib3 warns on every retried connection; the error we raise says what happened, on
-    one line. Its warnings show only when our own logger is at DEBUG (``--debug``)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Retrying (") or log.isEnabledFor(
-            logging.DEBUG)
-
-
 def _session(plan: _Plan) -> requests.Session:
     """Refused connections and 429/5xx answers are retried with exponential backoff (urllib3
     ``Retry``); Retry-After is not obeyed, so no server can push a try past the deadline."""
@@ -223,9 +199,6 @@ def _session(plan: _Plan) -> requests.Session:
                           backoff_factor=plan.backoff_s, allowed_methods=frozenset({"GET"}),
                           status_forcelist=(429, 500, 502, 503, 504), raise_on_status=False,
                           respect_retry_after_header=False)
-    pool_log = logging.getLogger("urllib3.connectionpool")
-    if not any(isinstance(f, _QuietRetries) for f in pool_log.filters):
-        pool_log.addFilter(_QuietRetries())
     session = requests.Session()
     session.mount("http://", HTTPAdapter(max_retries=retry))
     session.mount("https://", HTTPAdapter(max_retries=retry))
