@@ -487,7 +487,7 @@ def test_trim_at_22050_counts_output_samples_exactly(ramp_wav, start, duration, 
     assert audio.duration_s == n / 22050
 
 
-@pytest.mark.parametrize("start", [3.0, 3.5, 1e6])
+@pytest.mark.parametrize("start", [3.0, 3.5, 5e5])
 def test_start_past_the_end_states_the_length(ramp_wav, start):
     path, _ = ramp_wav
     with pytest.raises(SettingsError, match=r"past the end of ramp\.wav.*0:03\.00 \(3\.000 s\)"):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,16 +41,14 @@ def digest_of(value: Any) -> str:
 
 
 def library_versions() -> dict[str, str]:
-    """Versions of the code that shapes the frames (torch only when it is in use)."""
+    """Versions of the code that shapes every render (a StyleGAN style adds torch's to its
+    own fingerprint): the same whatever else the process has imported."""
     from importlib.metadata import PackageNotFoundError, version
 
     from . import __version__
 
     out = {"sonicdreams": __version__}
-    names = ["numpy", "scipy", "librosa", "av", "numba"]
-    if "torch" in sys.modules:
-        names.append("torch")
-    for name in names:
+    for name in ("numpy", "scipy", "librosa", "av", "numba"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
