@@ -17,7 +17,8 @@ from typing import Any
 from .errors import SettingsError
 from .settings import Check, RenderSettings, _unknown
 
-__all__ = ["add_render_parser", "add_demo_parser", "settings_from_args", "to_toml"]
+__all__ = ["add_render_parser", "add_demo_parser", "settings_from_args", "to_toml",
+           "song_to_render", "manifest_files", "default_output", "ProgressPrinter"]
 
 RENDER_EXAMPLES = """\
 examples:
@@ -286,6 +287,71 @@ def _toml_value(value: Any) -> str:
     return json.dumps(str(value))
 
 
+# --------------------------------------------------------------------------------------------
+# --from-manifest: the song and files a video was made from, found by name and SHA-256
+
+
+def song_to_render(args: argparse.Namespace, manifest: dict) -> str:
+    """The song argument, checked against the manifest's song before any work."""
+    if not manifest:
+        if not args.song:
+            raise SettingsError("give the song to render (or --from-manifest VIDEO)")
+        return args.song
+    record = manifest["song"]
+    wanted = record["sha256"]
+    name = record.get("name") or Path(record.get("path") or "").name
+    video = Path(args.from_manifest)
+    if args.song:
+        if not args.allow_other_song and _digest(args.song) not in (None, wanted):
+            raise SettingsError(
+                f"{args.song} is not the song {video.name} was made from ({name or '?'}, "
+                f"SHA-256 {wanted[:12]}…); give that song, or add --allow-other-song to use "
+                "this one")
+        return args.song
+    found = _find_by_digest(name, wanted, video)
+    if found is None:
+        raise SettingsError(f"{video.name} was made from {name or 'a song'!r}, which is not in "
+                            "the current folder or beside the video; give the song: "
+                            f"sonicdreams render SONG --from-manifest {video}")
+    return found
+
+
+def manifest_files(settings, manifest: dict, video: str):
+    """The manifest records files (stems, weights) by name and SHA-256: find them."""
+    changes = {}
+    for option, record in manifest.get("files", {}).items():
+        value = getattr(settings, option, None)
+        if not isinstance(record, dict) or value != record.get("name"):
+            continue  # given anew by a flag or the config file
+        if option == "style" and not Path(value).suffix:
+            continue  # a catalogue name: the downloader checks it
+        found = _find_by_digest(value, record.get("sha256"), Path(video))
+        if found is None:
+            raise SettingsError(f"{Path(video).name} used {value!r} as {option}, which is not "
+                                "in the current folder or beside the video (with the same "
+                                f"SHA-256); give it with --{option.replace('_', '-')} FILE")
+        changes[option] = found
+    return settings.update(**changes) if changes else settings
+
+
+def _find_by_digest(name: str, sha256: str | None, video: Path) -> str | None:
+    for folder in dict.fromkeys([Path.cwd(), video.parent]):
+        candidate = folder / name if name else None
+        if candidate is not None and candidate.is_file() and (
+                sha256 is None or _digest(candidate) == sha256):
+            return str(candidate)
+    return None
+
+
+def _digest(path: str | Path) -> str | None:
+    from .audio.cache import file_digest
+
+    try:
+        return file_digest(path) if Path(path).is_file() else None
+    except OSError:
+        return None
+
+
 class ProgressPrinter:
     """Turns progress events into a tqdm bar (TTY), JSON lines, or nothing.
 
@@ -358,12 +424,12 @@ def default_output(song: str) -> Path:
     ``clip.sonicdreams.mp4``, so the default never names the input."""
     import os
 
-    from .pipeline import _same_file
+    from .preflight import same_file
 
     stem = Path(song).stem
     plain = Path(stem + ".mp4")
     same_name = plain.name.lower() == Path(song).name.lower() and \
         os.path.realpath(".") == os.path.realpath(Path(song).parent)  # a case-blind disk too
-    if same_name or _same_file(plain, Path(song)):
+    if same_name or same_file(plain, Path(song)):
         return Path(stem + ".sonicdreams.mp4")
     return plain

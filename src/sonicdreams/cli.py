@@ -103,16 +103,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from ._cli_render import ProgressPrinter, default_output, settings_from_args, to_toml
+    from ._cli_render import (
+        ProgressPrinter,
+        default_output,
+        manifest_files,
+        settings_from_args,
+        song_to_render,
+        to_toml,
+    )
     from .pipeline import render
 
     settings, manifest = settings_from_args(args)
     if args.dump_config:
         print(to_toml(settings), end="")
         return 0
-    song = _song_to_render(args, manifest)
+    song = song_to_render(args, manifest)
     if manifest:
-        settings = _manifest_files(settings, manifest, args.from_manifest)
+        settings = manifest_files(settings, manifest, args.from_manifest)
     output = Path(args.output) if args.output else default_output(song)
     printer = ProgressPrinter(quiet=args.quiet, json_lines=args.json_progress)
     try:
@@ -127,71 +134,6 @@ def _cmd_render(args: argparse.Namespace) -> int:
                     f"{result.elapsed_s:.1f} s")
     print(result.output)
     return 0
-
-
-def _song_to_render(args: argparse.Namespace, manifest: dict) -> str:
-    """The song argument, checked against the manifest's song before any work."""
-    from .errors import SettingsError
-
-    if not manifest:
-        if not args.song:
-            raise SettingsError("give the song to render (or --from-manifest VIDEO)")
-        return args.song
-    record = manifest["song"]
-    wanted = record["sha256"]
-    name = record.get("name") or Path(record.get("path") or "").name
-    video = Path(args.from_manifest)
-    if args.song:
-        if not args.allow_other_song and _digest(args.song) not in (None, wanted):
-            raise SettingsError(
-                f"{args.song} is not the song {video.name} was made from ({name or '?'}, "
-                f"SHA-256 {wanted[:12]}…); give that song, or add --allow-other-song to use "
-                "this one")
-        return args.song
-    found = _find_by_digest(name, wanted, video)
-    if found is None:
-        raise SettingsError(f"{video.name} was made from {name or 'a song'!r}, which is not in "
-                            "the current folder or beside the video; give the song: "
-                            f"sonicdreams render SONG --from-manifest {video}")
-    return found
-
-
-def _manifest_files(settings, manifest: dict, video: str):
-    """The manifest records files (stems, weights) by name and SHA-256: find them."""
-    from .errors import SettingsError
-
-    changes = {}
-    for option, record in manifest.get("files", {}).items():
-        value = getattr(settings, option, None)
-        if not isinstance(record, dict) or value != record.get("name"):
-            continue  # given anew by a flag or the config file
-        if option == "style" and not Path(value).suffix:
-            continue  # a catalogue name: the downloader checks it
-        found = _find_by_digest(value, record.get("sha256"), Path(video))
-        if found is None:
-            raise SettingsError(f"{Path(video).name} used {value!r} as {option}, which is not "
-                                "in the current folder or beside the video (with the same "
-                                f"SHA-256); give it with --{option.replace('_', '-')} FILE")
-        changes[option] = found
-    return settings.update(**changes) if changes else settings
-
-
-def _find_by_digest(name: str, sha256: str | None, video: Path) -> str | None:
-    for folder in dict.fromkeys([Path.cwd(), video.parent]):
-        candidate = folder / name if name else None
-        if candidate is not None and candidate.is_file() and (
-                sha256 is None or _digest(candidate) == sha256):
-            return str(candidate)
-    return None
-
-
-def _digest(path: str | Path) -> str | None:
-    from .audio.cache import file_digest
-
-    try:
-        return file_digest(path) if Path(path).is_file() else None
-    except OSError:
-        return None
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ import os
 import shutil
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from typing import Any
 from .errors import BusyError, OutputError
 from .fingerprint import Fingerprint, describe_changes
 
-__all__ = ["WorkDir", "work_dir_for", "Reuse"]
+__all__ = ["WorkDir", "work_dir_for", "Reuse", "disk_errors", "space_estimate"]
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +193,54 @@ class WorkDir:
             f.flush()
             os.fsync(f.fileno())  # the record must never claim a piece that is not on disk
         os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------------------------
+# Writing: the disk may fill up
+
+
+def space_estimate(work: WorkDir, spec, n_frames: int, per_segment: int,
+                    duration_s: float) -> Callable[[], int]:
+    """A function giving the megabytes the render still needs (segments + the output)."""
+    def needed() -> int:
+        sizes = [p.stat().st_size for p in work.path.glob("segment_*.mp4")]
+        # Bytes per frame of what is written, or ~0.1 bit per pixel before anything is.
+        per_frame = (sum(sizes) / (len(sizes) * per_segment) if sizes
+                     else spec.size[0] * spec.size[1] * 0.1 / 8)
+        video = per_frame * n_frames
+        audio = spec.audio_bitrate * duration_s / 8
+        return int((2 * video + 2 * audio - sum(sizes)) / 1e6) + 1
+
+    return needed
+
+
+class disk_errors:  # noqa: N801 - used as a context manager, like contextlib's
+    """Turn a full disk, a size limit or a read-only folder into a one-line OutputError."""
+
+    def __init__(self, needed_mb: Callable[[], int]) -> None:
+        self.needed_mb = needed_mb
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        import errno
+
+        if exc is None or not isinstance(exc, OSError) or isinstance(exc, OutputError):
+            return
+        where = exc.filename or "the video"
+        resume = "finished segments are kept: run the same command again to resume"
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise OutputError(f"no space left on device while writing {where} (needs about "
+                              f"{self.needed_mb()} MB more); free some space or choose "
+                              f"--work-dir on another disk; {resume}") from None
+        if exc.errno == errno.EFBIG:
+            raise OutputError(f"{where} grew past the largest file allowed here (a file-size "
+                              f"limit or the file system's); choose --work-dir or an output "
+                              f"on another disk; {resume}") from None
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise OutputError(f"cannot write {where} ({exc.strerror}); choose a writable "
+                              f"folder with -o or --work-dir; {resume}") from None
 
 
 def _record_path(piece: Path) -> Path:

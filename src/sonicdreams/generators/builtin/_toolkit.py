@@ -153,6 +153,8 @@ class ProceduralStyle:
             raise SettingsError(f"size={size!r} must be (height, width) between 2 and 8192")
         self.size = (h, w)
         self.batch_size = max(1, min(8, os.cpu_count() or 1)) * 2
+        # Frames are pure functions of (z, c): calls may run side by side.
+        self.concurrent_calls = max(1, min(8, os.cpu_count() or 1))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(size={self.size})"
