@@ -310,6 +310,23 @@ def test_changed_stems_and_soundtrack_are_not_reused(kept, song, tmp_path, clean
     assert out.read_bytes() == clean(pulse_audio=drums, output_audio=other)
 
 
+def test_segments_of_other_weights_in_the_same_file_are_rendered_again(song, tmp_path, caplog):
+    pytest.importorskip("torch")
+    from _formats import tiny_sg2, write_nvlabs_pickle
+
+    weights = tmp_path / "net.pkl"
+    write_nvlabs_pickle(weights, tiny_sg2(res=32, seed=0))
+    out = tmp_path / "v.mp4"
+    options = dict(OPTIONS, width=32, height=32, style=str(weights), keep_work_dir=True,
+                   overwrite=True)
+    render(song, out, **options)
+    assert render(song, out, **options).resumed_segments == 3
+    write_nvlabs_pickle(weights, tiny_sg2(res=32, seed=1))  # retrained: same name, new weights
+    with caplog.at_level("WARNING", logger="sonicdreams"):
+        assert render(song, out, **options).resumed_segments == 0
+    assert "3 made with another style or weights" in caplog.records[-1].getMessage()
+
+
 def test_function_styles_resume_only_when_asked(song, tmp_path, caplog):
     from sonicdreams.generators.callable import CallableStyle
 
