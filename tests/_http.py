@@ -12,6 +12,7 @@ import re
 import socket
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
@@ -114,3 +115,13 @@ def local_server(handler: type[RouteHandler]) -> Iterator[ThreadingHTTPServer]:
         httpd.release.set()
         httpd.shutdown()
         httpd.server_close()
+
+
+def record(url: str, **changes):
+    """A catalogue record for a file on the test server (``changes``: sha256, size…)."""
+    from sonicdreams.generators.catalog import StyleRecord
+
+    base = StyleRecord(name="test style", url=url, mirrors=(), host="http", format="tf-sg2",
+                       arch="sg2", resolution=(256, 256), conditional=False, licence="unknown",
+                       author="tests", source_url="https://example.org")
+    return replace(base, **changes)

@@ -12,16 +12,15 @@ import pickle
 import random
 import socket
 import zipfile
-from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from _http import RouteHandler, local_server
+from _http import RouteHandler, local_server, record
 from sonicdreams.cli import main
 from sonicdreams.errors import DownloadError
-from sonicdreams.generators.catalog import StyleRecord, lookup
+from sonicdreams.generators.catalog import lookup
 from sonicdreams.generators.download import CHECKSUMS, cached_path, download, models_dir
 from sonicdreams.generators.hosts import gdrive_confirm
 
@@ -111,13 +110,6 @@ def cache(tmp_path, monkeypatch):
     folder = tmp_path / "models"
     monkeypatch.setenv("SONICDREAMS_MODELS", str(folder))
     return folder
-
-
-def record(url: str, **changes) -> StyleRecord:
-    base = StyleRecord(name="test style", url=url, mirrors=(), host="http", format="tf-sg2",
-                       arch="sg2", resolution=(256, 256), conditional=False, licence="unknown",
-                       author="tests", source_url="https://example.org")
-    return replace(base, **changes)
 
 
 def leftovers(folder: Path) -> list[str]:

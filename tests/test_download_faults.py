@@ -17,14 +17,12 @@ import random
 import re
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from _http import RouteHandler, local_server
+from _http import RouteHandler, local_server, record
 from sonicdreams.errors import DownloadError, UnsafeModelError
-from sonicdreams.generators.catalog import StyleRecord
 from sonicdreams.generators.download import CHECKSUMS, download
 
 SRC = Path(__file__).resolve().parent.parent / "src"
@@ -129,13 +127,6 @@ def cache(tmp_path, monkeypatch):
     folder = tmp_path / "models"
     monkeypatch.setenv("SONICDREAMS_MODELS", str(folder))
     return folder
-
-
-def record(url: str, **changes) -> StyleRecord:
-    base = StyleRecord(name="test style", url=url, mirrors=(), host="http", format="tf-sg2",
-                       arch="sg2", resolution=(256, 256), conditional=False, licence="unknown",
-                       author="tests", source_url="https://example.org")
-    return replace(base, **changes)
 
 
 def ranges(server, path: str) -> list[str | None]:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Fingerprint", "digest_of", "describe_changes", "library_versions", "PART_NAMES"]
+__all__ = ["Fingerprint", "digest_of", "file_digest", "describe_changes", "library_versions",
+           "PART_NAMES"]
 
 PART_NAMES = {
     "song": "another song",
@@ -32,6 +34,15 @@ PART_NAMES = {
     "versions": "another version of sonicdreams or its libraries",
 }
 """What it means, in words, when a part differs."""
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes, hex (read in 1 MiB blocks: any size in little memory)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def digest_of(value: Any) -> str:

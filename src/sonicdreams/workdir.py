@@ -14,7 +14,6 @@ names the first one's process. A lock left by a killed process is simply taken o
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BusyError, OutputError
-from .fingerprint import Fingerprint, describe_changes
+from .fingerprint import Fingerprint, describe_changes, file_digest
 
 __all__ = ["WorkDir", "work_dir_for", "Reuse", "disk_errors", "space_estimate"]
 
@@ -158,7 +157,7 @@ class WorkDir:
             size = piece.stat().st_size
         except OSError:
             return Reuse(False, "unreadable")
-        if size != record.get("size") or _sha256(piece) != record.get("sha256"):
+        if size != record.get("size") or file_digest(piece) != record.get("sha256"):
             return Reuse(False, "damaged")
         if n_frames is not None and (record.get("n_frames") != n_frames
                                      or _count_video_packets(piece) != n_frames):
@@ -170,7 +169,7 @@ class WorkDir:
         """Write the record of a complete ``piece`` (atomically, after the piece itself)."""
         self._write_json(_record_path(piece), {
             "fingerprint": key, **fingerprint.to_dict(), "n_frames": n_frames,
-            "size": piece.stat().st_size, "sha256": _sha256(piece)})
+            "size": piece.stat().st_size, "sha256": file_digest(piece)})
 
     def discard(self, piece: Path) -> None:
         _record_path(piece).unlink(missing_ok=True)
@@ -245,14 +244,6 @@ class disk_errors:  # noqa: N801 - used as a context manager, like contextlib's
 
 def _record_path(piece: Path) -> Path:
     return piece.with_suffix(".json")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _count_video_packets(path: Path) -> int:

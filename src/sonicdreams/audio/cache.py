@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fingerprint import file_digest
+
 __all__ = ["cache_dir", "file_digest", "entry_key", "load_entry", "save_entry"]
 
 log = logging.getLogger(__name__)
@@ -30,15 +32,6 @@ def cache_dir() -> Path | None:
     from ..paths import cache_root
 
     return cache_root()
-
-
-def file_digest(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file's bytes, hex."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def entry_key(digest: str, **settings) -> str:

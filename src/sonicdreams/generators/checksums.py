@@ -8,7 +8,6 @@ where filled, take precedence. A file put in the cache by hand is checked from i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -18,23 +17,16 @@ from pathlib import Path
 import filelock
 
 from ..errors import DownloadError, ModelFormatError, UnsafeModelError
+from ..fingerprint import file_digest
 from .catalog import StyleRecord
 from .verify import TruncatedFileError, verify_model_file
 
-__all__ = ["CHECKSUMS", "file_sha256", "record_checksum", "check_download", "verify_cached"]
+__all__ = ["CHECKSUMS", "record_checksum", "check_download", "verify_cached"]
 
 log = logging.getLogger(__name__)
 
 CHECKSUMS = "checksums.json"
 
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _read_checksums(folder: Path) -> dict[str, dict]:
@@ -63,7 +55,7 @@ def record_checksum(folder: Path, filename: str, **entry) -> None:
 
 def check_download(part: Path, record: StyleRecord | None, label: str) -> str:
     """The SHA-256 of a verified download, once it matches the catalogue's size and hash."""
-    size, digest = part.stat().st_size, file_sha256(part)
+    size, digest = part.stat().st_size, file_digest(part)
     expected = record.sha256.lower() if record is not None and record.sha256 else None
     wrong = None
     if record is not None and record.size is not None and size != record.size:
@@ -96,10 +88,10 @@ def verify_cached(path: Path, record: StyleRecord | None, label: str) -> None:
             kind = "truncated" if isinstance(err, TruncatedFileError) else "damaged"
             raise DownloadError(f"{label}: the cached file {path} is {kind}: {err.detail}; "
                                 f"{again}") from None
-        record_checksum(path.parent, path.name, sha256=file_sha256(path), size=size,
+        record_checksum(path.parent, path.name, sha256=file_digest(path), size=size,
                          url=record.url if record else "")
         return
-    digest = file_sha256(path)
+    digest = file_digest(path)
     if digest != expected.lower():
         raise DownloadError(f"{label}: the cached file {path} has SHA-256 {digest}, not "
                             f"{expected} as when it was downloaded, so it was changed or "
