@@ -587,6 +587,16 @@ def test_bad_settings_fail_before_the_analysis(song, tmp_path, options, error, m
     assert stages == [] and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("argv", [["render", "--fps"], ["frobnicate"], [],
+                                  ["analyze", "--start", "-inf"], ["render", "--size"]])
+def test_usage_errors_are_one_line_too(argv, capsys):
+    from sonicdreams.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and ": error: " in err and "--help)" in err, err
+
+
 @pytest.mark.parametrize(("make", "message"), [
     ("fifo", "not a regular audio file (it is a named pipe (FIFO))"),
     ("/dev/zero", "not a regular audio file (it is a character device)"),

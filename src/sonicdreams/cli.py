@@ -32,10 +32,18 @@ examples:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors on one line like every other error (exit code 2)."""
+
+    def error(self, message: str):
+        _err(f"{self.prog}: error: {message} (see {self.prog} --help)")
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sonicdreams",
         description="Turn a song into a music video that moves with the music.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
