@@ -50,14 +50,15 @@ def check_before_work(song, output: Path, s: RenderSettings, custom_effects, *,
     spec_size = s.size or (2, 2)  # the real size may come from the style; checked again then
     VideoSpec.for_output(output, fps=s.fps, size=spec_size, codec=s.codec, crf=s.crf,
                          preset=s.preset, audio_bitrate=s.audio_bitrate)
-    check_output(output, input_files(song, s, custom_effects), overwrite=overwrite)
+    inputs = input_files(song, s, custom_effects)
+    check_output(output, inputs, overwrite=overwrite)
     if work_dir is not None and not Path(work_dir).is_dir():
         raise SettingsError(f"--work-dir {work_dir}: no such folder")
     if isinstance(s.style, str):
         check_style(s.style)
     elif not (hasattr(s.style, "render") and hasattr(s.style, "z_dim")):
         raise SettingsError(f"style={s.style!r} is not a style name or a generator")
-    for what, path in input_files(song, s, custom_effects):
+    for what, path in inputs:
         if what != WEIGHTS:
             info = probe(path)  # a bad file fails now, not after the analysis
             if what == "the song" and info.duration_s and s.start > info.duration_s + 1:
