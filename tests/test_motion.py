@@ -46,7 +46,8 @@ def synthetic_features(duration_s: float, fps, *, seed: int = 0, chroma=None,
     grid = Analysis(
         sr=22050, hop_length=512, duration_s=duration_s, full=envelope(2.0),
         percussive=envelope(2.0), harmonic=envelope(0.3), onset=envelope(2.0),
-        rms=envelope(2.0) * 0.3, chroma=np.asarray(chroma, np.float32), tuning=0.0,
+        rms=envelope(2.0) * 0.3, chroma=np.asarray(chroma, np.float32),
+        onset_bands=np.stack([envelope(2.0), envelope(4.0), envelope(8.0)]), tuning=0.0,
         tempo_bpm=120.0 if len(beats) else 0.0, beat_times=beats.astype(np.float64),
         section_times=np.asarray([0.0] if section_times is None else section_times, float),
     )

@@ -73,23 +73,29 @@ def _spectral_job(seg: np.ndarray, seg_start: int, f0: int, f1: int, fa: int, s,
     # Harmonic: median across time; percussive: median across frequency (librosa's HPSS).
     harm = median_filter_rows(spec, s.kernel_size)
     perc = median_filter_rows(spec.T, s.kernel_size).T
-    inner = slice(f0 - fa, f1 - fa)
-    power = spec[:, inner] ** 2
-    h2, p2 = harm[:, inner] ** 2, perc[:, inner] ** 2
+    # Columns of this chunk, with one frame more on the left for the onset flux of frame f0.
+    left = f0 - fa - (1 if f0 > fa else 0)
+    cols = slice(left, f1 - fa)
+    inner = slice(f0 - fa - left, f1 - fa - left)  # this chunk's frames within ``cols``
+    power_all = spec[:, cols] ** 2
+    h2, p2 = harm[:, cols] ** 2, perc[:, cols] ** 2
     del harm, perc
     total = h2 + p2
     # Soft masks with power 2 and margin 1, as librosa; 0/0 gives 0 (split_zeros=False).
     with np.errstate(invalid="ignore", divide="ignore"):
-        mask_h = np.where(total > 0, h2 / total, 0.0).astype(np.float32)
-    mask_p = np.where(total > 0, 1.0 - mask_h, 0.0).astype(np.float32)
-    # Log-mel of one frame more on the left, for the onset flux of frame f0.
-    left = f0 - fa - (1 if f0 > fa else 0)
-    mel = filters.mel128 @ (spec[:, left:f1 - fa] ** 2)
-    log_mel = 10.0 * np.log10(np.maximum(mel, 1e-10))
-    log_mel = np.maximum(log_mel, filters.floor_db).astype(np.float32)
+        mask_h_all = np.where(total > 0, h2 / total, 0.0).astype(np.float32)
+    mask_p_all = np.where(total > 0, 1.0 - mask_h_all, 0.0).astype(np.float32)
+    del h2, p2, total
+    power, mask_h, mask_p = power_all[:, inner], mask_h_all[:, inner], mask_p_all[:, inner]
+    log_mel = _log_mel(filters, power_all)
     flux = np.maximum(0.0, np.diff(log_mel, axis=1)).mean(axis=0)
+    # Onsets of the percussive part by band (kick, snare, hats): what the picture hits on.
+    perc_mel = _log_mel(filters, power_all * mask_p_all * mask_p_all)
+    rise = np.maximum(0.0, np.diff(perc_mel, axis=1))
+    bands = np.stack([rise[lo:hi].mean(axis=0) for lo, hi in filters.bands])
     if f0 == fa:  # the song's first frame has no predecessor
         flux = np.concatenate([[0.0], flux])
+        bands = np.concatenate([np.zeros((len(bands), 1)), bands], axis=1)
     mfcc = scipy.fft.dct(log_mel[:, -(f1 - f0):], axis=0, type=2, norm="ortho")[:13]
     tuning_cols = [k for k in range(f0, f1) if k % _TUNING_STRIDE == 0
                    and k < _TUNING_SECONDS * s.sr / hop]
@@ -101,11 +107,18 @@ def _spectral_job(seg: np.ndarray, seg_start: int, f0: int, f1: int, fa: int, s,
         "percussive": (filters.envelope @ (power * mask_p * mask_p)).max(axis=0),
         "rms": librosa.feature.rms(S=spec[:, inner], frame_length=s.n_fft)[0],
         "flux": flux.astype(np.float32),
+        "band_flux": bands.astype(np.float32),
         "mfcc": mfcc.astype(np.float16),  # only for section boundaries
         "tuning": spec[:, [k - fa for k in tuning_cols]],
         "after": after,
         "before": before,
     }
+
+
+def _log_mel(filters, power: np.ndarray) -> np.ndarray:
+    """Log-mel (128 bands, dB) of power spectra, floored at a fixed level."""
+    log_mel = 10.0 * np.log10(np.maximum(filters.mel128 @ power, 1e-10))
+    return np.maximum(log_mel, filters.floor_db).astype(np.float32)
 
 
 def _chroma_job(seg: np.ndarray, f0: int, f1: int, fa: int, s, tuning: float) -> np.ndarray:
@@ -246,6 +259,11 @@ def analyze_blocks(blocks: Iterable[np.ndarray], *, settings, filters,
                                           hop_length=hop)
     # The onset envelope trails the attacks by about the lag the beats moved by: shift it
     # by whole grid frames so its peaks sit on the attacks and the beats.
-    grid["onset"] = shift_frames(onset, int(round(-lag_s * s.sr / hop)))
+    shift = int(round(-lag_s * s.sr / hop))
+    grid["onset"] = shift_frames(onset, shift)
+    bands = np.zeros_like(grid["band_flux"]) if silent else grid["band_flux"]
+    bands = np.concatenate([np.zeros((len(bands), pad), np.float32), bands],
+                           axis=1)[:, : len(flux)]
+    grid["onset_bands"] = np.stack([shift_frames(band, shift) for band in bands])
     grid["tempo_bpm"], grid["beat_times"] = tempo, beats
     return grid

@@ -75,6 +75,8 @@ class Features:
     rms: npt.NDArray[np.float32]
     chroma: npt.NDArray[np.float32]
     """[shape=(12, n_frames)] rows C … B (from ``class_audio`` when given)."""
+    onset_bands: npt.NDArray[np.float32]
+    """[shape=(3, n_frames)] percussive onset strength in the low, mid and high bands."""
     pitches_sorted: npt.NDArray[np.int64]
     """Pitch classes from most to least dominant (Lucid Sonic Dreams' ``pitches_sorted``)."""
     tempo_bpm: float
@@ -174,6 +176,7 @@ class Features:
                 "onset": arr(self.onset),
                 "rms": arr(self.rms, 6),
                 "chroma": arr(self.chroma),
+                "onset_bands": arr(self.onset_bands),
             },
         }
 
@@ -401,6 +404,7 @@ def frame_features(
         onset=at(song, song.onset, "max"),
         rms=at(song, song.rms, "mean"),
         chroma=at(class_grid, class_grid.chroma, "mean"),
+        onset_bands=at(song, song.onset_bands, "max"),
         pitches_sorted=pitch_dominance(class_chroma),
         tempo_bpm=song.tempo_bpm,
         beat_times=song.beat_times[song.beat_times < info.duration_s],

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 EnvelopeSource = Literal["full", "percussive", "harmonic"]
 
 _FLOOR_DB = -90.0  # log-mel floor, dB below a full-scale sine
+BAND_EDGES_HZ = (150.0, 4000.0)
+"""Edges of the onset bands: low (kicks, bass), mid (snares, voices), high (hats, cymbals)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,9 @@ class Analysis:
     """Root-mean-square amplitude (linear, 1.0 = full-scale sine peak)."""
     chroma: npt.NDArray[np.float32]
     """[shape=(12, n)], rows C, C#, … B; each frame scaled to max 1, silence is 0."""
+    onset_bands: npt.NDArray[np.float32]
+    """Onset strength of the percussive part in the low, mid and high bands (see
+    ``BAND_EDGES_HZ``), [shape=(3, n)], each scaled to max 1."""
     tuning: float
     tempo_bpm: float
     beat_times: npt.NDArray[np.float64]
@@ -122,6 +127,9 @@ class Analysis:
                 raise ValueError(f"{name} has shape {getattr(result, name).shape}, expected ({n},)")
         if result.chroma.shape != (12, n):
             raise ValueError(f"chroma has shape {result.chroma.shape}, expected (12, {n})")
+        if result.onset_bands.shape != (3, n):
+            raise ValueError(f"onset_bands has shape {result.onset_bands.shape}, "
+                             f"expected (3, {n})")
         return result
 
 
@@ -214,6 +222,11 @@ def _normalize(x: np.ndarray, *, silent: bool) -> npt.NDArray[np.float32]:
     return ((x - lo) / (hi - lo)).astype(np.float32)
 
 
+def _peak_scaled(x: np.ndarray) -> npt.NDArray[np.float32]:
+    peak = float(x.max()) if x.size else 0.0
+    return (x / peak if peak > 0 else np.zeros_like(x)).astype(np.float32)
+
+
 class _Filters:
     """Mel filter banks as sparse matrices (each FFT bin feeds at most two bands)."""
 
@@ -228,6 +241,10 @@ class _Filters:
         self.envelope = sparse.csr_matrix(env.astype(np.float32))
         mel128 = librosa.filters.mel(sr=s.sr, n_fft=s.n_fft, n_mels=128).astype(np.float32)
         self.mel128 = sparse.csr_matrix(mel128)
+        # Mel bands of the kick (< 150 Hz), the snare and voices (150 Hz - 4 kHz) and hats.
+        centres = librosa.mel_frequencies(n_mels=130, fmax=s.sr / 2)[1:-1]
+        edges = np.searchsorted(centres, BAND_EDGES_HZ)
+        self.bands = tuple(zip((0, *edges), (*edges, len(centres)), strict=True))
         # The log-mel floor, relative to a full-scale 1 kHz sine (librosa floors at the
         # song's own maximum - 80 dB; a fixed reference lets the song stream in chunks).
         t = np.arange(s.n_fft) / s.sr
@@ -311,6 +328,7 @@ def _analysis(blocks, s: AnalysisSettings, duration_s: float | None, progress) -
         onset=onset.astype(np.float32),
         rms=grid["rms"].astype(np.float32),
         chroma=chroma,
+        onset_bands=np.stack([_peak_scaled(band) for band in grid["onset_bands"]]),
         tuning=grid["tuning"],
         tempo_bpm=grid["tempo_bpm"],
         beat_times=beats,
