@@ -8,6 +8,7 @@ import pytest
 from scipy.ndimage import map_coordinates
 
 from _style_inputs import latents, one_hot
+from sonicdreams.direction import neutral_cues
 from sonicdreams.generators.builtin import flow, julia
 from sonicdreams.generators.builtin._noise import TEX_SIZE, sample_noise
 from sonicdreams.generators.builtin.flow import Flow
@@ -34,8 +35,8 @@ def test_pitch_a_and_b_differ(style):
 def test_python_fallback_draws_what_the_compiled_kernel_draws(module, cls):
     """Without numba the same function runs as plain Python: same picture (up to rounding)."""
     z, c = latents(1, 9)[0], one_hot(2)[0]
-    compiled = module._kernel()(*cls._kernel_args(z, c, (18, 24))).astype(int)
-    plain = getattr(module, f"_{cls.name}_py")(*cls._kernel_args(z, c, (18, 24))).astype(int)
+    compiled = module._kernel()(*cls._kernel_args(z, c, neutral_cues(1)[0], (18, 24))).astype(int)
+    plain = getattr(module, f"_{cls.name}_py")(*cls._kernel_args(z, c, neutral_cues(1)[0], (18, 24))).astype(int)
     assert module._kernel() is not getattr(module, f"_{cls.name}_py")  # numba is installed
     assert np.mean(np.abs(compiled - plain) > 2) < 0.01
 
@@ -64,7 +65,7 @@ def test_flow_ink_is_drawn_out_along_the_streamlines(seed):
     """The filaments lie along the flow: the picture changes less along the local velocity
     than across it (an isotropic picture would change as much both ways)."""
     z, c = latents(1, seed)[0], one_hot(seed)[0]
-    args = Flow._kernel_args(z, c, (160, 160))
+    args = Flow._kernel_args(z, c, neutral_cues(1)[0], (160, 160))
     xs, ys, view, field = args[:4]
     grey = flow._kernel()(*args).astype(float).mean(axis=-1)
     x, y = np.meshgrid(xs, ys)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SettingsError
-from .settings import Check, RenderSettings, _unknown
+from .settings import Check, RenderSettings, _unknown, is_flag
 
 __all__ = ["add_render_parser", "add_demo_parser", "settings_from_args", "to_toml",
            "song_to_render", "manifest_files", "default_output", "ProgressPrinter"]
@@ -30,7 +30,8 @@ examples:
   sonicdreams render --from-manifest video.mp4 -o again.mp4
 """
 _GROUP_TITLES = {
-    "input": "input", "generator": "StyleGAN generator",
+    "input": "input", "look": "look (how the music is filmed)",
+    "generator": "StyleGAN generator",
     "motion": "motion (how the music moves the picture)",
     "classes": "classes (how pitch changes the picture)", "effects": "effects",
     "output": "output",
@@ -87,11 +88,13 @@ def _add_settings_flags(parser: argparse.ArgumentParser,
     for f in fields(RenderSettings):
         if (wanted is not None and f.name not in wanted) or f.name in ("width", "height"):
             continue  # width and height: --size WxH below
+        if not f.metadata["cli"]:
+            continue  # a table: in the config file only
         meta = f.metadata
         group = groups.setdefault(meta["group"], parser.add_argument_group(
             _GROUP_TITLES.get(meta["group"], meta["group"])))
         help_text = _help(meta["help"], span=meta["span"], default=meta["default_text"])
-        if isinstance(f.default, bool) or f.name.endswith("_percussive"):
+        if is_flag(f):
             group.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction,
                                default=argparse.SUPPRESS, help=help_text)
         else:
@@ -267,6 +270,8 @@ def to_toml(settings: RenderSettings) -> str:
             group = f.metadata["group"]
             lines.append(f"\n# -- {_GROUP_TITLES.get(group, group)}")
         value = getattr(settings, f.name)
+        if f.name == "scenes" and value is not None:
+            value = [dict(row) for row in value]
         lines.append(f"# {f.metadata['help']}")
         if value is None:
             lines.append(f"# {f.name} = ")
@@ -276,6 +281,8 @@ def to_toml(settings: RenderSettings) -> str:
 
 
 def _toml_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Fraction):

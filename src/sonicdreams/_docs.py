@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from .settings import RenderSettings
+from .settings import RenderSettings, _shown, is_flag
 
 __all__ = ["parameters_markdown"]
 
-_TITLES = {"input": "Input", "generator": "StyleGAN generator", "motion": "Motion",
+_TITLES = {"input": "Input", "look": "Look", "generator": "StyleGAN generator",
+           "motion": "Motion",
            "classes": "Classes", "effects": "Effects", "output": "Output"}
 
 
@@ -36,13 +37,19 @@ def parameters_markdown() -> str:
                       "| option | flag | default | range | LSD | meaning |",
                       "|---|---|---|---|---|---|"]
         flag = "--" + f.name.replace("_", "-")
-        if isinstance(f.default, bool) or f.name.endswith("_percussive"):
+        if is_flag(f):
             flag += f" / --no-{f.name.replace('_', '-')}"
         if f.name in ("width", "height"):
             flag = "--size WxH"
+        if not meta["cli"]:
+            flag = "config file"
         span = f"`{meta['span']}`" if meta["span"] else ""
+        meaning = meta["help"]
+        if meta["looks"]:
+            meaning += " (" + ", ".join(f"{look}: {_shown(value)}" for look, value in
+                                        meta["looks"].items() if look != "default") + ")"
         lines.append(f"| `{f.name}` | `{flag}` | {meta['default_text']} | {span} | "
-                     f"{'✓' if meta['lsd'] else ''} | {meta['help']} |")
+                     f"{'✓' if meta['lsd'] else ''} | {meaning} |")
     return "\n".join(lines) + "\n"
 
 

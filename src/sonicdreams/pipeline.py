@@ -136,6 +136,7 @@ def _render(song, output: Path, s: RenderSettings, custom_effects, work: WorkDir
             *, report, progress, overwrite: bool, resume: bool, cache: bool) -> dict:
     from .audio.analyze import analyze
     from .audio.cache import file_digest
+    from .direction import direct
     from .motion.trajectory import plan_stream
     from .video import AudioTrack, VideoSpec, finalize
 
@@ -157,8 +158,10 @@ def _render(song, output: Path, s: RenderSettings, custom_effects, work: WorkDir
     # No seed given: one derived from the song, so a --preview and the full render (and any
     # re-render) show the same video; --seed picks another look.
     seed = s.seed if s.seed is not None else int(digest[:15], 16)
+    direction = direct(features, settings=s, seed=seed)
+    directed = bool(getattr(generator, "directed", False))
     traj = plan_stream(features, z_dim=generator.z_dim, c_dim=generator.c_dim, seed=seed,
-                       settings=s.update(seed=seed))
+                       settings=s.update(seed=seed), direction=direction if directed else None)
     n = features.n_frames
     digests = {path: file_digest(path) for what, path in input_files(song, s, custom_effects)[1:]
                if what != WEIGHTS}  # the style's weights are in its own fingerprint
@@ -192,7 +195,9 @@ def _render(song, output: Path, s: RenderSettings, custom_effects, work: WorkDir
             path = work.segment(k)
             work.discard(path)
             noise, classes = traj.segment(a, b)  # only this segment's vectors are in memory
-            render_segment(path, spec, generator, (noise, classes), chain, amplitudes, a, b,
+            cues = direction.segment(a, b) if directed else None
+            render_segment(path, spec, generator, (noise, classes, cues), chain, amplitudes,
+                            a, b,
                             batch, out_size, s.fit, frames_dir,
                             lambda i, base=done: report("render", base + i, n))
             work.record(path, fingerprint, fingerprint.for_range(a, b), b - a)
@@ -202,6 +207,7 @@ def _render(song, output: Path, s: RenderSettings, custom_effects, work: WorkDir
         report("finalize", 0, 1)
         manifest = _manifest(song, digest, digests, s.update(seed=traj.seed), features, traj,
                              out_size, getattr(generator, "weights_sha256", None))
+        manifest["direction"] = direction.summary()
         if audio_job is not None:
             audio_job.result()  # re-raises an encoding error
         finalize([work.segment(k) for k in range(len(bounds))], output, spec=spec,

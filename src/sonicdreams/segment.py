@@ -80,7 +80,7 @@ def render_segment(path: Path, spec, generator, vectors, chain, amplitudes, a: i
     from .effects import apply_effects
     from .video import SegmentWriter
 
-    noise, classes = vectors
+    noise, classes, cues = vectors
     # Calls side by side, as many as give each core a frame, if the generator allows it
     # (batch_size=1 must not leave a core idle; a big batch is parallel on its own).
     cores = os.cpu_count() or 1
@@ -93,7 +93,9 @@ def render_segment(path: Path, spec, generator, vectors, chain, amplitudes, a: i
         for lo in range(start, end, batch):
             hi = min(lo + batch, end)
             t = time.perf_counter()
-            frames = np.asarray(generator.render(noise[lo - a:hi - a], classes[lo - a:hi - a]),
+            z, c = noise[lo - a:hi - a], classes[lo - a:hi - a]
+            frames = np.asarray(generator.render(z, c) if cues is None else
+                                generator.render(z, c, cues=cues[lo - a:hi - a]),
                                 dtype=np.uint8)
             chunks.timed(time.perf_counter() - t)
             if frames.ndim != 4 or frames.shape[0] != hi - lo or frames.shape[-1] != 3:

@@ -20,7 +20,8 @@ from typing import Any
 from .errors import SettingsError
 
 __all__ = ["RenderSettings", "option_fields", "PLAN_OPTIONS", "LSD_EFFECTS", "NEW_EFFECTS",
-           "EFFECT_SOURCES", "MAX_FPS", "MAX_SECONDS"]
+           "EFFECT_SOURCES", "MAX_FPS", "MAX_SECONDS", "LOOKS", "FROM_LOOK", "is_flag",
+           "default_of"]
 
 Check = Callable[[str, Any], Any]
 """A validator: ``check(name, value)`` returns the value normalised or raises SettingsError.
@@ -191,6 +192,86 @@ def _style(name: str, value: Any) -> Any:
                         "a weights file, or a generator")
 
 
+def _look(name: str, value: Any) -> str:
+    if isinstance(value, str) and value.strip().lower() in LOOKS:
+        return value.strip().lower()
+    raise SettingsError(f"{name}={value!r} must be one of {', '.join(LOOKS)}")
+
+
+def _palette(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    from .direction.palettes import get_palette
+
+    if not isinstance(value, str):
+        raise SettingsError(f"{name}={value!r} must be a palette name "
+                            "(see `sonicdreams styles --palettes`)")
+    return get_palette(value.strip().lower()).name
+
+
+_SCENE_KEYS = {"start": "a time in the song (seconds) where the scene starts",
+               "section": "the number of a detected section (1 = the first)",
+               "style": "a style", "palette": "a palette", "seed": "a seed",
+               "pulse_react": "how hard it hits", "motion_react": "how fast it flows",
+               "intensity": "how hard the scene plays (about 0.7 … 1.3)",
+               "transition_s": "how long the move into it takes (seconds)",
+               "snap": "move its start to the nearest downbeat (true)"}
+
+
+def _scenes(name: str, value: Any) -> tuple[tuple[tuple[str, Any], ...], ...] | None:
+    """A table of scenes: each row a mapping with ``start`` (seconds) or ``section`` (number)
+    and what changes there. Stored as tuples (settings are immutable)."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping) or isinstance(value, (str, bytes)) or not isinstance(
+            value, Sequence):
+        raise SettingsError(f"{name} must be a list of tables, e.g. [[scenes]] start = 30 "
+                            "palette = \"ember\" in the config file")
+    rows = []
+    for k, row in enumerate(value, 1):
+        row = dict(row) if isinstance(row, (Mapping, tuple, list)) else row
+        if not isinstance(row, dict):
+            raise SettingsError(f"{name}: row {k} must be a table of scene settings")
+        unknown = sorted(set(row) - set(_SCENE_KEYS))
+        if unknown:
+            raise SettingsError(f"{name}: row {k}: {unknown[0]!r} cannot be set per scene; "
+                                f"a scene sets {', '.join(_SCENE_KEYS)}")
+        if ("start" in row) == ("section" in row):
+            raise SettingsError(f"{name}: row {k} needs either start (seconds) or section "
+                                "(a number), not both")
+        out = {}
+        for key, v in row.items():
+            if key == "start":
+                v = _number(0, MAX_SECONDS, unit="seconds")(f"{name}[{k}].start", v)
+            elif key == "section":
+                v = _number(1, integer=True)(f"{name}[{k}].section", v)
+            elif key == "style":
+                v = _style(f"{name}[{k}].style", v)
+            elif key == "palette":
+                v = _palette(f"{name}[{k}].palette", v)
+            elif key == "seed":
+                v = _seed(f"{name}[{k}].seed", v)
+            elif key in ("pulse_react", "motion_react"):
+                v = _number(0, 10)(f"{name}[{k}].{key}", v)
+            elif key == "intensity":
+                v = _number(0, 3)(f"{name}[{k}].{key}", v)
+            elif key == "transition_s":
+                v = _number(0, 60, unit="seconds")(f"{name}[{k}].{key}", v)
+            elif key == "snap":
+                v = _bool(f"{name}[{k}].snap", v)
+            out[key] = v
+        rows.append(tuple(sorted(out.items())))
+    kinds = {"start" in dict(r) for r in rows}
+    if len(kinds) > 1:
+        raise SettingsError(f"{name}: rows give either start times or section numbers, "
+                            "not a mix of both")
+    if True in kinds:
+        starts = [dict(r)["start"] for r in rows]
+        if starts != sorted(starts) or len(set(starts)) != len(starts):
+            raise SettingsError(f"{name}: start times must increase from row to row")
+    return tuple(rows)
+
+
 def _device(name: str, value: Any) -> str:
     text = str(value).strip().lower()
     if text in ("auto", "cpu", "cuda", "mps") or (text.startswith("cuda:") and
@@ -214,7 +295,8 @@ def _bitrate(name: str, value: Any) -> int:
 
 def option(default: Any, help: str, check: Check, *, group: str, lsd: bool = False,
            metavar: str | None = None, is_list: bool = False,
-           default_text: str | None = None) -> Any:
+           default_text: str | None = None, looks: Mapping[str, Any] | None = None,
+           cli: bool = True) -> Any:
     """Declare an option: a dataclass field whose metadata describes it once.
 
     Parameters
@@ -238,11 +320,45 @@ def option(default: Any, help: str, check: Check, *, group: str, lsd: bool = Fal
     default_text : str or None
         How to describe the default where its value says little (``None`` means "the song",
         "to the end"…); otherwise the value itself is shown.
+    looks : mapping or None
+        Its value in the looks other than ``default`` (see :data:`LOOKS`); ``default`` is the
+        default look's value. Such an option follows ``look`` unless it is given.
+    cli : bool
+        It has a command-line flag (``scenes``, a table, is set in the config file only).
     """
-    return field(default=default, metadata={
+    values = None
+    if looks is not None:
+        values = {"default": default, **looks}
+        assert set(values) == set(LOOKS), f"{help}: a value for every look"
+    return field(default=FROM_LOOK if looks is not None else default, metadata={
         "help": help, "check": check, "group": group, "lsd": lsd, "metavar": metavar,
-        "is_list": is_list, "span": getattr(check, "span", ""),
+        "is_list": is_list, "span": getattr(check, "span", ""), "looks": values,
+        "cli": cli, "default": default,
         "default_text": default_text if default_text is not None else _shown(default)})
+
+
+class _FromLook:
+    """The default of an option that follows the look."""
+
+    def __repr__(self) -> str:
+        return "FROM_LOOK"
+
+
+FROM_LOOK: Any = _FromLook()
+
+LOOKS = ("default", "calm", "intense", "original")
+"""The looks: bundles of settings. ``original`` is Lucid Sonic Dreams' defaults exactly (no
+effects, no scene changes); the others are directed by the music, from gentle to strong."""
+
+
+def is_flag(f) -> bool:
+    """The option is a switch (``--x`` / ``--no-x``)."""
+    return isinstance(f.metadata["default"], bool) or f.name.endswith("_percussive")
+
+
+def default_of(f) -> Any:
+    """An option's default (in the default look)."""
+    return f.metadata["default"]
 
 
 def _shown(value: Any) -> str:
@@ -293,6 +409,25 @@ class RenderSettings:
                                       _path, group="input", lsd=True, metavar="FILE",
                                       default_text="the song")
 
+    # -- look: how the music is filmed ----------------------------------------------------
+    look: str = option(
+        "default", "a bundle of settings: the usual look (directed by the music, gentle "
+        "effects), calm, intense, or original (exactly as Lucid Sonic Dreams); options you "
+        "give win over it",
+        _look, group="look")
+    palette: str | None = option(
+        None, "colour palette of the built-in styles (see `sonicdreams styles --palettes`)",
+        _palette, group="look", metavar="NAME",
+        default_text="chosen per song and section from its key and energy")
+    scene_changes: bool = option(
+        True, "a new scene (palette, place, symmetry) at each section of the song, moving "
+        "in on its downbeat", _bool, group="look", looks={"calm": True, "intense": True,
+                                                          "original": False})
+    scenes: tuple | None = option(
+        None, "a table of scenes by time or section, each setting its style, palette, seed, "
+        "pulse_react, motion_react, intensity or transition ([[scenes]] in the config file)",
+        _scenes, group="look", cli=False, default_text="one per section")
+
     # -- generator: StyleGAN options -------------------------------------------------------
     truncation_psi: float = option(
         1.0, "StyleGAN truncation: pull each frame's w toward the average; 1 = off, about "
@@ -309,12 +444,14 @@ class RenderSettings:
         _choice("auto", "fp32", "bf16", "fp16"), group="generator")
     # -- motion: how the music moves the generator's latent (noise) vector ------------------
     speed_fpm: float = option(
-        12, "keyframes (distinct base images) per minute of audio; 0 or 1 = one fixed base",
-        _number(0), group="motion", lsd=True)
+        8, "keyframes (distinct base images) per minute of audio; 0 or 1 = one fixed base",
+        _number(0), group="motion", lsd=True,
+        looks={"calm": 6, "intense": 12, "original": 12})
     pulse_react: float = option(
         0.5, "strength of the pulse: a push of the latent on loud (percussive) sound; "
         "the original suggests at most 2",
-        _number(0, 10), group="motion", lsd=True)
+        _number(0, 10), group="motion", lsd=True,
+        looks={"calm": 0.3, "intense": 1.0, "original": 0.5})
     pulse_percussive: bool = option(
         True, "pulse follows the percussive part of the song", _bool, group="motion", lsd=True)
     pulse_harmonic: bool = option(
@@ -323,7 +460,8 @@ class RenderSettings:
     motion_react: float = option(
         0.5, "speed of the motion: a random walk of the latent driven by loudness; the "
         "original suggests at most 2",
-        _number(0, 10), group="motion", lsd=True)
+        _number(0, 10), group="motion", lsd=True,
+        looks={"calm": 0.3, "intense": 0.8, "original": 0.5})
     motion_percussive: bool = option(
         False, "motion follows the percussive part of the song", _bool, group="motion",
         lsd=True)
@@ -337,11 +475,12 @@ class RenderSettings:
         1.0, "spread of the keyframes and bounds of the walk (not StyleGAN's psi)",
         _number(0, 1, lo_open=True), group="motion", lsd=True)
     motion_space: str = option(
-        "linear", "keyframe interpolation: linear (original) or slerp (keeps latents at a "
-        "typical norm)", _choice("linear", "slerp"), group="motion")
+        "slerp", "keyframe interpolation: linear (original) or slerp (keeps latents at a "
+        "typical norm)", _choice("linear", "slerp"), group="motion",
+        looks={"calm": "slerp", "intense": "slerp", "original": "linear"})
     sync_keyframes_to_beats: bool = option(
-        False, "land keyframe changes on beats (bar starts when possible)", _bool,
-        group="motion")
+        True, "land keyframe changes on beats (bar starts when possible)", _bool,
+        group="motion", looks={"calm": True, "intense": True, "original": False})
     # -- classes: how pitch drives a conditional generator's class vector --------------------
     classes: tuple[int, ...] | None = option(
         None, "class indices driven by the 12 pitches (C, C#, … B)", _classes,
@@ -428,8 +567,12 @@ class RenderSettings:
         default_text="derived from the song, so previews and re-renders match")
 
     def __post_init__(self) -> None:
+        look = _look("look", self.look)
         for f in fields(self):
-            value = f.metadata["check"](f.name, getattr(self, f.name))
+            value = getattr(self, f.name)
+            if value is FROM_LOOK:
+                value = f.metadata["looks"][look]
+            value = f.metadata["check"](f.name, value)
             object.__setattr__(self, f.name, value)
 
     @classmethod
@@ -448,6 +591,13 @@ class RenderSettings:
         for name in changes:
             if name not in known:
                 raise SettingsError(_unknown(name, known))
+        if "look" in changes:
+            # Options at the old look's value follow the new look; options set apart stay.
+            old, new = self.look, _look("look", changes["look"])
+            for f in fields(self):
+                looks = f.metadata["looks"]
+                if looks and f.name not in changes and getattr(self, f.name) == looks[old]:
+                    changes[f.name] = looks[new]
         return replace(self, **changes)
 
     def effect_enabled(self, name: str) -> bool:
@@ -498,7 +648,7 @@ def option_fields(group: str | None = None):
 
 
 PLAN_OPTIONS = frozenset(f.name for f in fields(RenderSettings)
-                         if f.metadata["group"] in ("motion", "classes", "effects"))
+                         if f.metadata["group"] in ("motion", "classes", "effects", "look"))
 """The options :func:`sonicdreams.plan` takes."""
 
 LSD_EFFECTS = ("contrast", "flash")

@@ -154,17 +154,23 @@ def _resolve(settings: RenderSettings | None, seed: int | None,
 
 
 def plan_stream(features, *, z_dim: int, c_dim: int = 0, seed: int | None = None,
-                settings: RenderSettings | None = None, **options: Any) -> TrajectoryPlan:
+                settings: RenderSettings | None = None, direction=None,
+                **options: Any) -> TrajectoryPlan:
     """Like :func:`plan`, but the vectors are computed segment by segment on request.
 
     Used by the renderer: memory stays the same for a 3-minute song and a 3-hour mix. The
     values are identical to :func:`plan`'s.
+
+    With a ``direction`` (for a generator that draws the director's cues), the pulse is left
+    out of the latents — the style draws the hits from the cues — and each scene of the plan
+    moves the latents to a region of their own, through the scene's transition.
     """
     s = _resolve(settings, seed, options)
-    return _plan(features, s, z_dim=z_dim, c_dim=c_dim)
+    return _plan(features, s, z_dim=z_dim, c_dim=c_dim, direction=direction)
 
 
-def _plan(features, s: RenderSettings, *, z_dim: int, c_dim: int) -> TrajectoryPlan:
+def _plan(features, s: RenderSettings, *, z_dim: int, c_dim: int,
+          direction=None) -> TrajectoryPlan:
     if not isinstance(z_dim, int) or z_dim < 1:
         raise SettingsError(f"z_dim={z_dim!r} must be a positive integer")
     if not isinstance(c_dim, int) or c_dim < 0:
@@ -172,8 +178,8 @@ def _plan(features, s: RenderSettings, *, z_dim: int, c_dim: int) -> TrajectoryP
     fps = Fraction(features.fps)
     times = frame_times(int(features.n_frames), fps)
     keys_rng, walk_rng, class_rng = random_streams(s.seed)
-    walk = _NoiseWalk(features, s, z_dim=z_dim, times=times, keys_rng=keys_rng,
-                      walk_rng=walk_rng)
+    walk = _NoiseWalk(features, s if direction is None else s.update(pulse_react=0.0),
+                      z_dim=z_dim, times=times, keys_rng=keys_rng, walk_rng=walk_rng)
     track = _ClassTrack(features, s, c_dim=c_dim, times=times, rng=class_rng)
     if c_dim and s.classes is None:
         s = s.update(classes=track.class_ids)
@@ -188,7 +194,9 @@ def _plan(features, s: RenderSettings, *, z_dim: int, c_dim: int) -> TrajectoryP
     return TrajectoryPlan(n_frames=int(features.n_frames), z_dim=z_dim, c_dim=c_dim, fps=fps,
                           seed=s.seed, class_ids=track.class_ids,
                           keyframe_times=walk.key_times, settings=s, effects=effects,
-                          _walk=walk, _track=track)
+                          _walk=walk, _track=track,
+                          _scenes=None if direction is None else _SceneRegions(direction,
+                                                                               z_dim))
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,16 +214,41 @@ class TrajectoryPlan:
     effects: Mapping[str, npt.NDArray[np.float32]]
     _walk: Any = field(repr=False, compare=False)
     _track: Any = field(repr=False, compare=False)
+    _scenes: Any = field(default=None, repr=False, compare=False)
 
     def segment(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
         """(noise [b-a, z_dim], classes [b-a, c_dim]) of frames ``[a, b)``, in order."""
-        return self._walk.frames(a, b), self._track.frames(a, b)
+        noise = self._walk.frames(a, b)
+        if self._scenes is not None:
+            noise += self._scenes.frames(a, b)
+        return noise, self._track.frames(a, b)
 
     def materialize(self) -> Trajectory:
         noise, classes = self.segment(0, self.n_frames)
         return Trajectory(noise=noise, classes=classes, fps=self.fps, seed=self.seed,
                           class_ids=self.class_ids, keyframe_times=self.keyframe_times,
                           settings=self.settings, effects=dict(self.effects))
+
+
+class _SceneRegions:
+    """Each scene's own offset of the latents (from its seed), blended through transitions."""
+
+    _AMOUNT = 0.8  # how far apart scenes are, in units of a keyframe's spread
+
+    def __init__(self, direction, z_dim: int) -> None:
+        from ..direction import CUE
+
+        self.offsets = np.stack([
+            np.random.default_rng([scene.seed, z_dim]).standard_normal(z_dim)
+            for scene in direction.scenes]).astype(np.float32) * np.float32(self._AMOUNT)
+        cues = direction.cues
+        self.a = cues[:, CUE["scene_a"]].astype(np.int64)
+        self.b = cues[:, CUE["scene_b"]].astype(np.int64)
+        self.mix = cues[:, CUE["mix"]][:, None]
+
+    def frames(self, a: int, b: int) -> npt.NDArray[np.float32]:
+        mix = self.mix[a:b]
+        return (1 - mix) * self.offsets[self.a[a:b]] + mix * self.offsets[self.b[a:b]]
 
 
 def _has_stem(features, role: str) -> bool:

@@ -144,6 +144,8 @@ class ProceduralStyle:
     description: str = ""
     z_dim: int = Z_DIM
     c_dim: int = C_DIM
+    directed = True
+    """It draws the director's cues (see :mod:`sonicdreams.direction`): ``render(z, c, cues)``."""
 
     def __init__(self, size: tuple[int, int] = (512, 512)) -> None:
         h, w = (int(size[0]), int(size[1]))
@@ -159,17 +161,29 @@ class ProceduralStyle:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(size={self.size})"
 
-    def frame(self, z: np.ndarray, c: np.ndarray) -> npt.NDArray[np.uint8]:
+    def frame(self, z: np.ndarray, c: np.ndarray, cue: np.ndarray) -> npt.NDArray[np.uint8]:
         raise NotImplementedError
 
-    def render(self, z: npt.NDArray[np.float32],
-               c: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.uint8]:
-        """Frames for a batch, uint8 [shape=(B, height, width, 3)]."""
+    def render(self, z: npt.NDArray[np.float32], c: npt.NDArray[np.float32] | None = None,
+               cues: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.uint8]:
+        """Frames for a batch, uint8 [shape=(B, height, width, 3)].
+
+        ``cues`` [shape=(B, len(CUES))]: the director's cues of each frame (see
+        :data:`sonicdreams.direction.CUES`); without them, a still scene.
+        """
+        from ...direction import CUES, neutral_cues
+
         z, c = check_batch(self, z, c)
+        if cues is None:
+            cues = neutral_cues(z.shape[0])
+        cues = np.asarray(cues, dtype=np.float32)
+        if cues.shape != (z.shape[0], len(CUES)):
+            raise ValueError(f"cues must have shape ({z.shape[0]}, {len(CUES)}), "
+                             f"got {cues.shape}")
         out = np.empty((z.shape[0], *self.size, 3), dtype=np.uint8)
 
         def one(i: int) -> None:
-            out[i] = self.frame(z[i], c[i])
+            out[i] = self.frame(z[i], c[i], cues[i])
 
         workers = min(z.shape[0], os.cpu_count() or 1, 8)
         if workers == 1:
@@ -219,18 +233,19 @@ class KernelStyle(ProceduralStyle):
     """A style drawn by one compiled kernel at about ``work_pixels`` pixels, then resized.
 
     Subclasses set ``kernel`` (a getter from :func:`lazy_kernel`) and ``work_pixels`` and
-    implement ``_kernel_args(z, c, size)``: the kernel's arguments for a frame of ``size``.
+    implement ``_kernel_args(z, c, cue, size)``: the kernel's arguments for a frame of ``size``.
     """
 
     kernel = None
     work_pixels = 512 * 512
 
-    def frame(self, z: np.ndarray, c: np.ndarray) -> npt.NDArray[np.uint8]:
+    def frame(self, z: np.ndarray, c: np.ndarray, cue: np.ndarray) -> npt.NDArray[np.uint8]:
         from ._noise import budget_size
 
-        args = self._kernel_args(z, c, budget_size(self.size, self.work_pixels))
+        args = self._kernel_args(z, c, cue, budget_size(self.size, self.work_pixels))
         return resize_rgb(type(self).kernel()(*args), self.size)
 
     @staticmethod
-    def _kernel_args(z: np.ndarray, c: np.ndarray, size: tuple[int, int]) -> tuple:
+    def _kernel_args(z: np.ndarray, c: np.ndarray, cue: np.ndarray,
+                     size: tuple[int, int]) -> tuple:
         raise NotImplementedError

@@ -35,7 +35,7 @@ class CPPN(ProceduralStyle):
     description = "flowing organic shapes from a coordinate network, painted by pitch"
     max_side = 256  # smooth by nature: computed at this size, then scaled
 
-    def frame(self, z: np.ndarray, c: np.ndarray) -> np.ndarray:
+    def frame(self, z: np.ndarray, c: np.ndarray, cue: np.ndarray) -> np.ndarray:
         h, w = work_size(self.size, self.max_side)
         x, y = grid(h, w)
         p = latent_params(z, _N_PARAMS, key=self.name)

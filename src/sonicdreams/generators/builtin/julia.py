@@ -134,7 +134,8 @@ class Julia(KernelStyle):
     kernel = staticmethod(_kernel)
 
     @staticmethod
-    def _kernel_args(z: np.ndarray, c: np.ndarray, size: tuple[int, int]) -> tuple:
+    def _kernel_args(z: np.ndarray, c: np.ndarray, cue: np.ndarray,
+                     size: tuple[int, int]) -> tuple:
         """The arguments of ``_julia_py`` for a frame of ``size`` (output array included)."""
         h, w = size
         p = np.clip(latent_params(z, _N_PARAMS, key=Julia.name), -6.0, 6.0).astype(np.float64)

@@ -85,7 +85,7 @@ class Kaleidoscope(ProceduralStyle):
     description = "mirrored mosaics of coloured glass with 6 to 12-fold symmetry, tinted by pitch"
     work_pixels = 384 * 384  # computed at about this many pixels, then scaled
 
-    def frame(self, z: np.ndarray, c: np.ndarray) -> np.ndarray:
+    def frame(self, z: np.ndarray, c: np.ndarray, cue: np.ndarray) -> np.ndarray:
         h, w = budget_size(self.size, self.work_pixels)
         r, theta, backlight = self._tables(h, w)
         p = np.clip(latent_params(z, _N_PARAMS, key=self.name), -6.0, 6.0)

@@ -53,7 +53,7 @@ class Nebula(ProceduralStyle):
     description = "glowing nebulae of warped gas and filaments among stars, coloured by pitch"
     work_pixels = 320 * 320  # smooth by nature: computed at about this many pixels, then scaled
 
-    def frame(self, z: np.ndarray, c: np.ndarray) -> np.ndarray:
+    def frame(self, z: np.ndarray, c: np.ndarray, cue: np.ndarray) -> np.ndarray:
         h, w = budget_size(self.size, self.work_pixels)
         p = np.clip(latent_params(z, _N_PARAMS, key=self.name), -6.0, 6.0)
         pulse = float(np.tanh(3.0 * np.mean(z, dtype=np.float64)))
