@@ -35,8 +35,9 @@ def test_pitch_a_and_b_differ(style):
 def test_python_fallback_draws_what_the_compiled_kernel_draws(module, cls):
     """Without numba the same function runs as plain Python: same picture (up to rounding)."""
     z, c = latents(1, 9)[0], one_hot(2)[0]
-    compiled = module._kernel()(*cls._kernel_args(z, c, neutral_cues(1)[0], (18, 24))).astype(int)
-    plain = getattr(module, f"_{cls.name}_py")(*cls._kernel_args(z, c, neutral_cues(1)[0], (18, 24))).astype(int)
+    args = cls._kernel_args(z, c, neutral_cues(1)[0], (18, 24))
+    compiled = module._kernel()(*args).astype(int)
+    plain = getattr(module, f"_{cls.name}_py")(*args).astype(int)
     assert module._kernel() is not getattr(module, f"_{cls.name}_py")  # numba is installed
     assert np.mean(np.abs(compiled - plain) > 2) < 0.01
 
