@@ -72,7 +72,7 @@ def test_noise_matches_the_original_formulas(song_features, speed_fpm, pulse_rea
     """At 43 fps the ticks are the frames: the engine equals the O(N²) transcription."""
     f = song_features
     z_dim, seed = 24, 5
-    traj = sonicdreams.plan(f, z_dim=z_dim, seed=seed, speed_fpm=speed_fpm,
+    traj = sonicdreams.plan(f, z_dim=z_dim, seed=seed, speed_fpm=speed_fpm, look="original",
                             pulse_react=pulse_react, motion_react=motion_react,
                             motion_randomness=randomness, truncation=truncation)
     keys_rng, walk_rng, _ = random_streams(seed)
@@ -136,7 +136,8 @@ def test_class_smoothing_is_centred_not_leading():
 
 def test_last_keyframe_is_reached_at_the_end():
     f = synthetic_features(60.0, 30)
-    traj = sonicdreams.plan(f, z_dim=16, seed=3, speed_fpm=5, pulse_react=0, motion_react=0)
+    traj = sonicdreams.plan(f, z_dim=16, seed=3, speed_fpm=5, pulse_react=0, motion_react=0,
+                            look="original")
     keys = random_keys(random_streams(3)[0], 5, 16, 1.0)
     assert len(traj.keyframe_times) == 5
     assert traj.keyframe_times[0] == 0 and traj.keyframe_times[-1] == pytest.approx(60.0)
@@ -276,7 +277,7 @@ def test_sync_keyframes_to_beats_lands_on_beats():
 def test_slerp_keeps_latents_at_a_typical_norm():
     f = synthetic_features(60.0, 30)
     options = dict(z_dim=512, seed=2, speed_fpm=4, pulse_react=0, motion_react=0)
-    lin = sonicdreams.plan(f, **options)
+    lin = sonicdreams.plan(f, **options, motion_space="linear")
     sph = sonicdreams.plan(f, **options, motion_space="slerp")
     typical = np.linalg.norm(lin.noise[0])
     assert np.linalg.norm(lin.noise, axis=1).min() < 0.8 * typical  # linear dips midway

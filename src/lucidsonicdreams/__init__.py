@@ -143,6 +143,8 @@ class LucidSonicDream:
             options.setdefault("fit", "stretch")  # the original resized to a square
         progress = None if options.pop("quiet", False) else _ProgressBar()
         options.setdefault("overwrite", True)  # the original replaced file_name (not the song)
+        # The original's defaults exactly: no effects unless asked, no scene changes.
+        options.setdefault("look", "original")
         try:
             result = render(
                 self.song, name, style=style, fps=fps, start=start, duration=duration,

@@ -77,11 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
         "styles",
         help="list the styles, optionally with a preview picture",
         description="List every style with a one-line description.",
-        epilog="examples:\n  sonicdreams styles\n  sonicdreams styles --preview sheet.png",
+        epilog="examples:\n  sonicdreams styles\n  sonicdreams styles --preview sheet.png\n"
+               "  sonicdreams styles --palettes",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--preview", metavar="SHEET.png",
                    help="write a contact sheet of every style at a few latents and pitches")
+    p.add_argument("--palettes", action="store_true",
+                   help="list the colour palettes (for --palette) instead of the styles")
     p.add_argument("--tile", type=int, default=192, metavar="PX",
                    help="size of each preview tile in pixels (default: %(default)s)")
     p.set_defaults(run=_cmd_styles)
@@ -170,12 +173,21 @@ def _cmd_styles(args: argparse.Namespace) -> int:
     from .errors import SettingsError
     from .generators.styles import DEFAULT_STYLE, list_styles
 
-    styles = list_styles()
-    width = max(len(s.name) for s in styles)
-    for s in styles:
-        mark = " (default)" if s.name == DEFAULT_STYLE else ""
-        print(f"{s.name:<{width}}  {s.kind:<8}  {s.description}{mark}")
-    _print_catalog()
+    if args.palettes:
+        from .direction import PALETTES
+
+        width = max(len(p.name) for p in PALETTES)
+        for p in PALETTES:
+            print(f"{p.name:<{width}}  {p.description}")
+        print("(by default each section of a song gets a palette matched to its key and "
+              "energy; --palette NAME uses one throughout)")
+    else:
+        styles = list_styles()
+        width = max(len(s.name) for s in styles)
+        for s in styles:
+            mark = " (default)" if s.name == DEFAULT_STYLE else ""
+            print(f"{s.name:<{width}}  {s.kind:<8}  {s.description}{mark}")
+        _print_catalog()
     if args.preview:
         if not 16 <= args.tile <= 1024:
             raise SettingsError(f"--tile={args.tile} must be in [16, 1024]")

@@ -161,7 +161,7 @@ def _render(song, output: Path, s: RenderSettings, custom_effects, work: WorkDir
     direction = direct(features, settings=s, seed=seed)
     directed = bool(getattr(generator, "directed", False))
     traj = plan_stream(features, z_dim=generator.z_dim, c_dim=generator.c_dim, seed=seed,
-                       settings=s.update(seed=seed), direction=direction if directed else None)
+                       settings=s.update(seed=seed), direction=direction, directed=directed)
     n = features.n_frames
     digests = {path: file_digest(path) for what, path in input_files(song, s, custom_effects)[1:]
                if what != WEIGHTS}  # the style's weights are in its own fingerprint

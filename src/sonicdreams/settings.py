@@ -653,6 +653,7 @@ PLAN_OPTIONS = frozenset(f.name for f in fields(RenderSettings)
 
 LSD_EFFECTS = ("contrast", "flash")
 NEW_EFFECTS = ("zoom", "hue", "rgb_split", "shake")
-EFFECT_SOURCES = {"zoom": "percussive", "hue": "harmonic", "rgb_split": "onset",
-                  "shake": "percussive"}
-"""Which envelope drives each new effect (the original's two follow their percussive flag)."""
+EFFECT_SOURCES = {"zoom": "kick", "hue": "harmonic", "rgb_split": "snare", "shake": "kick"}
+"""What drives each new effect: the director's kick or snare swell (see
+:mod:`sonicdreams.direction`), or a feature's envelope; the original's two follow their
+percussive flag."""

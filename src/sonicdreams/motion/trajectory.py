@@ -155,22 +155,24 @@ def _resolve(settings: RenderSettings | None, seed: int | None,
 
 def plan_stream(features, *, z_dim: int, c_dim: int = 0, seed: int | None = None,
                 settings: RenderSettings | None = None, direction=None,
-                **options: Any) -> TrajectoryPlan:
+                directed: bool = False, **options: Any) -> TrajectoryPlan:
     """Like :func:`plan`, but the vectors are computed segment by segment on request.
 
     Used by the renderer: memory stays the same for a 3-minute song and a 3-hour mix. The
     values are identical to :func:`plan`'s.
 
-    With a ``direction`` (for a generator that draws the director's cues), the pulse is left
+    A ``direction`` (:func:`sonicdreams.direction.direct`) drives the effects that follow the
+    hits. For a generator that draws the director's cues (``directed``), the pulse is left
     out of the latents — the style draws the hits from the cues — and each scene of the plan
     moves the latents to a region of their own, through the scene's transition.
     """
     s = _resolve(settings, seed, options)
-    return _plan(features, s, z_dim=z_dim, c_dim=c_dim, direction=direction)
+    return _plan(features, s, z_dim=z_dim, c_dim=c_dim, direction=direction,
+                 directed=directed and direction is not None)
 
 
-def _plan(features, s: RenderSettings, *, z_dim: int, c_dim: int,
-          direction=None) -> TrajectoryPlan:
+def _plan(features, s: RenderSettings, *, z_dim: int, c_dim: int, direction=None,
+          directed: bool = False) -> TrajectoryPlan:
     if not isinstance(z_dim, int) or z_dim < 1:
         raise SettingsError(f"z_dim={z_dim!r} must be a positive integer")
     if not isinstance(c_dim, int) or c_dim < 0:
@@ -178,7 +180,7 @@ def _plan(features, s: RenderSettings, *, z_dim: int, c_dim: int,
     fps = Fraction(features.fps)
     times = frame_times(int(features.n_frames), fps)
     keys_rng, walk_rng, class_rng = random_streams(s.seed)
-    walk = _NoiseWalk(features, s if direction is None else s.update(pulse_react=0.0),
+    walk = _NoiseWalk(features, s.update(pulse_react=0.0) if directed else s,
                       z_dim=z_dim, times=times, keys_rng=keys_rng, walk_rng=walk_rng)
     track = _ClassTrack(features, s, c_dim=c_dim, times=times, rng=class_rng)
     if c_dim and s.classes is None:
@@ -190,13 +192,20 @@ def _plan(features, s: RenderSettings, *, z_dim: int, c_dim: int,
     }
     for name in NEW_EFFECTS:
         if getattr(s, f"{name}_strength") is not None:
-            effects[name] = np.asarray(getattr(features, EFFECT_SOURCES[name]), np.float32)
+            source = EFFECT_SOURCES[name]
+            if source in ("kick", "snare"):
+                # The director's hit swells: an attack on the onset, a decay after it
+                # (without a director, the envelope the original's effects used).
+                amp = (np.clip(direction.cue(source), 0.0, 1.0) if direction is not None
+                       else features.percussive if source == "kick" else features.onset)
+            else:
+                amp = getattr(features, source)
+            effects[name] = np.asarray(amp, np.float32)
     return TrajectoryPlan(n_frames=int(features.n_frames), z_dim=z_dim, c_dim=c_dim, fps=fps,
                           seed=s.seed, class_ids=track.class_ids,
                           keyframe_times=walk.key_times, settings=s, effects=effects,
                           _walk=walk, _track=track,
-                          _scenes=None if direction is None else _SceneRegions(direction,
-                                                                               z_dim))
+                          _scenes=_SceneRegions(direction, z_dim) if directed else None)
 
 
 @dataclass(frozen=True, slots=True)
