@@ -50,7 +50,8 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["FlashLimiter", "history_frames", "GRID", "DETECT", "AREA", "HALF_SWING"]
+__all__ = ["FlashLimiter", "history_frames", "segment_limiter", "measure", "GRID", "DETECT",
+           "AREA", "HALF_SWING"]
 
 Frames = npt.NDArray[np.uint8]
 
@@ -100,6 +101,15 @@ def history_frames(fps: float | Fraction) -> int:
     """Frames before a segment that :meth:`FlashLimiter.prime` needs for an exact state."""
     d, r, ref = _params(float(fps))
     return max(r + d - 1, ref - 1)
+
+
+def segment_limiter(fps: float | Fraction, a: int, *,
+                    allow_flashing: bool) -> tuple[FlashLimiter | None, int]:
+    """(a fresh limiter, frames of warm-up) for a segment starting at frame ``a``; (None, 0)
+    when flashing is allowed."""
+    if allow_flashing:
+        return None, 0
+    return FlashLimiter(fps), min(a, history_frames(fps))
 
 
 def _edges(n: int, cells: int) -> np.ndarray:

@@ -27,6 +27,7 @@ import numpy as np
 
 from ._jobs import Jobs
 from .fingerprint import Fingerprint, library_versions
+from .flashsafe import segment_limiter
 from .preflight import STEM_OPTIONS, WEIGHTS, check_before_work, input_files
 from .progress import Progress, ProgressCallback
 from .segment import fit_frames, render_segment
@@ -191,10 +192,13 @@ def _render(song, output: Path, s: RenderSettings, custom_effects, work: WorkDir
                 continue
             path = work.segment(k)
             work.discard(path)
-            noise, classes = traj.segment(a, b)  # only this segment's vectors are in memory
+            # Last stage: the photosensitivity limiter, primed on the frames before ``a``.
+            limiter, warmup = segment_limiter(s.fps, a, allow_flashing=s.allow_flashing)
+            noise, classes = traj.segment(a - warmup, b)  # only this segment's vectors
             render_segment(path, spec, generator, (noise, classes), chain, amplitudes, a, b,
                             batch, out_size, s.fit, frames_dir,
-                            lambda i, base=done: report("render", base + i, n))
+                            lambda i, base=done: report("render", base + i, n),
+                            limiter=limiter, warmup=warmup)
             work.record(path, fingerprint, fingerprint.for_range(a, b), b - a)
             done += b - a
 
