@@ -216,7 +216,7 @@ def test_a_resumed_render_equals_an_uninterrupted_one(clicks, tmp_path):
                    **_SMALL)
     out = tmp_path / "resumed.mp4"
     render(clicks, out, flash_strength=1.0, segment_seconds=1, keep_work_dir=True, **_SMALL)
-    segments = sorted(work_dir_for(out).glob("segment_*"))
+    segments = sorted(work_dir_for(out).glob("segment_*.mp4"))
     assert len(segments) == 4
     for segment in segments[1::2]:  # as if the render had stopped and other processes
         segment.unlink()            # had made the rest

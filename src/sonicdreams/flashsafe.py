@@ -10,11 +10,13 @@ as well) and never drops or repeats a frame: it lowers the *amplitude* of what f
 
 How it decides (everything from the **input** frames, with a safety margin)
 ---------------------------------------------------------------------------
-* **Risk.** Frame ``t`` is at risk when, within the last ``D = ⌈fps/3⌉ + 1`` frames, cells
-  covering at least ``AREA`` (20 %, against the rule's 25 %) of the picture went up and down
-  (or down and up) by at least ``DETECT`` (0.09, against the rule's 0.10) — a flash in the
-  input — in luminance or in red. A flash that escapes detection spans more than ``D``
-  frames, so undetected ones come at most ~2.5 a second.
+* **Risk.** Frame ``t`` is at risk when, within the last ``D = ⌈fps/3⌉ + 1`` frames, the same
+  cells, covering at least ``AREA`` (25 %) of the picture, went up and at a later frame down
+  (or down and up) by at least ``DETECT`` (0.09, against the rule's 0.10), in luminance or
+  in red. A cell counts at a frame where it moves by at least ``DETECT/4`` and has moved
+  ``DETECT`` from its extreme earlier in the window. A flash that escapes detection spans
+  more than ``D`` frames or moves its cells by less than ``DETECT/4`` a frame (then each
+  transition takes five frames or more), so undetected ones come at most ~3 a second.
 * **Limit.** For the ``R = ⌈fps/4⌉`` frames after a risky frame, each cell's luminance is
   held within ``±m`` of ``S``, a triangular-weighted mean of the cell's input luminance over
   the last ``L = ⌈fps/2⌉`` frames: ``T = S + clip(Y − S, −m, m)``. ``m`` is ``HALF_SWING``
@@ -55,20 +57,21 @@ __all__ = ["FlashLimiter", "history_frames", "segment_limiter", "measure", "GRID
 
 Frames = npt.NDArray[np.uint8]
 
-GRID = 16
+GRID = 8
 """Cells across and down the picture that luminance and red are measured in."""
 DETECT = 0.09
 """A change this large counts as a flash transition (the rule: 0.10; the margin absorbs
 encoding noise)."""
 DARK = 0.8
 """A luminance flash needs its darker state below this."""
-AREA = 0.20
-"""Fraction of the picture that must flash for a risk (the rule: 0.25)."""
+AREA = 0.25
+"""Fraction of the picture that must flash (the same cells one way and back) for a risk."""
 HALF_SWING = 0.025
 """How far a cell may stray from its recent mean while the limiter holds it."""
 
 _WEIGHTS = np.array([0.2126, 0.7152, 0.0722], np.float32)
 _RED_SCALE = 320 / 20 * 0.1  # (R−G−B)·320 > 20  ⇔  Q > 0.1
+_STEP = DETECT / 4  # a move slower than this a frame takes 5 frames to reach the threshold
 _SAMPLES = 128  # measure on about this many pixel rows (a strided sample of the frame)
 
 
@@ -146,23 +149,25 @@ def measure(frame: Frames) -> tuple[np.ndarray, np.ndarray]:
     return cells(y), cells(q)
 
 
-def _flashed(window: np.ndarray, dark: float | None) -> np.ndarray:
-    """Per cell: did it go up and down (or down and up) by ``DETECT`` within ``window``
-    [shape=(n, cells)]?"""
-    n = len(window)
-    if n < 3:
-        return np.zeros(window.shape[1], bool)
-    inf = np.full((1, window.shape[1]), np.inf, np.float32)
-    before_min = np.concatenate([inf, np.minimum.accumulate(window[:-1])])
-    after_min = np.concatenate([np.minimum.accumulate(window[:0:-1])[::-1], inf])
-    before_max = np.concatenate([-inf, np.maximum.accumulate(window[:-1])])
-    after_max = np.concatenate([np.maximum.accumulate(window[:0:-1])[::-1], -inf])
-    peak = (window - before_min >= DETECT) & (window - after_min >= DETECT)
-    trough = (before_max - window >= DETECT) & (after_max - window >= DETECT)
+def _flashed(window: np.ndarray, dark: float | None) -> bool:
+    """Did ``AREA`` of the picture change by ``DETECT`` one way and then, at a later frame,
+    the other way within ``window`` [shape=(n, cells)]? A cell counts at a frame where it is
+    moving by ``_STEP`` or more and has moved ``DETECT`` from its extreme earlier in the
+    window; cells moving at other frames do not add up (the rule's area is of one flash)."""
+    if len(window) < 3:
+        return False
+    low = np.minimum.accumulate(window[:-1])
+    high = np.maximum.accumulate(window[:-1])
+    now, step = window[1:], np.diff(window, axis=0)
+    up = (now - low >= DETECT) & (step >= _STEP)  # risen that far and still rising fast
+    down = (high - now >= DETECT) & (step <= -_STEP)
     if dark is not None:
-        peak &= np.minimum(before_min, after_min) < dark
-        trough &= window < dark
-    return (peak | trough).any(axis=0)
+        up &= low < dark
+        down &= now < dark
+    # cells that moved one way at frame i and back at a later frame j, for every i < j
+    up, down = up.astype(np.float32), down.astype(np.float32)
+    pairs = np.triu(up @ down.T + down @ up.T, k=1) / window.shape[1]
+    return bool((pairs >= AREA).any())
 
 
 @lru_cache(maxsize=8)
@@ -215,7 +220,7 @@ class FlashLimiter:
         d = self.detect_frames
         ys = np.stack(list(self._y)[-d:]).reshape(-1, y.size)
         qs = np.stack(list(self._q)[-d:]).reshape(-1, q.size)
-        risky = (_flashed(ys, DARK).mean() >= AREA) or (_flashed(qs, None).mean() >= AREA)
+        risky = _flashed(ys, DARK) or _flashed(qs, None)
         self._since_risk = 0 if risky else min(self._since_risk + 1, self.release_frames)
         if self._since_risk >= self.release_frames:
             return None
