@@ -13,6 +13,11 @@ exactly the requested fps (43 by default) and every frame, the soundtrack keeps 
 quality (stereo, full sample rate), results are reproducible with ``seed=``, errors are
 exceptions instead of ``sys.exit``, and importing does nothing (no git clone, no network, no
 files in the current folder).
+
+One thing is deliberately *not* as the original: the photosensitivity limiter of sonicdreams
+stays on (at most three flashes a second, WCAG 2.3.1), so ``flash_strength`` near 1 on a fast
+track softens its strobe. Pass ``allow_flashing=True`` to ``hallucinate`` (it forwards
+sonicdreams options) for the original's unlimited flashes.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ import numpy as np
 
 from ._jobs import Jobs
 from .fingerprint import Fingerprint, library_versions
+from .flashsafe import segment_limiter
 from .preflight import STEM_OPTIONS, WEIGHTS, check_before_work, input_files
 from .progress import Progress, ProgressCallback
 from .segment import fit_frames, render_segment
@@ -189,17 +190,21 @@ def _render(song, output: Path, s: RenderSettings, custom_effects, work: WorkDir
         done = sum(b - a for (a, b), c in zip(bounds, checks, strict=True) if c.ok)
         report("render", done, n)
         batch = s.batch_size or getattr(generator, "batch_size", 1) or 1
+        tail = None  # the vectors fetched last: a warm-up reaches back into them
         for k, ((a, b), check) in enumerate(zip(bounds, checks, strict=True)):
             if check.ok:
                 continue
             path = work.segment(k)
             work.discard(path)
-            noise, classes = traj.segment(a, b)  # only this segment's vectors are in memory
-            cues = direction.segment(a, b) if directed else None
+            # Last stage: the photosensitivity limiter, primed on the frames before ``a``.
+            limiter, warmup = segment_limiter(s.fps, a, allow_flashing=s.allow_flashing)
+            noise, classes, tail = _segment_vectors(traj, a - warmup, b, tail)
+            cues = direction.segment(a - warmup, b) if directed else None
             render_segment(path, spec, generator, (noise, classes, cues), chain, amplitudes,
                             a, b,
                             batch, out_size, s.fit, frames_dir,
-                            lambda i, base=done: report("render", base + i, n))
+                            lambda i, base=done: report("render", base + i, n),
+                            limiter=limiter, warmup=warmup)
             work.record(path, fingerprint, fingerprint.for_range(a, b), b - a)
             done += b - a
 
@@ -218,6 +223,20 @@ def _render(song, output: Path, s: RenderSettings, custom_effects, work: WorkDir
     return dict(output=output, n_frames=n, fps=Fraction(s.fps), size=out_size, seed=traj.seed,
                 duration_s=features.duration_s, resumed_segments=sum(c.ok for c in checks),
                 manifest=manifest)
+
+
+def _segment_vectors(traj, a: int, b: int, tail):
+    """(noise, classes) of frames ``[a, b)`` from the forward-only trajectory, the part
+    before the previous fetch's end taken from ``tail``; and the new tail. Only this
+    segment's vectors (and its warm-up's) are in memory."""
+    if tail is not None and tail[0] <= a < tail[1]:
+        start, end, noise0, classes0 = tail
+        noise1, classes1 = traj.segment(end, b)
+        noise = np.concatenate([noise0[a - start:], noise1])
+        classes = np.concatenate([classes0[a - start:], classes1])
+    else:
+        noise, classes = traj.segment(a, b)
+    return noise, classes, (a, b, noise, classes)
 
 
 def _load_generator(style: Any, size: tuple[int, int] | None, s: RenderSettings, *,

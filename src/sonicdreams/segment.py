@@ -7,6 +7,7 @@ effects, and the caller's thread encodes. Bounded queues between the stages keep
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Callable
@@ -76,16 +77,28 @@ class _Chunks:
 
 def render_segment(path: Path, spec, generator, vectors, chain, amplitudes, a: int, b: int,
                     batch: int, out_size: tuple[int, int], fit: str, frames_dir: Path | None,
-                    on_frames: Callable[[int], None]) -> None:
+                    on_frames: Callable[[int], None], *, limiter=None,
+                    warmup: int = 0) -> None:
+    """Render frames ``[a, b)`` into the segment file ``path``.
+
+    ``vectors`` hold the frames ``[a - warmup, b)``. With a ``limiter`` (a fresh
+    :class:`~sonicdreams.flashsafe.FlashLimiter`), the ``warmup`` frames before ``a`` are
+    rendered and fed to :meth:`~sonicdreams.flashsafe.FlashLimiter.prime` only, so its state at
+    ``a`` does not depend on which process rendered the previous segment; then every frame
+    passes through it, last, before encoding.
+    """
     from .effects import apply_effects
     from .video import SegmentWriter
 
     noise, classes, cues = vectors
+    first = a - warmup  # the frame index of vectors[0]
     # Calls side by side, as many as give each core a frame, if the generator allows it
     # (batch_size=1 must not leave a core idle; a big batch is parallel on its own).
     cores = os.cpu_count() or 1
     workers = max(1, min(int(getattr(generator, "concurrent_calls", 1)), -(-cores // batch)))
     chunks = _Chunks(a, b, batch, workers)
+    # The warm-up in batches of its own: the segment's batches stay those of a render without.
+    warm = _Chunks(first, a, batch, workers)
 
     def generate(span: tuple[int, int]):
         start, end = span
@@ -93,11 +106,13 @@ def render_segment(path: Path, spec, generator, vectors, chain, amplitudes, a: i
         for lo in range(start, end, batch):
             hi = min(lo + batch, end)
             t = time.perf_counter()
-            z, c = noise[lo - a:hi - a], classes[lo - a:hi - a]
+            z, c = noise[lo - first:hi - first], classes[lo - first:hi - first]
             frames = np.asarray(generator.render(z, c) if cues is None else
-                                generator.render(z, c, cues=cues[lo - a:hi - a]),
+                                generator.render(z, c, cues=cues[lo - first:hi - first]),
                                 dtype=np.uint8)
-            chunks.timed(time.perf_counter() - t)
+            elapsed = time.perf_counter() - t
+            warm.timed(elapsed)
+            chunks.timed(elapsed)
             if frames.ndim != 4 or frames.shape[0] != hi - lo or frames.shape[-1] != 3:
                 raise SonicDreamsError(f"the generator returned frames of shape "
                                        f"{frames.shape}; expected ({hi - lo}, height, width, 3)")
@@ -110,6 +125,11 @@ def render_segment(path: Path, spec, generator, vectors, chain, amplitudes, a: i
         if chain:
             amps = {name: amplitudes[name][start:start + len(frames)] for name, _ in chain}
             frames = apply_effects(frames, chain, amps, np.arange(start, start + len(frames)))
+        if start < a:
+            limiter.prime(frames)
+            return None
+        if limiter is not None:
+            frames = limiter.apply(frames)
         if frames_dir is not None:
             _save_pngs(frames_dir, start, frames)
         return writer.prepare(frames)  # colour conversion here, not on the encoder's thread
@@ -117,8 +137,11 @@ def render_segment(path: Path, spec, generator, vectors, chain, amplitudes, a: i
     written = 0
     # The stages stop and are joined before the writer deletes its partial file.
     with SegmentWriter(path, spec) as writer, Jobs() as jobs:
-        generated = jobs.stage(chunks, generate, name="generate", workers=workers)
+        generated = jobs.stage(itertools.chain(warm, chunks), generate, name="generate",
+                               workers=workers)
         for frames in jobs.stage(generated, post, name="effects"):
+            if frames is None:  # warm-up
+                continue
             writer.write(frames)
             written += len(frames)
             on_frames(written)

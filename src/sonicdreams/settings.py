@@ -561,6 +561,10 @@ class RenderSettings:
     save_frames: bool = option(
         False, "also keep every frame as PNG in <output>_frames/", _bool, group="output",
         lsd=True)
+    allow_flashing: bool = option(
+        False, "turn off the photosensitivity limiter, which keeps the video to at most three "
+        "flashes a second (WCAG 2.3.1) by softening strobing hits; only for videos nobody with "
+        "photosensitive epilepsy will watch", _bool, group="output")
     # -- reproducibility ----------------------------------------------------------------------
     seed: int | None = option(
         None, "random seed: another seed, another look", _seed, group="motion",

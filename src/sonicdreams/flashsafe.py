@@ -1,0 +1,281 @@
+"""Photosensitivity limiter: at most three flashes a second (WCAG 2.3.1, ITU-R BT.1702).
+
+The last stage before encoding. A *general flash* is a pair of opposing changes in relative
+luminance (linear sRGB, ``Y = 0.2126 R + 0.7152 G + 0.0722 B``) of at least 0.1 where the
+darker state is below 0.8, over at least a quarter of the screen; a *red flash* is a pair of
+opposing changes of a saturated red (``R / (R + G + B) >= 0.8``) of more than 20 in
+``(R - G - B)·320``. The limiter works on a grid of ``GRID × GRID`` cells of each frame
+(mean linear luminance ``Y`` and a red level ``Q``, scaled so that the red threshold is 0.1
+as well) and never drops or repeats a frame: it lowers the *amplitude* of what flashes.
+
+How it decides (everything from the **input** frames, with a safety margin)
+---------------------------------------------------------------------------
+* **Risk.** Frame ``t`` is at risk when, within the last ``D = ⌈fps/3⌉ + 1`` frames, the same
+  cells, covering at least ``AREA`` (25 %) of the picture, went up and at a later frame down
+  (or down and up) by at least ``DETECT`` (0.09, against the rule's 0.10), in luminance or
+  in red. A cell counts at a frame where it moves by at least ``DETECT/4`` and has moved
+  ``DETECT`` from its extreme earlier in the window. A flash that escapes detection spans
+  more than ``D`` frames or moves its cells by less than ``DETECT/4`` a frame (then each
+  transition takes five frames or more), so undetected ones come at most ~3 a second.
+* **Limit.** For the ``R = ⌈fps/4⌉`` frames after a risky frame, each cell's luminance is
+  held within ``±m`` of ``S``, a triangular-weighted mean of the cell's input luminance over
+  the last ``L = ⌈fps/2⌉`` frames: ``T = S + clip(Y − S, −m, m)``. ``m`` is ``HALF_SWING``
+  (0.025) at a risky frame and opens linearly to 1 (no limit) over ``R`` frames, so the
+  picture glides back to the input in one monotonic move. A beat still shows, as a swing of
+  at most ``2·HALF_SWING`` plus the ripple of ``S`` (well under 0.09). Saturated red is
+  capped at ``2·m`` by desaturating toward each pixel's own luminance.
+* **Pixels.** Each cell gets an affine map in linear light (``a·x`` to darken, ``1 − a·(1 − x)``
+  to lift) that moves its mean to ``T``, and a saturation factor; the maps are interpolated
+  bilinearly between cell centres, so there are no block edges. Frames whose cells all keep
+  their value are returned as they came — **byte for byte**: on content without flash risk
+  the limiter changes nothing.
+
+How the state crosses segments
+------------------------------
+The limiter's decision for frame ``t`` is a pure function of the input grids of frames
+``[t − HISTORY, t]`` (``HISTORY = R + D − 1``: risk flags of the last ``R`` frames, each from
+``D`` grids; ``S`` needs fewer) and its output is a function of that decision and input frame
+``t``. It never looks at its own earlier output. So a segment starting at frame ``a`` renders
+the ``HISTORY`` frames before ``a`` (:meth:`FlashLimiter.prime`, grids only, then discarded)
+and its state is then *exactly* the state an uninterrupted run has at ``a``: a segment gives
+the same bytes whichever process renders it, and a resumed render equals an uninterrupted
+one. The warm-up costs ``HISTORY`` frames (0.6 s at 30 fps: 6 % of a 10-second segment).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from fractions import Fraction
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["FlashLimiter", "history_frames", "segment_limiter", "measure", "GRID", "DETECT",
+           "AREA", "HALF_SWING"]
+
+Frames = npt.NDArray[np.uint8]
+
+GRID = 8
+"""Cells across and down the picture that luminance and red are measured in."""
+DETECT = 0.09
+"""A change this large counts as a flash transition (the rule: 0.10; the margin absorbs
+encoding noise)."""
+DARK = 0.8
+"""A luminance flash needs its darker state below this."""
+AREA = 0.25
+"""Fraction of the picture that must flash (the same cells one way and back) for a risk."""
+HALF_SWING = 0.025
+"""How far a cell may stray from its recent mean while the limiter holds it."""
+
+_WEIGHTS = np.array([0.2126, 0.7152, 0.0722], np.float32)
+_RED_SCALE = 320 / 20 * 0.1  # (R−G−B)·320 > 20  ⇔  Q > 0.1
+_STEP = DETECT / 4  # a move slower than this a frame takes 5 frames to reach the threshold
+_SAMPLES = 128  # measure on about this many pixel rows (a strided sample of the frame)
+
+
+def _decode_table() -> np.ndarray:
+    c = np.arange(256, dtype=np.float64) / 255
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return lin.astype(np.float32)
+
+
+_DECODE = _decode_table()
+
+
+@lru_cache(maxsize=1)
+def _encode_table() -> np.ndarray:
+    """uint8 sRGB code for ``round(lin·65535)``; exact inverse of ``_DECODE`` on its values."""
+    lin = _DECODE.astype(np.float64)
+    edges = (lin[1:] + lin[:-1]) / 2
+    table = np.searchsorted(edges, np.arange(65536) / 65535).astype(np.uint8)
+    codes = table[np.rint(_DECODE * 65535).astype(np.int64)]
+    assert np.array_equal(codes, np.arange(256)), "sRGB tables do not round-trip"
+    return table
+
+
+def _params(fps: float) -> tuple[int, int, int]:
+    """(D, R, L): detection window, release frames, reference window."""
+    return math.ceil(fps / 3) + 1, math.ceil(fps / 4), max(1, math.ceil(fps / 2))
+
+
+def history_frames(fps: float | Fraction) -> int:
+    """Frames before a segment that :meth:`FlashLimiter.prime` needs for an exact state."""
+    d, r, ref = _params(float(fps))
+    return max(r + d - 1, ref - 1)
+
+
+def segment_limiter(fps: float | Fraction, a: int, *,
+                    allow_flashing: bool) -> tuple[FlashLimiter | None, int]:
+    """(a fresh limiter, frames of warm-up) for a segment starting at frame ``a``; (None, 0)
+    when flashing is allowed."""
+    if allow_flashing:
+        return None, 0
+    return FlashLimiter(fps), min(a, history_frames(fps))
+
+
+def _edges(n: int, cells: int) -> np.ndarray:
+    return np.floor(np.arange(cells) * n / cells).astype(np.int64)
+
+
+def measure(frame: Frames) -> tuple[np.ndarray, np.ndarray]:
+    """Cell means of relative luminance ``Y`` and red level ``Q`` of one frame.
+
+    Parameters
+    ----------
+    frame : np.ndarray [shape=(H, W, 3), uint8]
+
+    Returns
+    -------
+    (Y, Q) : two float32 arrays [shape=(GRID, GRID)] (fewer cells for tiny frames)
+    """
+    h, w = frame.shape[:2]
+    step = max(1, min(h, w) // _SAMPLES)
+    lin = _DECODE[frame[::step, ::step]]
+    y = lin @ _WEIGHTS
+    r, g, b = lin[..., 0], lin[..., 1], lin[..., 2]
+    diff = r - g - b
+    q = np.where((r >= 0.8 * (r + g + b)) & (diff > 0), diff * _RED_SCALE, 0).astype(np.float32)
+    sh, sw = y.shape
+    ch, cw = min(GRID, sh), min(GRID, sw)
+    rows, cols = _edges(sh, ch), _edges(sw, cw)
+    count = np.diff(np.append(rows, sh))[:, None] * np.diff(np.append(cols, sw))[None, :]
+
+    def cells(v: np.ndarray) -> np.ndarray:
+        s = np.add.reduceat(np.add.reduceat(v, rows, axis=0), cols, axis=1)
+        return (s / count).astype(np.float32)
+
+    return cells(y), cells(q)
+
+
+def _flashed(window: np.ndarray, dark: float | None) -> bool:
+    """Did ``AREA`` of the picture change by ``DETECT`` one way and then, at a later frame,
+    the other way within ``window`` [shape=(n, cells)]? A cell counts at a frame where it is
+    moving by ``_STEP`` or more and has moved ``DETECT`` from its extreme earlier in the
+    window; cells moving at other frames do not add up (the rule's area is of one flash)."""
+    if len(window) < 3:
+        return False
+    low = np.minimum.accumulate(window[:-1])
+    high = np.maximum.accumulate(window[:-1])
+    now, step = window[1:], np.diff(window, axis=0)
+    up = (now - low >= DETECT) & (step >= _STEP)  # risen that far and still rising fast
+    down = (high - now >= DETECT) & (step <= -_STEP)
+    if dark is not None:
+        up &= low < dark
+        down &= now < dark
+    # cells that moved one way at frame i and back at a later frame j, for every i < j
+    up, down = up.astype(np.float32), down.astype(np.float32)
+    pairs = np.triu(up @ down.T + down @ up.T, k=1) / window.shape[1]
+    return bool((pairs >= AREA).any())
+
+
+@lru_cache(maxsize=8)
+def _upsampler(n: int, cells: int) -> np.ndarray:
+    """Bilinear interpolation matrix [shape=(n, cells)] from cell centres to pixels."""
+    pos = np.clip((np.arange(n) + 0.5) * cells / n - 0.5, 0, cells - 1)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, cells - 1)
+    frac = (pos - lo).astype(np.float32)
+    m = np.zeros((n, cells), np.float32)
+    m[np.arange(n), lo] += 1 - frac
+    m[np.arange(n), hi] += frac
+    return m
+
+
+def _spread(grid: np.ndarray, h: int, w: int) -> np.ndarray:
+    """A cell grid interpolated to [shape=(h, w)]; zero cells stay exactly zero."""
+    return _upsampler(h, grid.shape[0]) @ grid @ _upsampler(w, grid.shape[1]).T
+
+
+class FlashLimiter:
+    """Streaming limiter: feed frames in order through :meth:`apply` (see the module notes).
+
+    Parameters
+    ----------
+    fps : float or Fraction
+        Frame rate of the video: the rule counts flashes per second.
+    """
+
+    def __init__(self, fps: float | Fraction) -> None:
+        self.fps = float(fps)
+        self.detect_frames, self.release_frames, self.reference_frames = _params(self.fps)
+        self.history = history_frames(fps)
+        keep = max(self.detect_frames, self.reference_frames)
+        self._y: deque[np.ndarray] = deque(maxlen=keep)
+        self._q: deque[np.ndarray] = deque(maxlen=keep)
+        self._since_risk = self.release_frames  # frames since the last risky frame (capped)
+        self.limited_frames = 0
+
+    def __repr__(self) -> str:
+        return (f"FlashLimiter(fps={self.fps:g}, detect_frames={self.detect_frames}, "
+                f"release_frames={self.release_frames}, "
+                f"reference_frames={self.reference_frames})")
+
+    def _step(self, frame: Frames) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """Take in one input frame; the (Y, Q) grids and half swing if it must be limited."""
+        y, q = measure(frame)
+        self._y.append(y)
+        self._q.append(q)
+        d = self.detect_frames
+        ys = np.stack(list(self._y)[-d:]).reshape(-1, y.size)
+        qs = np.stack(list(self._q)[-d:]).reshape(-1, q.size)
+        risky = _flashed(ys, DARK) or _flashed(qs, None)
+        self._since_risk = 0 if risky else min(self._since_risk + 1, self.release_frames)
+        if self._since_risk >= self.release_frames:
+            return None
+        m = HALF_SWING + (1 - HALF_SWING) * self._since_risk / self.release_frames
+        return y, q, m
+
+    def prime(self, frames: Frames) -> None:
+        """Take in the frames before a segment (at least :attr:`history` of them, or all from
+        the first frame of the video) without making output."""
+        for frame in frames:
+            self._step(frame)
+
+    def apply(self, frames: Frames) -> Frames:
+        """The next frames [shape=(B, H, W, 3), uint8], limited; untouched frames are the
+        input's own bytes."""
+        out = None
+        for i, frame in enumerate(frames):
+            decision = self._step(frame)
+            if decision is None:
+                continue
+            limited = self._limit(frame, *decision)
+            if limited is not frame:
+                if out is None:
+                    out = frames.copy()
+                out[i] = limited
+                self.limited_frames += 1
+        return frames if out is None else out
+
+    def _limit(self, frame: Frames, y: np.ndarray, q: np.ndarray, m: float) -> Frames:
+        n = len(self._y)
+        ref = min(n, self.reference_frames)
+        weights = np.minimum(np.arange(1, ref + 1), np.arange(ref, 0, -1)).astype(np.float32)
+        past = np.stack(list(self._y)[-ref:])
+        s = np.tensordot(weights / weights.sum(), past, axes=1)
+        target = s + np.clip(y - s, -m, m)
+        darken = target < y
+        lift = target > y
+        gain = np.ones_like(y)
+        gain[darken] = target[darken] / y[darken]
+        gain[lift] = (1 - target[lift]) / np.maximum(1 - y[lift], 1e-6)
+        offset = np.where(lift, 1 - gain, 0).astype(np.float32)
+        cap = 2 * m
+        saturation = np.where(q > cap, cap / np.maximum(q, 1e-6), 1).astype(np.float32)
+        if not (darken.any() or lift.any() or (saturation < 1).any()):
+            return frame
+        h, w = frame.shape[:2]
+        lin = _DECODE[frame]
+        if (saturation < 1).any():
+            luma = (lin @ _WEIGHTS)[..., None]
+            lin -= luma
+            lin *= (1 + _spread(saturation - 1, h, w))[..., None]
+            lin += luma
+        lin *= (1 + _spread(gain - 1, h, w))[..., None]
+        if lift.any():
+            lin += _spread(offset, h, w)[..., None]
+        np.clip(lin, 0, 1, out=lin)
+        lin *= 65535
+        return _encode_table()[np.rint(lin, out=lin).astype(np.uint16)]

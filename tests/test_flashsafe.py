@@ -1,0 +1,225 @@
+"""The photosensitivity limiter, checked with a flash counter written here from the rule.
+
+The counter is independent of :mod:`sonicdreams.flashsafe`: full-resolution cell means, the
+rule's own thresholds (0.10 relative luminance with the darker state below 0.80, 20 in
+(R−G−B)·320 for saturated red, 25 % of the screen), transitions tracked from extremum to
+extremum, and flashes counted in every one-second window.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import soundfile as sf
+
+from sonicdreams.flashsafe import FlashLimiter, history_frames
+from sonicdreams.pipeline import render, work_dir_for
+
+FPS = 30
+
+
+# --------------------------------------------------------------------------------------------
+# The test-side flash counter
+
+
+def _linear(frames: np.ndarray) -> np.ndarray:
+    c = frames.astype(np.float64) / 255
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def _cells(values: np.ndarray, n: int = 8) -> np.ndarray:
+    """Means over an n×n grid of cells: (T, H, W) → (T, n*n)."""
+    t, h, w = values.shape
+    rows = np.array_split(np.arange(h), n)
+    cols = np.array_split(np.arange(w), n)
+    return np.stack([values[:, r][:, :, c].mean(axis=(1, 2)) for r in rows for c in cols],
+                    axis=1)
+
+
+def _events(series: np.ndarray, threshold: float, dark: float | None) -> list[tuple[int, int]]:
+    """(frame, ±1) transitions of one cell: moves of ``threshold`` away from the last
+    extremum, the darker state below ``dark``."""
+    events: list[tuple[int, int]] = []
+    lo = hi = series[0]
+    direction = 0
+    for t, v in enumerate(series[1:], start=1):
+        lo, hi = min(lo, v), max(hi, v)
+        if direction <= 0 and v - lo >= threshold and (dark is None or lo < dark):
+            events.append((t, 1))
+            direction, lo, hi = 1, v, v
+        elif direction >= 0 and hi - v >= threshold and (dark is None or v < dark):
+            events.append((t, -1))
+            direction, lo, hi = -1, v, v
+    return events
+
+
+def _transitions(cells: np.ndarray, threshold: float, dark: float | None) -> list[int]:
+    """Per frame: +1/−1 where cells of ≥ 25 % of the screen make that transition, else 0."""
+    n_frames, n_cells = cells.shape
+    ups = np.zeros(n_frames)
+    downs = np.zeros(n_frames)
+    for c in range(n_cells):
+        for t, d in _events(cells[:, c], threshold, dark):
+            (ups if d > 0 else downs)[t] += 1 / n_cells
+    return [1 if u >= 0.25 else -1 if d >= 0.25 else 0 for u, d in zip(ups, downs, strict=True)]
+
+
+def _worst_second(transitions: list[int], fps: int) -> int:
+    """Most flashes (pairs of opposing transitions) in any one-second window."""
+    worst = 0
+    for start in range(len(transitions)):
+        seq = [d for d in transitions[start:start + fps] if d]
+        changes = sum(1 for a, b in zip(seq, seq[1:], strict=False) if a != b)
+        worst = max(worst, (changes + 1) // 2)
+    return worst
+
+
+def count_flashes(frames: np.ndarray, fps: int = FPS) -> int:
+    """Worst one-second count of general or red flashes in uint8 frames (T, H, W, 3)."""
+    lin = _linear(frames)
+    luminance = _cells(lin @ np.array([0.2126, 0.7152, 0.0722]))
+    r, g, b = lin[..., 0], lin[..., 1], lin[..., 2]
+    red = np.where(r >= 0.8 * (r + g + b + 1e-12), np.maximum(r - g - b, 0) * 320, 0)
+    general = _worst_second(_transitions(luminance, 0.1, 0.8), fps)
+    red_flashes = _worst_second(_transitions(_cells(red), 20 + 1e-9, None), fps)
+    return max(general, red_flashes)
+
+
+def _decode(path: Path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+
+
+# --------------------------------------------------------------------------------------------
+# Synthetic frames
+
+
+def _strobe(n: int, on, off, hz: float = 8.0, size: int = 64, area=None) -> np.ndarray:
+    """``n`` frames of ``off`` with one frame of ``on`` at every beat of ``hz``."""
+    frames = np.empty((n, size, size, 3), np.uint8)
+    frames[:] = off
+    for t in range(n):
+        if int(t * hz / FPS) != int((t - 1) * hz / FPS):
+            if area is None:
+                frames[t] = on
+            else:
+                frames[(t, *area)] = on
+    return frames
+
+
+def test_counter_sees_the_strobe():
+    assert count_flashes(_strobe(60, 255, 20)) >= 7
+    assert count_flashes(_strobe(60, (255, 0, 0), 0)) >= 7
+
+
+@pytest.mark.parametrize("on, off", [(255, 20), ((255, 0, 0), 0), (0, 230)],
+                         ids=["white-on-dark", "red-on-black", "black-on-white"])
+def test_a_full_screen_8hz_strobe_is_limited_to_three_flashes_a_second(on, off):
+    frames = _strobe(120, on, off)
+    out = FlashLimiter(FPS).apply(frames)
+    assert count_flashes(out) <= 3
+    # The hits are softened, not dropped: every beat still changes the picture.
+    beats = [t for t in range(1, 120) if not np.array_equal(frames[t], frames[t - 1])]
+    assert all(not np.array_equal(out[t], out[t - 1]) for t in beats)
+
+
+def test_a_slow_fade_is_unchanged_byte_for_byte():
+    levels = np.linspace(0, 255, 90).round().astype(np.uint8)
+    frames = np.broadcast_to(levels[:, None, None, None], (90, 48, 64, 3)).copy()
+    frames[:, :, :32, 1] //= 2  # some colour
+    out = FlashLimiter(FPS).apply(frames)
+    assert out.tobytes() == frames.tobytes()
+
+
+def test_a_small_area_strobe_is_unchanged():
+    area = (slice(10, 30), slice(20, 40))  # 400 of 4096 pixels: under 10 % of the screen
+    frames = _strobe(90, 255, 20, area=area)
+    out = FlashLimiter(FPS).apply(frames)
+    assert out.tobytes() == frames.tobytes()
+
+
+def _bursts(n: int = 300) -> np.ndarray:
+    """Calm moving content with strobe bursts that straddle the segment boundaries."""
+    rng = np.random.default_rng(3)
+    x = np.linspace(0, 2 * np.pi, 64)
+    frames = np.empty((n, 64, 64, 3), np.uint8)
+    for t in range(n):
+        wave = 110 + 60 * np.sin(x[None, :] + 0.1 * t + x[:, None])
+        frames[t] = np.clip(wave[..., None] + rng.normal(0, 3, (64, 64, 1)), 0, 255)
+    strobe = _strobe(n, 255, 0)
+    for lo, hi in ((80, 130), (190, 205), (240, 290)):
+        frames[lo:hi] = np.maximum(frames[lo:hi], strobe[lo:hi])
+    return frames
+
+
+def test_segments_with_warm_up_match_one_pass():
+    frames = _bursts()
+    whole = FlashLimiter(FPS).apply(frames)
+    assert count_flashes(whole) <= 3
+    assert count_flashes(frames) > 3
+    parts = []
+    for a, b in ((0, 100), (100, 200), (200, 300)):
+        limiter = FlashLimiter(FPS)
+        warm = min(a, history_frames(FPS))
+        limiter.prime(frames[a - warm:a])
+        # in chunks of odd sizes: chunking must not matter either
+        parts += [limiter.apply(frames[lo:min(lo + 7, b)]) for lo in range(a, b, 7)]
+    assert np.concatenate(parts).tobytes() == whole.tobytes()
+
+
+# --------------------------------------------------------------------------------------------
+# Through render
+
+
+def _click_song(path: Path, *, hz: float = 8.0, duration_s: float = 4.0) -> Path:
+    sr = 22050
+    rng = np.random.default_rng(0)
+    y = np.zeros(int(sr * duration_s), np.float32)
+    burst = (rng.uniform(-1, 1, int(0.01 * sr)) * np.exp(-np.arange(int(0.01 * sr)) / 60))
+    for k in range(int(duration_s * hz)):
+        i = int(k * sr / hz)
+        y[i:i + len(burst)] += 0.8 * burst.astype(np.float32)
+    sf.write(str(path), y, sr)
+    return path
+
+
+_SMALL = dict(style="cppn", fps=FPS, width=64, height=64, seed=1, cache=False)
+
+
+@pytest.fixture(scope="module")
+def clicks(tmp_path_factory) -> Path:
+    return _click_song(tmp_path_factory.mktemp("song") / "clicks.wav")
+
+
+def test_click_track_at_full_flash_is_three_flashes_a_second_at_most(clicks, tmp_path):
+    limited = render(clicks, tmp_path / "safe.mp4", flash_strength=1.0, **_SMALL)
+    free = render(clicks, tmp_path / "free.mp4", flash_strength=1.0, allow_flashing=True,
+                  **_SMALL)
+    assert limited.manifest["settings"]["allow_flashing"] is False
+    assert free.manifest["settings"]["allow_flashing"] is True
+    assert count_flashes(_decode(free.output)) > 3
+    assert count_flashes(_decode(limited.output)) <= 3
+
+
+def test_without_flash_risk_the_limiter_changes_nothing(clicks, tmp_path):
+    on = render(clicks, tmp_path / "on.mp4", segment_seconds=1, **_SMALL)
+    off = render(clicks, tmp_path / "off.mp4", segment_seconds=1, allow_flashing=True,
+                 **_SMALL)
+    assert _decode(on.output).tobytes() == _decode(off.output).tobytes()
+
+
+def test_a_resumed_render_equals_an_uninterrupted_one(clicks, tmp_path):
+    whole = render(clicks, tmp_path / "whole.mp4", flash_strength=1.0, segment_seconds=1,
+                   **_SMALL)
+    out = tmp_path / "resumed.mp4"
+    render(clicks, out, flash_strength=1.0, segment_seconds=1, keep_work_dir=True, **_SMALL)
+    segments = sorted(work_dir_for(out).glob("segment_*.mp4"))
+    assert len(segments) == 4
+    for segment in segments[1::2]:  # as if the render had stopped and other processes
+        segment.unlink()            # had made the rest
+    again = render(clicks, out, flash_strength=1.0, segment_seconds=1, overwrite=True, **_SMALL)
+    assert again.resumed_segments == 2
+    assert _decode(out).tobytes() == _decode(whole.output).tobytes()
