@@ -138,6 +138,7 @@ def _render(song, output: Path, s: RenderSettings, custom_effects, work: WorkDir
     from .audio.analyze import analyze
     from .audio.cache import file_digest
     from .direction import direct
+    from .generators.scenes import scene_styles
     from .motion.trajectory import plan_stream
     from .video import AudioTrack, VideoSpec, finalize
 
@@ -160,6 +161,8 @@ def _render(song, output: Path, s: RenderSettings, custom_effects, work: WorkDir
     # re-render) show the same video; --seed picks another look.
     seed = s.seed if s.seed is not None else int(digest[:15], 16)
     direction = direct(features, settings=s, seed=seed)
+    generator = scene_styles(generator, direction, size=out_size, fit=s.fit,
+                             load=lambda style: _load_generator(style, out_size, s, cache=cache))
     directed = bool(getattr(generator, "directed", False))
     traj = plan_stream(features, z_dim=generator.z_dim, c_dim=generator.c_dim, seed=seed,
                        settings=s.update(seed=seed), direction=direction, directed=directed)

@@ -54,10 +54,11 @@ def check_before_work(song, output: Path, s: RenderSettings, custom_effects, *,
     check_output(output, inputs, overwrite=overwrite)
     if work_dir is not None and not Path(work_dir).is_dir():
         raise SettingsError(f"--work-dir {work_dir}: no such folder")
-    if isinstance(s.style, str):
-        check_style(s.style)
-    elif not (hasattr(s.style, "render") and hasattr(s.style, "z_dim")):
-        raise SettingsError(f"style={s.style!r} is not a style name or a generator")
+    for style in (s.style, *(dict(row).get("style") for row in s.scenes or ())):
+        if isinstance(style, str):
+            check_style(style)
+        elif style is not None and not (hasattr(style, "render") and hasattr(style, "z_dim")):
+            raise SettingsError(f"style={style!r} is not a style name or a generator")
     for what, path in inputs:
         if what != WEIGHTS:
             info = probe(path)  # a bad file fails now, not after the analysis

@@ -215,6 +215,7 @@ _SCENE_KEYS = {"start": "a time in the song (seconds) where the scene starts",
                "pulse_react": "how hard it hits", "motion_react": "how fast it flows",
                "intensity": "how hard the scene plays (about 0.7 … 1.3)",
                "transition_s": "how long the move into it takes (seconds)",
+               "transition": "how a change of style blends: morph or crossfade",
                "snap": "move its start to the nearest downbeat (true)"}
 
 
@@ -259,6 +260,8 @@ def _scenes(name: str, value: Any) -> tuple[tuple[tuple[str, Any], ...], ...] | 
                 v = _number(0, 60, unit="seconds")(f"{name}[{k}].{key}", v)
             elif key == "snap":
                 v = _bool(f"{name}[{k}].snap", v)
+            elif key == "transition":
+                v = _choice("morph", "crossfade")(f"{name}[{k}].transition", v)
             out[key] = v
         rows.append(tuple(sorted(out.items())))
     kinds = {"start" in dict(r) for r in rows}

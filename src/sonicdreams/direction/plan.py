@@ -67,6 +67,8 @@ class Scene:
     """The style of this scene when the ``scenes`` table names one (else the render's)."""
     pulse_react: float | None = None
     motion_react: float | None = None
+    transition: str = "morph"
+    """How a change of style into this scene blends the two: "morph" or "crossfade"."""
 
     @property
     def palette_name(self) -> str:
@@ -346,7 +348,8 @@ def _scenes(features, s, seed: int, downbeats: np.ndarray, beats: np.ndarray,
                             palette=palettes[k], seed=scene_seed, variant=variant,
                             intensity=intensity, style=row.get("style"),
                             pulse_react=row.get("pulse_react"),
-                            motion_react=row.get("motion_react")))
+                            motion_react=row.get("motion_react"),
+                            transition=row.get("transition", "morph")))
     return scenes
 
 
