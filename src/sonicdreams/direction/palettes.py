@@ -58,7 +58,7 @@ PALETTES: tuple[Palette, ...] = (
             0.2, 1.0),
     Palette("dusk", _hex("07040f", "221640", "4a3b80", "9b59b6", "f28c8c", "ffe0c4"), 0.0, 0.35),
     Palette("toxic", _hex("050a02", "1c3300", "4c8000", "a6e000", "f0ff4d", "ffffe0"), 0.1, 0.8),
-    Palette("fire-ice", _hex("020a1f", "0b4f9c", "35b6e6", "f2f2f2", "ff8a3d", "b3160c"),
+    Palette("fire-ice", _hex("020a1f", "0b4f9c", "35b6e6", "ff6a3d", "ffc27a", "fff6e0"),
             0.0, 0.85),
 )
 """The palettes, in a fixed order (their index is what a render records)."""
