@@ -8,7 +8,8 @@ The definitions are those of issue 13 ("Music you can see"):
 
 - ``beat_corr``: Pearson r between the per-frame visual change and a percussive onset
   envelope (the better of lag 0 and of the picture one frame late);
-- ``hit_ratio``: visual change on the strongest 10 % of onset peaks over the weakest 40 %;
+- ``hit_ratio``: visual change on the strongest 10 % of onset peaks over the 40 % of frames
+  with the weakest onset;
 - ``flicker``: on quiet frames, Σ|L[t+1]−2L[t]+L[t−1]| / Σ|L[t+1]−L[t−1]|;
 - ``cuts_per_min``: frames whose mean luma change exceeds 40/255, away from sections;
 - ``colourfulness``: median Hasler–Süsstrunk M (0–255 scale);
@@ -250,7 +251,7 @@ class LookMetrics:
     beat_corr : float
         Pearson r of visual change and percussive onset (best of lag 0 and 1 frame).
     hit_ratio : float
-        Median change at the strongest 10 % of onset peaks / at the weakest 40 %.
+        Median change at the strongest 10 % of onset peaks / at the 40 % weakest-onset frames.
     flicker : float
         Second-difference over first-difference luma energy on quiet frames.
     cuts_per_min : float
@@ -306,21 +307,26 @@ def _onset_peaks(onset: np.ndarray) -> np.ndarray:
     return np.flatnonzero((o > left) & (o >= right) & (o > 0))
 
 
-def _strong_weak(onset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The strongest 10 % and the weakest 40 % of the onset peaks (frame indices)."""
+def _strong_peaks(onset: np.ndarray) -> np.ndarray:
+    """The strongest 10 % of the onset peaks (frame indices)."""
     peaks = _onset_peaks(onset)
     if len(peaks) == 0:
-        return peaks, peaks
+        return peaks
     order = peaks[np.argsort(onset[peaks], kind="stable")]
-    n_strong = max(1, int(round(0.10 * len(order))))
-    n_weak = max(1, int(round(0.40 * len(order))))
-    return order[len(order) - n_strong:], order[:n_weak]
+    return order[len(order) - max(1, int(round(0.10 * len(order)))):]
+
+
+def _weakest(onset: np.ndarray) -> np.ndarray:
+    """The 40 % of frames with the weakest onset (frame indices)."""
+    order = np.argsort(onset, kind="stable")
+    return order[: max(1, int(round(0.40 * len(order))))]
 
 
 def _hit_ratio(change: np.ndarray, onset: np.ndarray) -> float:
-    strong, weak = _strong_weak(onset)
-    if len(strong) == 0 or len(weak) == 0:
+    strong = _strong_peaks(onset)
+    if len(strong) == 0 or len(onset) < 3:
         return float("nan")
+    weak = _weakest(onset)
     nxt = np.append(change[1:], change[-1])
     response = np.maximum(change, nxt)  # the frame of the onset or the next one
     return float(np.median(response[strong]) / max(float(np.median(response[weak])), _HIT_FLOOR))
@@ -330,7 +336,7 @@ def _flicker(L: np.ndarray, onset: np.ndarray) -> float:
     n = len(L)
     if n < 3:
         return float("nan")
-    strong, _ = _strong_weak(onset)
+    strong = _strong_peaks(onset)
     near = np.zeros(n, dtype=bool)
     for d in range(-2, 3):
         idx = strong + d
@@ -435,7 +441,9 @@ def look_metrics(
     -----
     Onset peaks are the local maxima of ``onset``; the response to a peak at frame ``t`` is
     ``max(change[t], change[t+1])``. ``hit_ratio`` compares the median response of the
-    strongest 10 % of peaks with that of the weakest 40 % (floor 1e-4 below). Quiet frames
+    strongest 10 % of peaks with that of the 40 % of frames with the weakest onset (the
+    same response, floor 1e-4 below); with evenly loud hits (a click track) the weak
+    frames are the quiet ones between them. Quiet frames
     (``flicker``) have an onset below its median and are more than 2 frames from a strong
     peak. ``cuts_per_min`` divides by the whole duration and leaves out frames within ±1 s of
     a section start after 0. ``section_ratio`` compares normalised 8×8×8-bin RGB histograms
