@@ -117,6 +117,6 @@ def test_every_readme_code_block_runs(folder):
     demo = probe_video(folder / "demo.mp4")
     assert demo.fps == 30 and demo.audio_channels == 2
     assert (folder / "look.toml").read_text().startswith("# sonicdreams settings")
-    for picture in ("sheet.png", "features.png"):
+    for picture in ("sheet.png", "features.png", "look.png"):
         assert (folder / picture).read_bytes()[:4] == b"\x89PNG"
     assert any(line.startswith("sonicdreams download wikiart") for line in ran)

@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_render_parser(commands, _cmd_render)
     add_demo_parser(commands, _cmd_demo)
+    from ._cli_inspect import add_inspect_parser, run_inspect
+
+    add_inspect_parser(commands, run_inspect)
     return parser
 
 
