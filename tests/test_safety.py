@@ -650,6 +650,7 @@ def test_gpu_speed_switches_are_put_back():
 
 
 def test_the_generator_gets_the_users_batch_and_the_frames_do_not_change(song, tmp_path):
+    from sonicdreams.flashsafe import segment_limiter
     from sonicdreams.generators.styles import load_style
 
     class Recorded:
@@ -666,7 +667,12 @@ def test_the_generator_gets_the_users_batch_and_the_frames_do_not_change(song, t
     for batch in (1, 5):
         style = Recorded(batch)
         render(song, tmp_path / f"b{batch}.mp4", **{**OPTIONS, "style": style})
-        per_segment = [batch] * (12 // batch) + ([12 % batch] if 12 % batch else [])
-        assert style.calls == per_segment * 3  # 3 segments of 12 frames
+        def batches(count):
+            return [batch] * (count // batch) + ([count % batch] if count % batch else [])
+
+        # 3 segments of 12 frames, each after a warm-up of the frames before it (for the
+        # photosensitivity limiter), rendered in batches of their own
+        warmup = [segment_limiter(12, a, allow_flashing=False)[1] for a in (0, 12, 24)]
+        assert style.calls == [n for w in warmup for n in batches(w) + batches(12)]
         videos.append((tmp_path / f"b{batch}.mp4").read_bytes())
     assert videos[0] == videos[1]

@@ -135,12 +135,70 @@ def render(
 
 def _render(song, output: Path, s: RenderSettings, custom_effects, work: WorkDir, jobs: Jobs,
             *, report, progress, overwrite: bool, resume: bool, cache: bool) -> dict:
+    plan = _plan_video(song, output, s, custom_effects, progress=progress, cache=cache)
+    with disk_errors(plan.space_mb(work)):
+        soundtrack = _start_soundtrack(plan, work, jobs)
+        reused = _render_segments(plan, work, report=report, resume=resume)
+        report("finalize", 0, 1)
+        manifest = _finalize(plan, work, soundtrack, overwrite=overwrite)
+    report("finalize", 1, 1)
+    return dict(output=output, n_frames=plan.n_frames, fps=Fraction(s.fps), size=plan.size,
+                seed=plan.traj.seed, duration_s=plan.features.duration_s,
+                resumed_segments=reused, manifest=manifest)
+
+
+@dataclass(frozen=True, slots=True)
+class _VideoPlan:
+    """Everything decided before the first frame: the stages' inputs, and the fingerprint."""
+
+    song: Any
+    output: Path
+    settings: RenderSettings
+    generator: Any
+    directed: bool
+    features: Any
+    direction: Any
+    traj: Any
+    spec: Any
+    size: tuple[int, int]
+    digest: str
+    digests: dict
+    fingerprint: Fingerprint
+    chain: list
+    amplitudes: dict
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.features.n_frames)
+
+    @property
+    def per_segment(self) -> int:
+        return max(1, int(round(self.settings.segment_seconds * float(self.settings.fps))))
+
+    @property
+    def bounds(self) -> list[tuple[int, int]]:
+        n, step = self.n_frames, self.per_segment
+        return [(a, min(a + step, n)) for a in range(0, n, step)]
+
+    @property
+    def frames_dir(self) -> Path | None:
+        out = self.output
+        return out.with_name(f"{out.stem}_frames") if self.settings.save_frames else None
+
+    def space_mb(self, work: WorkDir) -> float:
+        return space_estimate(work, self.spec, self.n_frames, self.per_segment,
+                              self.features.duration_s)
+
+
+def _plan_video(song, output: Path, s: RenderSettings, custom_effects, *, progress,
+                cache: bool) -> _VideoPlan:
+    """Load the style, analyse the song, direct it, plan the trajectory and the effects."""
     from .audio.analyze import analyze
     from .audio.cache import file_digest
     from .direction import direct
     from .generators.scenes import scene_styles
     from .motion.trajectory import plan_stream
-    from .video import AudioTrack, VideoSpec, finalize
+    from .video import VideoSpec
 
     generator = _load_generator(s.style, s.size, s, cache=cache)
     stems = {role: getattr(s, role) for role in STEM_OPTIONS}
@@ -152,80 +210,78 @@ def _render(song, output: Path, s: RenderSettings, custom_effects, work: WorkDir
         path: analyze(path, fps=s.fps, start=s.start, duration=s.duration, cache=cache)
         for path in sorted({e.audio for e in custom_effects if e.audio is not None}, key=str)
     }
-    out_size = s.size or tuple(generator.size)
-    spec = VideoSpec.for_output(output, fps=s.fps, size=out_size, codec=s.codec, crf=s.crf,
+    size = s.size or tuple(generator.size)
+    spec = VideoSpec.for_output(output, fps=s.fps, size=size, codec=s.codec, crf=s.crf,
                                 preset=s.preset, audio_bitrate=s.audio_bitrate)
-
     digest = features.song.digest or file_digest(song)
     # No seed given: one derived from the song, so a --preview and the full render (and any
     # re-render) show the same video; --seed picks another look.
     seed = s.seed if s.seed is not None else int(digest[:15], 16)
     direction = direct(features, settings=s, seed=seed)
-    generator = scene_styles(generator, direction, size=out_size, fit=s.fit,
-                             load=lambda style: _load_generator(style, out_size, s, cache=cache))
+    generator = scene_styles(generator, direction, size=size, fit=s.fit,
+                             load=lambda style: _load_generator(style, size, s, cache=cache))
     directed = bool(getattr(generator, "directed", False))
     traj = plan_stream(features, z_dim=generator.z_dim, c_dim=generator.c_dim, seed=seed,
                        settings=s.update(seed=seed), direction=direction, directed=directed)
-    n = features.n_frames
     digests = {path: file_digest(path) for what, path in input_files(song, s, custom_effects)[1:]
                if what != WEIGHTS}  # the style's weights are in its own fingerprint
     fingerprint = _picture_fingerprint(s, digest, digests, generator, custom_effects, features,
-                                       traj.seed, out_size, spec)
-
+                                       traj.seed, size, spec)
     chain, amplitudes = _effects_chain(s, traj, features, custom_effects, custom_features)
-    frames_dir = output.with_name(f"{output.stem}_frames") if s.save_frames else None
-    per_segment = max(1, int(round(s.segment_seconds * float(s.fps))))
-    needed_mb = space_estimate(work, spec, n, per_segment, features.duration_s)
+    return _VideoPlan(song=song, output=output, settings=s, generator=generator,
+                      directed=directed, features=features, direction=direction, traj=traj,
+                      spec=spec, size=size, digest=digest, digests=digests,
+                      fingerprint=fingerprint, chain=chain, amplitudes=amplitudes)
 
-    with disk_errors(needed_mb):
-        if frames_dir is not None:
-            frames_dir.mkdir(exist_ok=True)
-        source = s.output_audio or song
-        track = AudioTrack(str(source), features.start_s, features.duration_s)
-        soundtrack, audio_job = _start_soundtrack(track, digests.get(Path(source), digest),
-                                                  spec, work, jobs)
 
-        # The segments: reuse what verifies, render the rest.
-        bounds = [(a, min(a + per_segment, n)) for a in range(0, n, per_segment)]
-        checks = [work.check(work.segment(k), fingerprint, fingerprint.for_range(a, b), b - a,
-                             trust_opaque=resume) for k, (a, b) in enumerate(bounds)]
-        _say_what_is_redone(checks, fingerprint)
-        done = sum(b - a for (a, b), c in zip(bounds, checks, strict=True) if c.ok)
-        report("render", done, n)
-        batch = s.batch_size or getattr(generator, "batch_size", 1) or 1
-        tail = None  # the vectors fetched last: a warm-up reaches back into them
-        for k, ((a, b), check) in enumerate(zip(bounds, checks, strict=True)):
-            if check.ok:
-                continue
-            path = work.segment(k)
-            work.discard(path)
-            # Last stage: the photosensitivity limiter, primed on the frames before ``a``.
-            limiter, warmup = segment_limiter(s.fps, a, allow_flashing=s.allow_flashing)
-            noise, classes, tail = _segment_vectors(traj, a - warmup, b, tail)
-            cues = direction.segment(a - warmup, b) if directed else None
-            render_segment(path, spec, generator, (noise, classes, cues), chain, amplitudes,
-                            a, b,
-                            batch, out_size, s.fit, frames_dir,
-                            lambda i, base=done: report("render", base + i, n),
-                            limiter=limiter, warmup=warmup)
-            work.record(path, fingerprint, fingerprint.for_range(a, b), b - a)
-            done += b - a
+def _render_segments(plan: _VideoPlan, work: WorkDir, *, report, resume: bool) -> int:
+    """Reuse the segments that verify, render the others; the number reused."""
+    s, n, fingerprint = plan.settings, plan.n_frames, plan.fingerprint
+    if plan.frames_dir is not None:
+        plan.frames_dir.mkdir(exist_ok=True)
+    bounds = plan.bounds
+    checks = [work.check(work.segment(k), fingerprint, fingerprint.for_range(a, b), b - a,
+                         trust_opaque=resume) for k, (a, b) in enumerate(bounds)]
+    _say_what_is_redone(checks, fingerprint)
+    done = sum(b - a for (a, b), c in zip(bounds, checks, strict=True) if c.ok)
+    report("render", done, n)
+    batch = s.batch_size or getattr(plan.generator, "batch_size", 1) or 1
+    tail = None  # the vectors fetched last: a warm-up reaches back into them
+    for k, ((a, b), check) in enumerate(zip(bounds, checks, strict=True)):
+        if check.ok:
+            continue
+        path = work.segment(k)
+        work.discard(path)
+        # Last stage: the photosensitivity limiter, primed on the frames before ``a``.
+        limiter, warmup = segment_limiter(s.fps, a, allow_flashing=s.allow_flashing)
+        noise, classes, tail = _segment_vectors(plan.traj, a - warmup, b, tail)
+        cues = plan.direction.segment(a - warmup, b) if plan.directed else None
+        render_segment(path, plan.spec, plan.generator, (noise, classes, cues), plan.chain,
+                        plan.amplitudes, a, b, batch, plan.size, s.fit, plan.frames_dir,
+                        lambda i, base=done: report("render", base + i, n),
+                        limiter=limiter, warmup=warmup)
+        work.record(path, fingerprint, fingerprint.for_range(a, b), b - a)
+        done += b - a
+    return sum(c.ok for c in checks)
 
-        # Join with the soundtrack.
-        report("finalize", 0, 1)
-        manifest = _manifest(song, digest, digests, s.update(seed=traj.seed), features, traj,
-                             out_size, getattr(generator, "weights_sha256", None))
-        manifest["direction"] = direction.summary()
-        if audio_job is not None:
-            audio_job.result()  # re-raises an encoding error
-        finalize([work.segment(k) for k in range(len(bounds))], output, spec=spec,
-                 audio=track, audio_file=soundtrack, overwrite=overwrite,
-                 metadata={"comment": json.dumps(manifest, separators=(",", ":")),
-                           "encoder": "sonicdreams"})
-    report("finalize", 1, 1)
-    return dict(output=output, n_frames=n, fps=Fraction(s.fps), size=out_size, seed=traj.seed,
-                duration_s=features.duration_s, resumed_segments=sum(c.ok for c in checks),
-                manifest=manifest)
+
+def _finalize(plan: _VideoPlan, work: WorkDir, soundtrack, *, overwrite: bool) -> dict:
+    """Join the segments with the soundtrack into the output; the manifest it carries."""
+    from .video import finalize
+
+    s = plan.settings
+    manifest = _manifest(plan.song, plan.digest, plan.digests, s.update(seed=plan.traj.seed),
+                         plan.features, plan.traj, plan.size,
+                         getattr(plan.generator, "weights_sha256", None))
+    manifest["direction"] = plan.direction.summary()
+    track, path, job = soundtrack
+    if job is not None:
+        job.result()  # re-raises an encoding error
+    finalize([work.segment(k) for k in range(len(plan.bounds))], plan.output, spec=plan.spec,
+             audio=track, audio_file=path, overwrite=overwrite,
+             metadata={"comment": json.dumps(manifest, separators=(",", ":")),
+                       "encoder": "sonicdreams"})
+    return manifest
 
 
 def _segment_vectors(traj, a: int, b: int, tail):
@@ -318,14 +374,18 @@ def _effects_chain(s: RenderSettings, traj, features, custom_effects, custom_fea
     return chain, amplitudes
 
 
-def _start_soundtrack(track, source_sha256: str, spec, work: WorkDir, jobs: Jobs):
-    """The soundtrack file (None where the container's audio is encoded at the end) and the
-    job encoding it on its own thread while the frames render (None if a verified one is
-    there already)."""
-    from .video import encode_soundtrack
+def _start_soundtrack(plan: _VideoPlan, work: WorkDir, jobs: Jobs):
+    """(track, file, job): the soundtrack, its file (None where the container's audio is
+    encoded at the end) and the job encoding it on its own thread while the frames render
+    (None if a verified one is there already)."""
+    from .video import AudioTrack, encode_soundtrack
 
+    s, spec = plan.settings, plan.spec
+    source = s.output_audio or plan.song
+    track = AudioTrack(str(source), plan.features.start_s, plan.features.duration_s)
     if spec.audio_codec != "aac":
-        return None, None
+        return track, None, None
+    source_sha256 = plan.digests.get(Path(source), plan.digest)
     path = work.path / "soundtrack.m4a"
     fingerprint = Fingerprint.of({
         "soundtrack": [source_sha256, track.start_s, track.duration_s, spec.audio_codec,
@@ -333,14 +393,14 @@ def _start_soundtrack(track, source_sha256: str, spec, work: WorkDir, jobs: Jobs
         "versions": library_versions()})
     key = fingerprint.for_range(0, 0)
     if work.check(path, fingerprint, key, None, trust_opaque=True).ok:
-        return path, None
+        return track, path, None
 
     def encode() -> None:
         work.discard(path)
         encode_soundtrack(track, path, spec, cancel=jobs.cancel)
         work.record(path, fingerprint, key, None)
 
-    return path, jobs.start(encode, name="soundtrack")
+    return track, path, jobs.start(encode, name="soundtrack")
 
 
 def _manifest(song, digest: str, digests: dict, s: RenderSettings, features, traj,
