@@ -667,7 +667,7 @@ def test_the_generator_gets_the_users_batch_and_the_frames_do_not_change(song, t
     for batch in (1, 5):
         style = Recorded(batch)
         render(song, tmp_path / f"b{batch}.mp4", **{**OPTIONS, "style": style})
-        def batches(count):
+        def batches(count, batch=batch):
             return [batch] * (count // batch) + ([count % batch] if count % batch else [])
 
         # 3 segments of 12 frames, each after a warm-up of the frames before it (for the
