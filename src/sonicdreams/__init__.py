@@ -37,6 +37,9 @@ __all__ = [
     "Features",
     "plan",
     "Trajectory",
+    "direct",
+    "Direction",
+    "still_frames",
     "RenderSettings",
     "list_styles",
     "load_style",
@@ -68,6 +71,9 @@ _LAZY = {
     "probe_audio": ("sonicdreams.audio.decode", "probe"),
     "Progress": ("sonicdreams.progress", "Progress"),
     "plan": ("sonicdreams.motion.trajectory", "plan"),
+    "direct": ("sonicdreams.direction", "direct"),
+    "Direction": ("sonicdreams.direction", "Direction"),
+    "still_frames": ("sonicdreams.pipeline", "still_frames"),
     "Trajectory": ("sonicdreams.motion.trajectory", "Trajectory"),
     "RenderSettings": ("sonicdreams.settings", "RenderSettings"),
     "list_styles": ("sonicdreams.generators.styles", "list_styles"),
@@ -95,9 +101,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .audio.decode import Audio
     from .audio.decode import load as load_audio
     from .audio.decode import probe as probe_audio
+    from .direction import Direction, direct
     from .generators.stylegan import load_stylegan
     from .generators.styles import list_styles, load_style
     from .motion.trajectory import Trajectory, plan
-    from .pipeline import RenderResult, render
+    from .pipeline import RenderResult, render, still_frames
     from .progress import Progress
     from .settings import RenderSettings

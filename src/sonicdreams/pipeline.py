@@ -34,7 +34,7 @@ from .segment import fit_frames, render_segment
 from .settings import LSD_EFFECTS, NEW_EFFECTS, RenderSettings
 from .workdir import WorkDir, disk_errors, space_estimate, work_dir_for
 
-__all__ = ["render", "RenderResult", "work_dir_for", "fit_frames"]
+__all__ = ["render", "RenderResult", "still_frames", "work_dir_for", "fit_frames"]
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +127,41 @@ def render(
                          progress=progress, overwrite=overwrite, resume=resume, cache=cache)
         work.release(remove=not keep_work_dir)
     return RenderResult(**result, elapsed_s=time.perf_counter() - t0)
+
+
+def still_frames(song: str | os.PathLike[str], times_s: Sequence[float], *,
+                 settings: RenderSettings | None = None, cache: bool = True,
+                 **options: Any) -> np.ndarray:
+    """Frames of the video :func:`render` would make, at the given times only.
+
+    For posters, thumbnails and contact sheets of a whole song without rendering it: the
+    song is analysed and directed as for the video and only these frames are drawn, with
+    the effects; the photosensitivity limiter, which needs the frames before, is left out.
+
+    Returns
+    -------
+    np.ndarray
+        uint8 [shape=(len(times_s), height, width, 3)].
+    """
+    from .effects import apply_effects
+
+    s = (settings or RenderSettings()).update(**options) if options else (
+        settings or RenderSettings())
+    check_before_work(song, None, s, (), overwrite=True, work_dir=None)
+    plan = _plan_video(song, Path("stills.mp4"), s, (), progress=None, cache=cache)
+    n = plan.n_frames
+    index = np.clip(np.round(np.asarray(times_s, dtype=np.float64) * float(s.fps)), 0,
+                    n - 1).astype(np.int64)
+    noise, classes = plan.traj.segment(0, n)  # the walk only runs forward: all, then pick
+    z, c = noise[index], classes[index]
+    g = plan.generator
+    frames = (g.render(z, c, cues=plan.direction.cues[index]) if plan.directed
+              else g.render(z, c))
+    frames = fit_frames(np.asarray(frames, dtype=np.uint8), plan.size, s.fit)
+    if plan.chain:
+        amps = {name: plan.amplitudes[name][index] for name, _ in plan.chain}
+        frames = apply_effects(frames, plan.chain, amps, index)
+    return frames
 
 
 # --------------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ def input_files(song, s: RenderSettings, custom_effects) -> list[tuple[str, Path
     return files
 
 
-def check_before_work(song, output: Path, s: RenderSettings, custom_effects, *,
+def check_before_work(song, output: Path | None, s: RenderSettings, custom_effects, *,
                        overwrite: bool, work_dir) -> None:
     """Every check that can fail without doing the work: paths, style, audio, codecs."""
     from .audio.decode import probe
@@ -47,11 +47,12 @@ def check_before_work(song, output: Path, s: RenderSettings, custom_effects, *,
     for effect in custom_effects:
         if not isinstance(effect, EffectsGenerator):
             raise SettingsError(f"custom_effects: {effect!r} is not an EffectsGenerator")
-    spec_size = s.size or (2, 2)  # the real size may come from the style; checked again then
-    VideoSpec.for_output(output, fps=s.fps, size=spec_size, codec=s.codec, crf=s.crf,
-                         preset=s.preset, audio_bitrate=s.audio_bitrate)
     inputs = input_files(song, s, custom_effects)
-    check_output(output, inputs, overwrite=overwrite)
+    if output is not None:  # None: frames are wanted, not a video (still_frames)
+        spec_size = s.size or (2, 2)  # the real size may come from the style; checked later
+        VideoSpec.for_output(output, fps=s.fps, size=spec_size, codec=s.codec, crf=s.crf,
+                             preset=s.preset, audio_bitrate=s.audio_bitrate)
+        check_output(output, inputs, overwrite=overwrite)
     if work_dir is not None and not Path(work_dir).is_dir():
         raise SettingsError(f"--work-dir {work_dir}: no such folder")
     for style in (s.style, *(dict(row).get("style") for row in s.scenes or ())):
