@@ -80,12 +80,13 @@ def test_an_unknown_palette_names_the_choices():
 def _click_features(fps: int = 30, duration: float = 12.0):
     f = synthetic_features(duration, fps, beat_times=np.arange(0.5, duration, 0.5))
     n = f.n_frames
-    bands = np.zeros((3, n), np.float32)
+    bands = np.zeros((4, n), np.float32)
     kicks = np.round(np.arange(0.5, duration - 0.5, 0.5) * fps).astype(int)
     rng = np.random.default_rng(3)
     bands[0] = rng.random(n) * 0.05  # a noise floor that must stay still
     bands[0, kicks] = 1.0
     bands[1, kicks[1::2]] = 0.8  # snares on 2 and 4
+    bands[3] = np.maximum(bands[0], bands[1])  # every onset
     return _replace(f, onset_bands=bands), kicks
 
 

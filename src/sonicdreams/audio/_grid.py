@@ -92,7 +92,8 @@ def _spectral_job(seg: np.ndarray, seg_start: int, f0: int, f1: int, fa: int, s,
     # Onsets of the percussive part by band (kick, snare, hats): what the picture hits on.
     perc_mel = _log_mel(filters, power_all * mask_p_all * mask_p_all)
     rise = np.maximum(0.0, np.diff(perc_mel, axis=1))
-    bands = np.stack([rise[lo:hi].mean(axis=0) for lo, hi in filters.bands])
+    bands = np.stack([rise[lo:hi].mean(axis=0) for lo, hi in filters.bands]
+                     + [rise.mean(axis=0)])  # and over all bands: every percussive onset
     if f0 == fa:  # the song's first frame has no predecessor
         flux = np.concatenate([[0.0], flux])
         bands = np.concatenate([np.zeros((len(bands), 1)), bands], axis=1)

@@ -76,7 +76,8 @@ class Features:
     chroma: npt.NDArray[np.float32]
     """[shape=(12, n_frames)] rows C … B (from ``class_audio`` when given)."""
     onset_bands: npt.NDArray[np.float32]
-    """[shape=(3, n_frames)] percussive onset strength in the low, mid and high bands."""
+    """[shape=(4, n_frames)] percussive onset strength in the low, mid and high bands and
+    over all bands."""
     pitches_sorted: npt.NDArray[np.int64]
     """Pitch classes from most to least dominant (Lucid Sonic Dreams' ``pitches_sorted``)."""
     tempo_bpm: float

@@ -24,7 +24,7 @@ __all__ = ["cache_dir", "file_digest", "entry_key", "load_entry", "save_entry"]
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 5  # 4: chroma is zero in digital silence; 5: onset bands
+CACHE_VERSION = 6  # 4: chroma is zero in digital silence; 5, 6: onset bands
 
 
 def cache_dir() -> Path | None:

@@ -83,7 +83,7 @@ class Analysis:
     """[shape=(12, n)], rows C, C#, … B; each frame scaled to max 1, silence is 0."""
     onset_bands: npt.NDArray[np.float32]
     """Onset strength of the percussive part in the low, mid and high bands (see
-    ``BAND_EDGES_HZ``), [shape=(3, n)], each scaled to max 1."""
+    ``BAND_EDGES_HZ``) and over all bands, [shape=(4, n)], each scaled to max 1."""
     tuning: float
     tempo_bpm: float
     beat_times: npt.NDArray[np.float64]
@@ -127,9 +127,9 @@ class Analysis:
                 raise ValueError(f"{name} has shape {getattr(result, name).shape}, expected ({n},)")
         if result.chroma.shape != (12, n):
             raise ValueError(f"chroma has shape {result.chroma.shape}, expected (12, {n})")
-        if result.onset_bands.shape != (3, n):
+        if result.onset_bands.shape != (4, n):
             raise ValueError(f"onset_bands has shape {result.onset_bands.shape}, "
-                             f"expected (3, {n})")
+                             f"expected (4, {n})")
         return result
 
 

@@ -30,7 +30,7 @@ __all__ = ["CUES", "CUE", "Scene", "Direction", "direct", "neutral_cues", "key_a
 
 CUES = ("hit", "kick", "snare", "hat", "energy", "flow", "hue", "mix", "scene_a", "scene_b",
         "palette_a", "palette_b", "variant_a", "variant_b", "intensity")
-"""The cue columns, in order. ``hit``/``kick``/``snare``/``hat``: swells, 0 at rest, about 1 on
+"""The cue columns, in order. ``hit`` (every percussive onset), ``kick``, ``snare``, ``hat`` (by band): swells, 0 at rest, about 1 on
 a strong hit at ``pulse_react`` 0.5 (2 at ``pulse_react`` 1); ``energy``: the song's loudness
 over bars, 0 … 1; ``flow``: a phase that grows about 1 per second at ``motion_react`` 0.5;
 ``hue``: where pitch places the colours in the palette (a phase, about ±0.1); ``mix``: 0 in
@@ -43,7 +43,7 @@ CUE = {name: k for k, name in enumerate(CUES)}
 
 _REFERENCE_PULSE = 0.5  # pulse_react at which a strong hit is a cue of about 1
 _REFERENCE_MOTION = 0.5
-_DECAY_S = {"kick": 0.22, "snare": 0.14, "hat": 0.07}  # swell decay time constants
+_DECAY_S = {"hit": 0.15, "kick": 0.22, "snare": 0.14, "hat": 0.07}  # swell decay times
 _MIN_SCENE_S = 4.0  # sections shorter than this merge into the one before
 _MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
@@ -178,9 +178,8 @@ def direct(features, *, settings, seed: int) -> Direction:
 
     bands = _band_swells(features, s, fps)
     gain = pulse * (0.55 + 0.45 * intensity)
-    for name in ("kick", "snare", "hat"):
+    for name in ("hit", "kick", "snare", "hat"):
         cues[:, CUE[name]] = bands[name] * gain
-    cues[:, CUE["hit"]] = np.maximum(bands["kick"], 0.8 * bands["snare"]) * gain
 
     harmonic = np.asarray(features.harmonic, dtype=np.float64)
     speed = motion * intensity * (0.35 + 0.65 * _smooth(harmonic, fps, 1.0))
@@ -232,9 +231,11 @@ def _band_swells(features, s, fps: float) -> dict[str, np.ndarray]:
         # Pulse from another part: its loudness rises are the hits, in every band alike.
         env = np.asarray(features.pulse, dtype=np.float64)
         rise = np.maximum(np.diff(env, prepend=env[:1] if len(env) else env), 0.0)
-        bands = np.stack([rise, rise, rise])
+        bands = np.stack([rise, rise, rise, rise])
     out = {}
-    for k, name in enumerate(("kick", "snare", "hat")):
+    # ``hit``: every percussive onset, what a listener taps along to; the bands drive the
+    # secondary reactions (kick: weight, snare: accents, hats: texture).
+    for k, name in enumerate(("kick", "snare", "hat", "hit")):
         x = bands[k] if len(bands) > k else np.zeros(features.n_frames)
         out[name] = _swell(_hits(x, fps), fps, _DECAY_S[name])
     return out
@@ -257,12 +258,15 @@ def _hits(x: np.ndarray, fps: float) -> np.ndarray:
     peak = (x == maximum_filter1d(x, width, mode="nearest")) & (excess > 0)
     if not peak.any():
         return out
-    top = float(np.percentile(excess[peak], 90))
-    if top <= 1e-9:
+    # The weakest peaks are not hits (the picture rests through them); the others scale
+    # from 0 to 1 at the 95th percentile of the song's peaks.
+    sizes = excess[peak]
+    floor, top = float(np.percentile(sizes, 40)), float(np.percentile(sizes, 95))
+    if top - floor <= 1e-9:
         return out
-    y = np.clip(excess[peak] / top, 0.0, 1.3)
-    out[peak] = y ** 1.5
-    out[out < 0.05] = 0.0
+    y = np.clip((sizes - floor) / (top - floor), 0.0, 1.3)
+    out[peak] = np.sqrt(y)  # a mid-sized hit still shows
+    out[out < 0.15] = 0.0
     return out
 
 
