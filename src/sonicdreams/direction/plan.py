@@ -30,8 +30,9 @@ __all__ = ["CUES", "CUE", "Scene", "Direction", "direct", "neutral_cues", "key_a
 
 CUES = ("hit", "kick", "snare", "hat", "energy", "flow", "hue", "mix", "scene_a", "scene_b",
         "palette_a", "palette_b", "variant_a", "variant_b", "intensity")
-"""The cue columns, in order. ``hit`` (every percussive onset), ``kick``, ``snare``, ``hat`` (by band): swells, 0 at rest, about 1 on
-a strong hit at ``pulse_react`` 0.5 (2 at ``pulse_react`` 1); ``energy``: the song's loudness
+"""The cue columns, in order. ``hit`` (every percussive onset), ``kick``, ``snare``, ``hat``
+(by band): swells, 0 at rest, about 1 on a strong hit at ``pulse_react`` 0.5 (2 at
+``pulse_react`` 1); ``energy``: the song's loudness
 over bars, 0 … 1; ``flow``: a phase that grows about 1 per second at ``motion_react`` 0.5;
 ``hue``: where pitch places the colours in the palette (a phase, about ±0.1); ``mix``: 0 in
 scene ``scene_a``, 1 in ``scene_b`` (a transition in between); ``palette_*``: indices into
