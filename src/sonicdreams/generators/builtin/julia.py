@@ -14,9 +14,9 @@ down, so thin filaments do not shimmer as they move.
 What drives what (see :data:`sonicdreams.direction.CUES`):
 
 - **Scene** (``variant_a``/``variant_b``, ``mix``): where ``k`` sits along the main cardioid of
-  the Mandelbrot set (rabbits, spirals, dendrites, seahorses) and the view's turn; in a
-  transition ``k`` glides from one scene's family to the next, so the set morphs instead of
-  cutting. The palette (``palette_a``/``palette_b``) is the scene's.
+  the Mandelbrot set (rabbits, spirals, dendrites, seahorses), the view's turn and zoom; in a
+  transition both scenes' sets are drawn and crossfaded with the eased ``mix``, so the
+  picture never cuts. The palette (``palette_a``/``palette_b``) is the scene's.
 - **Latent** ``z``: a small walk of ``k`` around the scene's place, the zoom, turn and centre.
 - **flow**: a slow continuous turn of the view.
 - **hit** (kicks and snares): exposure and the halo around the set swell (the whole frame
@@ -175,13 +175,24 @@ class Julia(KernelStyle):
         size = budget_size((int(h * _SUPERSAMPLE), int(w * _SUPERSAMPLE)), self.work_pixels)
         if size[0] < h:  # the budget is below the output: no upscaled supersampling
             size = budget_size(self.size, self.work_pixels)
-        args = self._kernel_args(z, c, cue, size)
-        return resize_rgb(type(self).kernel()(*args), self.size)
+        kernel = type(self).kernel()
+        mix = _ease(np.nan_to_num(float(cue[CUE["mix"]])))
+        if 0.0 < mix < 1.0 and cue[CUE["variant_a"]] != cue[CUE["variant_b"]]:
+            # Between two scenes' sets: both drawn, crossfaded (a set's shape can change
+            # quickly between two places on the cardioid; a crossfade never jumps).
+            a = kernel(*self._kernel_args(z, c, cue, size, scene=0)).astype(np.float32)
+            b = kernel(*self._kernel_args(z, c, cue, size, scene=1)).astype(np.float32)
+            a += np.float32(mix) * (b - a)
+            img = np.clip(a + 0.5, 0, 255).astype(np.uint8)
+        else:
+            img = kernel(*self._kernel_args(z, c, cue, size, scene=int(mix >= 1.0)))
+        return resize_rgb(img, self.size)
 
     @staticmethod
     def _kernel_args(z: np.ndarray, c: np.ndarray, cue: np.ndarray,
-                     size: tuple[int, int]) -> tuple:
-        """The arguments of ``_julia_py`` for a frame of ``size`` (output array included)."""
+                     size: tuple[int, int], scene: int = 0) -> tuple:
+        """The arguments of ``_julia_py`` for a frame of ``size`` (output array included),
+        with the set of the scene ``scene`` (0: ``variant_a``, 1: ``variant_b``)."""
         h, w = size
         p = np.clip(latent_params(z, _N_PARAMS, key=Julia.name), -6.0, 6.0).astype(np.float64)
         ct = (class_mix(c) @ _CLASS_TEXTURE).astype(np.float64)
@@ -194,10 +205,10 @@ class Julia(KernelStyle):
         energy = min(1.0, max(0.0, cue[CUE["energy"]]))
         mix = _ease(cue[CUE["mix"]])
 
-        # The scene's family of sets: each variant a place on the cardioid, glided between.
+        # The scene's family of sets: each variant a place on the cardioid.
         lo, hi = _FAMILY
-        fam = (1.0 - mix) * (lo + (hi - lo) * (cue[CUE["variant_a"]] % 1.0)) \
-            + mix * (lo + (hi - lo) * (cue[CUE["variant_b"]] % 1.0))
+        variant = float(cue[CUE["variant_b" if scene else "variant_a"]]) % 1.0
+        fam = lo + (hi - lo) * variant
         flow = float(cue[CUE["flow"]])
         # The flow sways k along the cardioid and breathes the zoom: the set morphs smoothly,
         # faster when the music is fuller.
@@ -206,9 +217,8 @@ class Julia(KernelStyle):
         k = point + normal * (0.03 + 0.02 * np.tanh(0.5 * p[1]) + 0.005 * ct[1])
 
         # The scene's camera: its turn, how close it stands and which tones fill the set.
-        turn = (1.0 - mix) * cue[CUE["variant_a"]] + mix * cue[CUE["variant_b"]]
-        camera = (1.0 - mix) * np.cos(14.45 * cue[CUE["variant_a"]]) \
-            + mix * np.cos(14.45 * cue[CUE["variant_b"]])
+        turn = variant
+        camera = np.cos(14.45 * variant)
         scale = 1.25 * np.exp(-0.25 * np.tanh(0.35 * p[2]) + 0.3 * camera
                               + 0.1 * np.sin(0.27 * flow) - 0.1 * kick)
         angle = -0.45 + _SPIN * p[3] + _FLOW_SPIN * flow + 1.3 * turn

@@ -203,8 +203,9 @@ class Kaleidoscope(ProceduralStyle):
         turn = f32(0.7 * _MOVE * p[2])
         ca, sa = np.cos(turn) * scale, np.sin(turn) * scale
         slide = f32(TEX_SIZE * 0.1 * _MOVE)
-        u = ca * fx - sa * fy + slide * f32(p[3]) + f32(_FLOW_SLIDE * flow)
-        v = sa * fx + ca * fy + slide * f32(p[4]) + f32(0.6 * _FLOW_SLIDE * flow)
+        # The flow slides the glass (wrapped: the texture is periodic, coordinates stay small).
+        u = ca * fx - sa * fy + slide * f32(p[3]) + f32((_FLOW_SLIDE * flow) % TEX_SIZE)
+        v = sa * fx + ca * fy + slide * f32(p[4]) + f32((0.6 * _FLOW_SLIDE * flow) % TEX_SIZE)
 
         smooth = noise_texture(3, 2.0, cutoff=24.0)
         detail = noise_texture(4, 1.6, cutoff=32.0)
