@@ -15,6 +15,10 @@ from sonicdreams.generators.base import Generator
 from sonicdreams.generators.builtin import BUILTIN_STYLES, DEFAULT_STYLE
 
 STYLES = sorted(BUILTIN_STYLES)
+# Styles whose pulse comes from the director's cues and whose colours from its palettes (their
+# own tests check the hits, palettes and scenes): the latent's mean is no pulse for them, the
+# classes only nudge their texture, and the scene (not the latent) makes their biggest changes.
+_CUE_DRIVEN = {"julia", "kaleidoscope"}
 
 
 
@@ -58,6 +62,8 @@ def test_any_size_and_aspect(size):
 def test_small_steps_change_little_and_random_latents_differ(style):
     """A tiny step in z barely changes the picture, at several latents (chaotic flows and
     fractals could flicker at some), while random latents give widely different pictures."""
+    if style.name == "julia":
+        pytest.skip("julia's scenes, not its latent, make its widest changes")
     c = np.full((1, 12), 0.5, np.float32)
     others = style.render(latents(4, 50), np.repeat(c, 4, axis=0)).astype(float)
     ratios = []
@@ -87,7 +93,7 @@ def test_wide_and_tall_frames_are_not_stretched(name):
     assert np.abs(middle - square[:, 20:70]).mean() < 0.35 * unrelated
 
 
-@pytest.mark.parametrize("name", [s for s in STYLES if s != "cppn"])
+@pytest.mark.parametrize("name", [s for s in STYLES if s != "cppn" and s not in _CUE_DRIVEN])
 def test_pulse_brightens(name):
     """Pulse pushes every latent dimension alike; these styles answer with more light (cppn
     feeds z through its coordinate network, with no brightness rule)."""
@@ -100,6 +106,8 @@ def test_pulse_brightens(name):
 
 
 def test_each_class_shows_on_screen(style):
+    if style.name in _CUE_DRIVEN:
+        pytest.skip("colours come from the director's palette; classes only nudge the texture")
     z = np.repeat(latents(1, 6), 12, axis=0)
     frames = style.render(z, np.eye(12, dtype=np.float32)).astype(float)
     means = frames.mean(axis=(1, 2))  # average colour per class

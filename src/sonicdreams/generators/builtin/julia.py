@@ -2,32 +2,44 @@
 
 Each pixel is a starting point ``w`` of the map ``w → w² + k`` (``k`` is the fractal's complex
 parameter; the contract's ``c`` is the class vector). Points that run away are coloured by how
-fast they do, counted continuously (the fractional escape time, so no bands), and darkened far
-from the set. Points that stay are the set's interior, shaded by how close their orbit passes
+fast they do, counted continuously (the fractional escape time, so no bands): far from the set
+they sit in the palette's shadow, closer in they climb towards its highlight. Points that stay
+are the set's interior, in the palette's middle tones, shaded by how close their orbit passes
 to the origin (an orbit trap). The set's rim glows: a distance estimate tells how many pixels
 away the set is, and within a pixel or two every point takes the rim's colour, so the detail
-finer than a pixel (a Julia set has detail at every scale) glows instead of flickering.
+finer than a pixel (a Julia set has detail at every scale) glows instead of flickering. Frames
+are computed at up to twice the output's resolution (within the pixel budget) and scaled
+down, so thin filaments do not shimmer as they move.
 
-- The latent moves ``k`` along a path just outside the main cardioid of the Mandelbrot set (the
-  part of the plane where Julia sets are most ornate: spirals, dendrites, rabbits) and sets the
-  view: zoom, rotation and centre. Every one of these is a smooth function of the latent, and so
-  is the colouring of every pixel away from the set's rim.
-- Pulse pushes every latent dimension alike, so the latent's mean is the pulse: each beat draws
-  the view in and brightens the rim.
-- The classes pick the palette and nudge ``k``, the colour bands and the interior's texture.
+What drives what (see :data:`sonicdreams.direction.CUES`):
+
+- **Scene** (``variant_a``/``variant_b``, ``mix``): where ``k`` sits along the main cardioid of
+  the Mandelbrot set (rabbits, spirals, dendrites, seahorses), the view's turn and zoom; in a
+  transition both scenes' sets are drawn and crossfaded with the eased ``mix``, so the
+  picture never cuts. The palette (``palette_a``/``palette_b``) is the scene's.
+- **Latent** ``z``: a small walk of ``k`` around the scene's place, the zoom, turn and centre.
+- **flow**: a slow continuous turn of the view.
+- **hit** (kicks and snares): exposure and the halo around the set swell (the whole frame
+  brightens, then decays with the cue). **kick**: a push of the view towards the centre.
+  **snare**: the colours climb towards the palette's highlight and the rim flares.
+  **hat**: a shimmer of the escape bands.
+- **hue**: shifts the colours along the palette. **energy**: the halo's resting width.
+- The classes ``c`` nudge ``k``, the colour bands and the interior's texture a little.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ...direction import CUE, palette_mix
+from ._noise import budget_size
 from ._toolkit import (
     KernelStyle,
     class_mix,
     grid,
     latent_params,
     lazy_kernel,
-    palette_lut,
+    resize_rgb,
 )
 
 __all__ = ["Julia"]
@@ -35,9 +47,12 @@ __all__ = ["Julia"]
 _N_PARAMS = 10
 _MAX_ITER = 96  # escape-time iterations; beyond this a point counts as inside the set
 _BAILOUT2 = 256.0  # squared escape radius (a large one makes the fractional count smooth)
-_PATH = 0.22  # radians along the cardioid one unit of the latent moves k
-_SPIN = 0.15  # radians the view turns per unit of the latent
-# Each class nudges k, the colour bands and the interior (besides its palette).
+_PATH = 0.08  # radians along the cardioid one unit of the latent moves k
+_SPIN = 0.08  # radians the view turns per unit of the latent
+_FLOW_SPIN = 0.25  # radians the view turns per unit of the flow cue
+_FAMILY = (1.1, 5.2)  # the range of cardioid angles the scenes' variants spread k over
+_SUPERSAMPLE = 2.0  # compute at up to this many times the output's side (within the budget)
+# Each class nudges k, the colour bands and the interior (the palette is the scene's).
 _CLASS_TEXTURE = np.random.default_rng(17).standard_normal((12, 4)).astype(np.float32)
 
 
@@ -46,15 +61,17 @@ def _julia_py(xs, ys, view, k, look, lut, rim_rgb, out):
 
     ``xs``/``ys``: the grid's x per column and y per row; ``view``: (centre re, centre im,
     scale·cos, scale·sin, pixel size in the plane); ``k``: (re, im); ``look``: (hue, colour
-    bands, 1 / rim width in pixels, glow, interior bands, interior hue, interior fade);
-    ``lut``: palette [256, 3] in 0..1; ``rim_rgb``: the rim's colour (3,) in 0..1.
+    bands, 1 / rim width in pixels, glow, interior bands, interior position, interior fade,
+    exposure, band phase, colour push); ``lut``: palette [256, 3] in 0..1; ``rim_rgb``: the
+    rim's colour (3,) in 0..1.
     """
     h = ys.shape[0]
     w = xs.shape[0]
     cre, cim, a, b, pixel = view[0], view[1], view[2], view[3], view[4]
     kre, kim = k[0], k[1]
-    hue, bands, rim_px, glow, trap_gain, in_hue, in_mix = (look[0], look[1], look[2], look[3],
+    hue, bands, rim_px, glow, trap_gain, in_pos, in_mix = (look[0], look[1], look[2], look[3],
                                                            look[4], look[5], look[6])
+    expo, phase, push = look[7], look[8], look[9]
     for i in range(h):
         y = ys[i]
         for j in range(w):
@@ -86,15 +103,18 @@ def _julia_py(xs, ys, view, k, look, lut, rim_rgb, out):
                     nu = 1.0
                 dz = np.sqrt(dr * dr + di * di)
                 dist = np.sqrt(r2) * log_r / max(dz, 1e-30) / pixel  # to the set, in pixels
-                tone = hue + bands * np.log(nu)
                 near = 1.0 - np.exp(-nu * glow)
-                shade = (0.12 + 1.2 * near * near) * (0.7 + 0.3 * np.cos(6.283185307 * tone))
+                # Shadow far out, climbing towards the highlight near the set; faint bands.
+                tone = (hue + push + 0.38 * near * near
+                        + 0.05 * np.sin(6.283185307 * (bands * np.log(nu) + phase)))
+                shade = 0.55 + 0.45 * near
                 # Within a pixel or two of the set the colour becomes the rim's own: the set's
                 # finest detail, smaller than a pixel, glows instead of flickering.
                 edge = np.exp(-dist * rim_px)
             else:
-                tone = in_hue + trap_gain * np.sqrt(np.sqrt(trap))
-                shade = 0.2 + 0.7 * np.exp(-6.0 * trap)
+                tone = (hue + push + in_pos
+                        + 0.09 * np.sin(6.283185307 * trap_gain * np.sqrt(np.sqrt(trap))))
+                shade = 0.6 + 0.4 * np.exp(-6.0 * trap)
                 # How far the orbit's end moves when its start moves by a pixel: deep inside
                 # the set, hardly at all; near the rim, it is chaotic and shows the rim.
                 wobble = np.sqrt(dr * dr + di * di) * pixel
@@ -102,7 +122,7 @@ def _julia_py(xs, ys, view, k, look, lut, rim_rgb, out):
             tone -= np.floor(tone)
             idx = int(tone * 255.999)
             for ch in range(3):
-                v = lut[idx, ch] * shade * (1.0 - edge) + rim_rgb[ch] * edge
+                v = (lut[idx, ch] * shade * (1.0 - edge) + rim_rgb[ch] * edge) * expo
                 v *= 255.0
                 if v > 255.0:
                     v = 255.0
@@ -126,45 +146,105 @@ def _cardioid(t: float) -> tuple[complex, complex]:
     return complex(point), complex(out / max(abs(out), 1e-9))
 
 
+def _soft(x: float) -> float:
+    """A hit cue (0 at rest, about 1 on a strong hit, more at a high pulse_react) → 0 … 1.
+
+    An expander below and a soft limit above: faint onsets and the swells' tails stay near 0
+    (the picture is calm between hits instead of twitching at every small onset), a strong
+    hit (1) gives about 0.4 and a cue of 4 (pulse_react 2) about 0.8, never 1.
+    """
+    x = max(0.0, float(x))
+    g = x * x / (x + 0.35)
+    return g / (1.0 + g)
+
+
+def _ease(m: float) -> float:
+    m = min(1.0, max(0.0, float(m)))
+    return m * m * (3.0 - 2.0 * m)
+
+
 class Julia(KernelStyle):
     name = "julia"
-    description = "ornate Julia-set fractals with glowing rims, drifting and turning, by pitch"
+    description = "ornate Julia-set fractals with glowing rims that flare on the beat"
     work_pixels = 512 * 512  # computed at about this many pixels, then scaled
 
     kernel = staticmethod(_kernel)
 
+    def frame(self, z: np.ndarray, c: np.ndarray, cue: np.ndarray) -> np.ndarray:
+        h, w = self.size
+        size = budget_size((int(h * _SUPERSAMPLE), int(w * _SUPERSAMPLE)), self.work_pixels)
+        if size[0] < h:  # the budget is below the output: no upscaled supersampling
+            size = budget_size(self.size, self.work_pixels)
+        kernel = type(self).kernel()
+        mix = _ease(np.nan_to_num(float(cue[CUE["mix"]])))
+        if 0.0 < mix < 1.0 and cue[CUE["variant_a"]] != cue[CUE["variant_b"]]:
+            # Between two scenes' sets: both drawn, crossfaded (a set's shape can change
+            # quickly between two places on the cardioid; a crossfade never jumps).
+            a = kernel(*self._kernel_args(z, c, cue, size, scene=0)).astype(np.float32)
+            b = kernel(*self._kernel_args(z, c, cue, size, scene=1)).astype(np.float32)
+            a += np.float32(mix) * (b - a)
+            img = np.clip(a + 0.5, 0, 255).astype(np.uint8)
+        else:
+            img = kernel(*self._kernel_args(z, c, cue, size, scene=int(mix >= 1.0)))
+        return resize_rgb(img, self.size)
+
     @staticmethod
     def _kernel_args(z: np.ndarray, c: np.ndarray, cue: np.ndarray,
-                     size: tuple[int, int]) -> tuple:
-        """The arguments of ``_julia_py`` for a frame of ``size`` (output array included)."""
+                     size: tuple[int, int], scene: int = 0) -> tuple:
+        """The arguments of ``_julia_py`` for a frame of ``size`` (output array included),
+        with the set of the scene ``scene`` (0: ``variant_a``, 1: ``variant_b``)."""
         h, w = size
         p = np.clip(latent_params(z, _N_PARAMS, key=Julia.name), -6.0, 6.0).astype(np.float64)
-        pulse = float(np.tanh(3.0 * np.mean(z, dtype=np.float64)))
-        mix = class_mix(c)
-        ct = (mix @ _CLASS_TEXTURE).astype(np.float64)
+        ct = (class_mix(c) @ _CLASS_TEXTURE).astype(np.float64)
+        cue = np.nan_to_num(np.asarray(cue, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        # Every band lights the frame (kicks and snares most), as the ear hears one pulse.
+        hit = _soft(0.6 * cue[CUE["kick"]] + cue[CUE["snare"]] + 0.6 * cue[CUE["hat"]])
+        kick = _soft(cue[CUE["kick"]])
+        snare = _soft(cue[CUE["snare"]])
+        hat = _soft(cue[CUE["hat"]])
+        energy = min(1.0, max(0.0, cue[CUE["energy"]]))
+        mix = _ease(cue[CUE["mix"]])
 
-        t = 2.2 + _PATH * p[0] + 0.15 * ct[0]
+        # The scene's family of sets: each variant a place on the cardioid.
+        lo, hi = _FAMILY
+        variant = float(cue[CUE["variant_b" if scene else "variant_a"]]) % 1.0
+        fam = lo + (hi - lo) * variant
+        flow = float(cue[CUE["flow"]])
+        # The flow sways k along the cardioid and breathes the zoom: the set morphs smoothly,
+        # faster when the music is fuller.
+        t = fam + _PATH * np.tanh(0.5 * p[0]) * 2.0 + 0.05 * ct[0] + 0.07 * np.sin(0.4 * flow)
         point, normal = _cardioid(t)
-        k = point + normal * (0.03 + 0.025 * np.tanh(0.5 * p[1]) + 0.01 * ct[1])
+        k = point + normal * (0.03 + 0.02 * np.tanh(0.5 * p[1]) + 0.005 * ct[1])
 
-        scale = 1.2 * np.exp(-0.45 * np.tanh(0.35 * p[2]) - 0.2 * pulse)
-        angle = -0.45 + _SPIN * p[3]
-        centre = 0.3 * np.tanh(0.25 * p[4]), 0.3 * np.tanh(0.25 * p[5])
+        # The scene's camera: its turn, how close it stands and which tones fill the set.
+        turn = variant
+        camera = np.cos(14.45 * variant)
+        scale = 1.25 * np.exp(-0.25 * np.tanh(0.35 * p[2]) + 0.3 * camera
+                              + 0.1 * np.sin(0.27 * flow) - 0.1 * kick)
+        angle = -0.45 + _SPIN * p[3] + _FLOW_SPIN * flow + 1.3 * turn
+        centre = 0.25 * np.tanh(0.25 * p[4]), 0.25 * np.tanh(0.25 * p[5])
         pixel = scale * 2.0 / h
         view = np.array([centre[0], centre[1], scale * np.cos(angle), scale * np.sin(angle),
                          pixel], dtype=np.float64)
-        lut = np.ascontiguousarray(palette_lut(mix, gain=1.0), dtype=np.float64)
+        lut = np.ascontiguousarray(
+            palette_mix(cue[CUE["palette_a"]], cue[CUE["palette_b"]], float(mix)),
+            dtype=np.float64)
+        hue = float(cue[CUE["hue"]]) + 0.04 * np.tanh(0.5 * p[6])
         look = np.array([
-            0.2 * p[6],  # hue
-            0.45 + 0.12 * np.tanh(0.5 * p[7]) + 0.08 * ct[2],  # colour bands per e-fold
+            hue,
+            0.45 + 0.1 * np.tanh(0.5 * p[7]) + 0.05 * ct[2],  # escape bands per e-fold
             0.5,  # 1 / the rim's width in pixels
-            0.08 * np.exp(0.3 * np.tanh(0.5 * p[8])),  # glow
-            0.9 + 0.3 * ct[3],  # interior trap bands
-            0.5 + 0.2 * p[9],  # interior hue
+            # The halo around the set: wider with the song's energy, swelling on each hit.
+            0.05 * np.exp(0.25 * np.tanh(0.5 * p[8]) + 0.4 * energy) * (1.0 + 2.0 * hit),
+            0.9 + 0.2 * ct[3],  # interior trap bands
+            0.24 + 0.04 * np.tanh(0.5 * p[9]) - 0.1 * camera,  # interior's place in the palette
             4.0,  # how soon the interior's own colour gives way to the rim's near the rim
+            0.9 + 0.65 * hit,  # exposure
+            0.1 * hat,  # the escape bands' phase: a shimmer on the hats
+            0.05 * snare,  # colours climb towards the highlight on a snare
         ], dtype=np.float64)
-        rim_rgb = np.clip(lut[int(255.999 * ((look[0] + 0.85) % 1.0))] * 1.3 + 0.12, 0, 1)
-        rim_rgb *= 1.0 + 0.3 * pulse
+        rim_rgb = np.clip(lut[int(255.999 * ((hue + 0.42) % 1.0))] * (1.05 + 0.5 * snare)
+                          + 0.08, 0.0, 1.0)
         x, y = grid(h, w)
         xs = np.ascontiguousarray(x[0], dtype=np.float64)
         ys = np.ascontiguousarray(y[:, 0], dtype=np.float64)

@@ -3,23 +3,30 @@
 The picture is folded into a wedge and mirrored around the centre, as a real kaleidoscope's
 mirrors do. Inside the wedge lies a mosaic of glass pieces (two sets of bands of warped fractal
 noise, crossed, with anti-aliased lead lines between them, light gathering at their rims) and
-rings around the centre, lit from behind.
+rings around the centre, lit from behind. Each piece takes a place in the scene's palette
+(shadow, middle tones or highlight), so every frame holds dark and bright glass.
 
-- The latent slides and turns the glass, sets how finely it is cut and how it is warped. A
-  mosaic is all sharp edges, so each unit of the latent moves it by less than a piece: a small
-  step of the latent changes little, and random latents still land many pieces apart.
-- Pulse pushes every latent dimension alike, so the latent's mean is the pulse: each beat
-  zooms into the glass, twists the mirrors and brightens the light.
-- The classes pick the palette and nudge the cut of the glass; the strongest pitch class picks
-  the number of mirrors (around the circle of fifths, so related keys differ by one mirror).
-  When it changes, the new symmetry opens from the centre like an iris. The number of mirrors
-  never depends on the latent: a step in a discrete order would be a jump.
+What drives what (see :data:`sonicdreams.direction.CUES`):
+
+- **Scene** (``variant_a``/``variant_b``, ``mix``): the number of mirrors (6 to 12) and the cut
+  of the glass. In a transition the next scene's symmetry opens from the centre like an iris,
+  growing with ``mix`` until it fills the frame on the downbeat: no jump, no ghost. The
+  palette (``palette_a``/``palette_b``) is the scene's.
+- **Latent** ``z``: where the glass lies, how finely it is cut and how it is warped (each unit
+  moves it by less than a piece, so the slow latent walk never jumps).
+- **flow**: the mirrors turn and the glass slides, slowly and continuously.
+- **hit** (every band, kicks and snares most): the light behind the glass swells.
+  **kick**: a zoom into the glass. **snare**: the rims of the pieces flare.
+  **hat**: a faint shimmer of the light.
+- **hue**: shifts the glass along the palette.
+- The classes ``c`` nudge the cut of the glass a little.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ...direction import CUE, palette_mix
 from ._noise import (
     TEX_SIZE,
     budget_size,
@@ -35,7 +42,6 @@ from ._toolkit import (
     class_mix,
     grid,
     latent_params,
-    palette_lut,
     resize_rgb,
 )
 
@@ -44,12 +50,9 @@ __all__ = ["Kaleidoscope"]
 _N_PARAMS = 12
 _MOVE = 0.07  # how far one unit of the latent moves the glass (see the module's docstring)
 _SPIN = 0.05  # radians the mirrors turn per unit of the latent
+_FLOW_SPIN = 0.025  # radians the mirrors turn per unit of the flow cue
+_FLOW_SLIDE = 0.25  # texels the glass slides per unit of the flow cue
 _MIN_ORDER, _MAX_ORDER = 6, 12
-# Mirrors per pitch class, by its place on the circle of fifths (C G D A E B F# C# G# D# A# F
-# get 6 7 8 9 10 11 12 11 10 9 8 7): keys a fifth apart differ by one mirror.
-_CLASS_ORDER = np.array([12 - abs(6 - (7 * k) % 12) for k in range(12)], dtype=np.float32)
-_ORDER_SHARPNESS = 6.0  # the strongest class sets the order; near-ties open the iris
-_IRIS = 0.5  # the part of each step from one order to the next spent opening the iris
 _IRIS_EDGE = 0.2  # half the width of the iris's soft edge
 _LEAD = 0.06  # half the width of a lead line, in pieces
 # Each class nudges the mosaic a little (besides its palette), so pitch also shows as texture.
@@ -80,6 +83,29 @@ def _to_edge(frac: np.ndarray) -> np.ndarray:
     return d
 
 
+def _soft(x: float) -> float:
+    """A hit cue (0 at rest, about 1 on a strong hit, more at a high pulse_react) → 0 … 1.
+
+    An expander below and a soft limit above: faint onsets and the swells' tails stay near 0
+    (the glass is calm between hits instead of twitching at every small onset), a strong hit
+    (1) gives about 0.45 and a cue of 4 (pulse_react 2) about 0.8, never 1.
+    """
+    x = max(0.0, float(x))
+    g = x ** 4 / (x ** 3 + 0.25)
+    return g / (1.0 + g)
+
+
+def _order(variant: float) -> int:
+    """A scene's number of mirrors (6 … 12) from its variant."""
+    v = float(variant) % 1.0
+    return _MIN_ORDER + min(_MAX_ORDER - _MIN_ORDER, int(v * (_MAX_ORDER - _MIN_ORDER + 1)))
+
+
+def _cut(variant: float) -> float:
+    """How a scene cuts its glass (-1 … 1: coarser or finer, another set of colours)."""
+    return float(np.sin(2 * np.pi * 3.7 * (float(variant) % 1.0)))
+
+
 class Kaleidoscope(ProceduralStyle):
     name = "kaleidoscope"
     description = "mirrored mosaics of coloured glass with 6 to 12-fold symmetry, tinted by pitch"
@@ -89,29 +115,36 @@ class Kaleidoscope(ProceduralStyle):
         h, w = budget_size(self.size, self.work_pixels)
         r, theta, backlight = self._tables(h, w)
         p = np.clip(latent_params(z, _N_PARAMS, key=self.name), -6.0, 6.0)
-        pulse = float(np.tanh(3.0 * np.mean(z, dtype=np.float64)))
-        mix = class_mix(c)
-        table = palette_table(palette_lut(mix, gain=255.0))
-        look = (p, pulse, mix @ _CLASS_TEXTURE, table)
+        cue = np.nan_to_num(np.asarray(cue, dtype=np.float64), nan=0.0, posinf=0.0,
+                            neginf=0.0)
+        mix = min(1.0, max(0.0, float(cue[CUE["mix"]])))
+        mix = mix * mix * (3.0 - 2.0 * mix)
+        lut = palette_mix(cue[CUE["palette_a"]], cue[CUE["palette_b"]], mix) * np.float32(255)
+        hits = (_soft(0.6 * cue[CUE["kick"]] + cue[CUE["snare"]] + 0.6 * cue[CUE["hat"]]),
+                _soft(cue[CUE["kick"]]), _soft(cue[CUE["snare"]]), _soft(cue[CUE["hat"]]))
+        look = (p, hits, float(cue[CUE["flow"]]), float(cue[CUE["hue"]]),
+                class_mix(c) @ _CLASS_TEXTURE, palette_table(lut))
 
-        order = float(np.clip(class_mix(c, sharpness=_ORDER_SHARPNESS) @ _CLASS_ORDER,
-                              _MIN_ORDER, _MAX_ORDER))
-        low = min(int(np.floor(order)), _MAX_ORDER - 1)
-        fade = min(1.0, max(0.0, (order - low - 0.5 * (1.0 - _IRIS)) / _IRIS))
-        if fade >= 1.0:
-            low, fade = low + 1, 0.0
-        # Between two orders, the new one shows inside a circle growing with the fade.
-        radius = fade * (float(r[0, 0]) + 3 * _IRIS_EDGE) - _IRIS_EDGE
-        box = self._window(h, w, radius + _IRIS_EDGE) if fade > 0.0 else None
+        # The scene's symmetry; in a transition the next one opens from the centre (an iris
+        # growing with the mix, filling the frame when the mix reaches 1).
+        order_a = _order(cue[CUE["variant_a"]])
+        order_b = _order(cue[CUE["variant_b"]])
+        cut_a, cut_b = _cut(cue[CUE["variant_a"]]), _cut(cue[CUE["variant_b"]])
+        if order_a == order_b and cut_a == cut_b:
+            mix = 0.0
+        radius = mix * (float(r[0, 0]) + 3 * _IRIS_EDGE) - _IRIS_EDGE
+        box = self._window(h, w, radius + _IRIS_EDGE) if mix > 0.0 else None
+        if mix >= 1.0:
+            order_a, cut_a, box = order_b, cut_b, None
 
         img = np.empty((h, w, 3), dtype=np.uint8)
         for r0, r1 in row_blocks(h, w):
-            rows = self._mosaic(r, theta, backlight, (r0, r1), (0, w), low, *look)
+            rows = self._mosaic(r, theta, backlight, (r0, r1), (0, w), order_a, cut_a, *look)
             if box is not None and box[0].start < r1 and box[0].stop > r0:
                 b0, b1 = max(r0, box[0].start), min(r1, box[0].stop)
                 cols = box[1]
                 new = self._mosaic(r, theta, backlight, (b0, b1), (cols.start, cols.stop),
-                                   low + 1, *look)
+                                   order_b, cut_b, *look)
                 inner = smoothstep(radius + _IRIS_EDGE, radius - _IRIS_EDGE, r[b0:b1, cols])
                 old = rows[b0 - r0:b1 - r0, cols]
                 new -= old
@@ -145,11 +178,13 @@ class Kaleidoscope(ProceduralStyle):
 
     @staticmethod
     def _mosaic(r_all: np.ndarray, theta_all: np.ndarray, backlight_all: np.ndarray,
-                rows: tuple[int, int], cols: tuple[int, int], order: int, p: np.ndarray,
-                pulse: float, ct: np.ndarray, table: np.ndarray) -> np.ndarray:
+                rows: tuple[int, int], cols: tuple[int, int], order: int, cut: float,
+                p: np.ndarray, hits: tuple[float, float, float, float], flow: float,
+                hue: float, ct: np.ndarray, table: np.ndarray) -> np.ndarray:
         """The glass seen through ``order`` mirrors in rows and columns [first, end) of the
         frame, float32 RGB and a spare channel [shape=(rows, cols, 4)]."""
         f32 = np.float32
+        light_hit, kick, snare, hat = hits
         # One more row below (where there is one), for the slopes of the band coordinates.
         r0, r1 = rows
         extra = 1 if r1 < r_all.shape[0] else 0
@@ -157,18 +192,20 @@ class Kaleidoscope(ProceduralStyle):
         r, theta = r_all[win], theta_all[win]
         # Fold the angle into one wedge, mirrored: the same glass seen in every wedge.
         sector = f32(2.0 * np.pi / order)
-        a = np.mod(theta + f32(_SPIN * p[0] + 0.25 * pulse), sector)
+        a = np.mod(theta + f32(_SPIN * p[0] + _FLOW_SPIN * flow), sector)
         a -= sector * f32(0.5)
         np.abs(a, out=a)
         fx = r * np.cos(a)
         fy = r * np.sin(a)
 
-        scale = f32(TEX_SIZE * 0.16 * np.exp(0.3 * np.tanh(_MOVE * p[1]) - 0.15 * pulse))
+        scale = f32(TEX_SIZE * 0.16 * np.exp(0.3 * np.tanh(_MOVE * p[1]) + 0.35 * cut
+                                             - 0.04 * kick))
         turn = f32(0.7 * _MOVE * p[2])
         ca, sa = np.cos(turn) * scale, np.sin(turn) * scale
         slide = f32(TEX_SIZE * 0.1 * _MOVE)
-        u = ca * fx - sa * fy + slide * f32(p[3])
-        v = sa * fx + ca * fy + slide * f32(p[4])
+        # The flow slides the glass (wrapped: the texture is periodic, coordinates stay small).
+        u = ca * fx - sa * fy + slide * f32(p[3]) + f32((_FLOW_SLIDE * flow) % TEX_SIZE)
+        v = sa * fx + ca * fy + slide * f32(p[4]) + f32((0.6 * _FLOW_SLIDE * flow) % TEX_SIZE)
 
         smooth = noise_texture(3, 2.0, cutoff=24.0)
         detail = noise_texture(4, 1.6, cutoff=32.0)
@@ -195,8 +232,8 @@ class Kaleidoscope(ProceduralStyle):
         B -= ib
         t = ia * f32(0.31)
         t += ib * f32(0.17)
-        t += f32(0.25 * p[11])
-        col = lookup(table, t)  # one colour per piece
+        t += f32(0.25 * np.tanh(0.3 * p[11]) + hue + 3.1 * cut)
+        col = lookup(table, t)  # one place in the palette per piece
 
         # Dark lead between the pieces, about 1.6 pixels of soft edge.
         da = _to_edge(A)
@@ -208,14 +245,14 @@ class Kaleidoscope(ProceduralStyle):
         # pieces are darker glass.
         np.minimum(da, db, out=da)
         light = smoothstep(0.3, 0.06, da)
-        light *= f32(0.45)
-        light += f32(0.8) + f32(0.12) * q.real
+        light *= f32(0.45 + 0.5 * snare)  # the rims flare on a snare
+        light += f32(0.8) + f32(0.12 + 0.25 * hat) * q.real
         tint = ia * f32(0.4142)
         tint += ib * f32(0.7320)
         tint -= np.floor(tint)
         light *= f32(0.55) + f32(0.7) * tint
         light *= lead
         light *= backlight_all[win]
-        light *= f32(1.0 + 0.45 * pulse)
+        light *= f32(0.9 + 0.5 * light_hit)
         col *= light[..., None]
         return col[:col.shape[0] - extra]
