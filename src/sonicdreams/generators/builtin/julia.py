@@ -198,7 +198,7 @@ class Julia(KernelStyle):
         ct = (class_mix(c) @ _CLASS_TEXTURE).astype(np.float64)
         cue = np.nan_to_num(np.asarray(cue, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         # Every band lights the frame (kicks and snares most), as the ear hears one pulse.
-        hit = _soft(0.6 * cue[CUE["kick"]] + cue[CUE["snare"]] + 0.6 * cue[CUE["hat"]])
+        hit = _soft(cue[CUE["hit"]])
         kick = _soft(cue[CUE["kick"]])
         snare = _soft(cue[CUE["snare"]])
         hat = _soft(cue[CUE["hat"]])

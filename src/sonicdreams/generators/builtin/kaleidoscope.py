@@ -120,7 +120,7 @@ class Kaleidoscope(ProceduralStyle):
         mix = min(1.0, max(0.0, float(cue[CUE["mix"]])))
         mix = mix * mix * (3.0 - 2.0 * mix)
         lut = palette_mix(cue[CUE["palette_a"]], cue[CUE["palette_b"]], mix) * np.float32(255)
-        hits = (_soft(0.6 * cue[CUE["kick"]] + cue[CUE["snare"]] + 0.6 * cue[CUE["hat"]]),
+        hits = (_soft(cue[CUE["hit"]]),
                 _soft(cue[CUE["kick"]]), _soft(cue[CUE["snare"]]), _soft(cue[CUE["hat"]]))
         look = (p, hits, float(cue[CUE["flow"]]), float(cue[CUE["hue"]]),
                 class_mix(c) @ _CLASS_TEXTURE, palette_table(lut))
