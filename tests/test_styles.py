@@ -82,9 +82,13 @@ def test_small_steps_change_little_and_random_latents_differ(style):
 def test_wide_and_tall_frames_are_not_stretched(name):
     """A 16:9 frame shows more of the same picture at the same scale: its middle square is the
     square frame. A 9:16 frame shows the same picture at its height's scale."""
+    from sonicdreams.direction import CUE, neutral_cues
+
     z, c = latents(1, 3), one_hot(7)
     square = sonicdreams.load_style(name, size=(90, 90)).render(z, c)[0].astype(float)
-    other = sonicdreams.load_style(name, size=(90, 90)).render(latents(1, 4), c)[0]
+    elsewhere = neutral_cues(1)  # another latent in another scene: an unrelated picture
+    elsewhere[:, [CUE["variant_a"], CUE["variant_b"]]] = 0.61
+    other = sonicdreams.load_style(name, size=(90, 90)).render(latents(1, 4), c, elsewhere)[0]
     unrelated = np.abs(other - square).mean()
     wide = sonicdreams.load_style(name, size=(90, 160)).render(z, c)[0].astype(float)
     assert np.abs(wide[:, 35:125] - square).mean() < 0.35 * unrelated
@@ -138,5 +142,12 @@ def test_preview_contact_sheet(tmp_path):
     assert main(["styles", "--preview", str(path), "--tile", "48"]) == 0
     from PIL import Image
 
+    from sonicdreams.direction import PALETTES
+
     sheet = Image.open(path)
-    assert sheet.size[1] == 48 * len(STYLES) and sheet.size[0] > 48 * 4
+    strip = 14  # a strip per palette under the styles
+    assert sheet.size[1] == 48 * len(STYLES) + strip * len(PALETTES) + 8
+    assert sheet.size[0] > 48 * 4
+    pixels = np.asarray(sheet.convert("RGB")).astype(int)
+    palettes = pixels[48 * len(STYLES) + 8:, 150 + 4:]
+    assert (palettes.max(axis=-1) - palettes.min(axis=-1)).mean() > 40  # colours, not grey
