@@ -34,7 +34,7 @@ CUES = ("hit", "kick", "snare", "hat", "energy", "flow", "hue", "mix", "scene_a"
 (by band): swells, 0 at rest, about 1 on a strong hit at ``pulse_react`` 0.5 (2 at
 ``pulse_react`` 1); ``energy``: the song's loudness
 over bars, 0 … 1; ``flow``: a phase that grows about 1 per second at ``motion_react`` 0.5;
-``hue``: where pitch places the colours in the palette (a phase, about ±0.1); ``mix``: 0 in
+``hue``: where pitch places the colours in the palette (a phase, about ±0.06); ``mix``: 0 in
 scene ``scene_a``, 1 in ``scene_b`` (a transition in between); ``palette_*``: indices into
 :data:`~sonicdreams.direction.palettes.PALETTES`; ``variant_*``: a number in [0, 1) per scene
 (symmetry, camera); ``intensity``: how hard the current scene plays, about 0.7 … 1.3."""
@@ -286,7 +286,7 @@ def _swell(x: np.ndarray, fps: float, decay_s: float) -> np.ndarray:
 
 def _pitch_phase(chroma: np.ndarray, fps: float, beats: np.ndarray) -> np.ndarray:
     """Where pitch sits in the palette: the chroma's direction on the circle of fifths,
-    smoothed over about two beats and unwrapped, scaled to a small phase (±0.1 around its
+    smoothed over about two beats and unwrapped, scaled to a small phase (±0.06 around its
     mean), so chords move the colours within the palette and never jump."""
     n = chroma.shape[1] if chroma.ndim == 2 else 0
     if n == 0:
@@ -298,7 +298,7 @@ def _pitch_phase(chroma: np.ndarray, fps: float, beats: np.ndarray) -> np.ndarra
     vec = _smooth(vec.real, fps, 2 * beat_s) + 1j * _smooth(vec.imag, fps, 2 * beat_s)
     phase = np.unwrap(np.angle(vec)) if np.abs(vec).max() > 1e-9 else np.zeros(n)
     phase -= phase.mean()
-    return 0.1 * np.tanh(phase / np.pi)
+    return 0.06 * np.tanh(phase / np.pi)
 
 
 # --------------------------------------------------------------------------------------------
