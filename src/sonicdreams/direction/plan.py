@@ -238,8 +238,23 @@ def _band_swells(features, s, fps: float) -> dict[str, np.ndarray]:
     # secondary reactions (kick: weight, snare: accents, hats: texture).
     for k, name in enumerate(("kick", "snare", "hat", "hit")):
         x = bands[k] if len(bands) > k else np.zeros(features.n_frames)
-        out[name] = _swell(_hits(x, fps), fps, _DECAY_S[name])
+        hits = _hits(x, fps)
+        if name == "hit":  # dense percussion (rolls, riffs) keeps pushing between the peaks
+            hits = np.maximum(hits, 0.7 * _strength(x))
+        out[name] = _swell(hits, fps, _DECAY_S[name])
     return out
+
+
+def _strength(x: np.ndarray) -> np.ndarray:
+    """Onset strength above the song's median, 1 at its 98th percentile; 0 below 0.2."""
+    if len(x) == 0:
+        return np.zeros(0)
+    floor, top = float(np.median(x)), float(np.percentile(x, 98))
+    if top - floor <= 1e-9:
+        return np.zeros(len(x))
+    y = np.clip((x - floor) / (top - floor), 0.0, 1.3)
+    y[y < 0.2] = 0.0
+    return y
 
 
 def _hits(x: np.ndarray, fps: float) -> np.ndarray:
