@@ -69,12 +69,12 @@ def swell(x: float) -> float:
     return x / (1.0 + 0.5 * x)
 
 
-def accent(x: float, knee: float = 0.3) -> float:
-    """A swelled hit with its weak end pressed down (``x²/(x + knee)``): strong hits keep most
-    of their size, the many weak ones (ghost notes, hats leaking into a band) fade, so the
-    picture rests between the beats and reads the strong ones as events."""
+def accent(x: float, knee: float = 0.45) -> float:
+    """A swelled hit with its weak end pressed down (``x³/(x² + knee²)``, an expander): strong
+    hits keep most of their size, the many weak ones (ghost notes, hats leaking into a band)
+    fade, so the picture rests between the beats and reads the strong ones as events."""
     x = max(0.0, float(x))
-    return x * x / (x + knee)
+    return x * x * x / (x * x + knee * knee)
 
 
 @dataclass(frozen=True, slots=True)
