@@ -8,12 +8,18 @@ also gathers a fine noise (line-integral convolution), which streaks the ink alo
 like the sheen of silk. Nothing is simulated from frame to frame: the picture is a pure
 function of the latent and the classes.
 
-- The latent sets the view into the water (where, how close, turned how far), the shape of the
-  flow (a blend of two flows), how long the ink has been swirling, where the dye was laid and
-  how finely. A small step of the latent moves each of these a little.
-- Pulse pushes every latent dimension alike, so the latent's mean is the pulse: each beat
-  swirls the ink further and brightens it.
-- The classes pick the palette and nudge the flow, the dye's bands and the sheen.
+What drives what:
+
+- **scene** (``variant_a/b``, blended by ``mix``) and **latent**: the view into the water
+  (where, how close, turned how far), the shape of the flow (a blend of two flows), how long the
+  ink has swirled, where the dye was laid and how finely; the latent moves them gently.
+- **palette**: the ink runs from the palette's shadow to its highlight, the filaments take the
+  mirrored colour (bright on dark ink, dark on bright); ``hue`` (pitch) shifts the positions.
+- **beat** (every band's hits): the ink brightens and climbs towards the highlight.
+- **kick**: the view pushes in and the ink swirls a little further. **snare**: the filaments
+  flare. **hat**: the silk's sheen shimmers.
+- **flow**: the dye drifts and the view turns slowly; the class vector nudges the flow, the
+  dye's bands and the sheen.
 """
 
 from __future__ import annotations
@@ -209,7 +215,7 @@ def _scene_params(variant: float) -> np.ndarray:
 
 class Flow(KernelStyle):
     name = "flow"
-    description = "silky filaments of ink swirled by a flowing liquid, coloured by pitch"
+    description = "silky filaments of ink swirled by a flowing liquid"
     work_pixels = 320 * 320  # smooth along the flow: computed at about this many pixels
 
     kernel = staticmethod(_kernel)

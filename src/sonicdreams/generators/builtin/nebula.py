@@ -1,16 +1,21 @@
-"""``nebula``: glowing gas clouds from domain-warped fractal noise, lit by the class palettes.
+"""``nebula``: glowing gas clouds from domain-warped fractal noise, in the scene's palette.
 
 Fractal noise is read at coordinates pushed around by more noise, twice (domain warping): the
 result folds into billowing clouds with dark dust lanes, and the zero lines of a warped noise
 make thin glowing filaments. The gas is lit from one side (its slope brightens or darkens it),
 its densest parts burn white, and a star field shines through the dark.
 
-- The latent sets the view (where in the noise, how close, turned how far), how hard the gas is
-  warped, how dense and how finely filamented it is, where its bright heart lies and the light's
-  direction.
-- Pulse pushes every latent dimension alike, so the latent's mean is the pulse: each beat makes
-  the gas flare and draws the view in.
-- The classes pick the palette the gas glows in and nudge the warp and the filaments.
+What drives what:
+
+- **scene** (``variant_a/b``, blended by ``mix``) and **latent**: the view (where in the noise,
+  how close, turned how far), how hard the gas is warped, how dense and filamented it is, where
+  its bright heart lies and the light's direction; the latent moves them gently.
+- **palette**: empty space sits in the palette's shadow, dense gas climbs to its highlight;
+  ``hue`` (pitch) shifts the positions a little. A soft knee keeps bright gas coloured.
+- **beat** (every band's hits): the whole cloud flares and climbs towards the highlight.
+- **kick**: the view (and the stars) push in. **snare**: the filaments flare and the warp
+  stirs. **hat**: the stars twinkle.
+- **flow**: the gas drifts and the view turns slowly; the class vector nudges the warp.
 """
 
 from __future__ import annotations
@@ -61,7 +66,7 @@ def _scene_params(variant: float) -> np.ndarray:
 
 class Nebula(ProceduralStyle):
     name = "nebula"
-    description = "glowing nebulae of warped gas and filaments among stars, coloured by pitch"
+    description = "glowing nebulae of warped gas and filaments among stars"
     work_pixels = 320 * 320  # smooth by nature: computed at about this many pixels, then scaled
 
     def frame(self, z: np.ndarray, c: np.ndarray, cue: np.ndarray) -> np.ndarray:
