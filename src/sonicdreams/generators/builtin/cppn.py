@@ -96,7 +96,9 @@ def _net_py(xs, ys, cam, fold, w1, b1, w2, b2, w3, b3, out):
                 s = b1[k]
                 for m in range(_IN):
                     s += feats[m] * w1[m, k]
-                h1[k] = np.tanh(s)
+                # tanh, as a rational curve (a few times cheaper, within 2 % of it)
+                s = min(3.0, max(-3.0, s))
+                h1[k] = s * (27.0 + s * s) / (27.0 + 9.0 * s * s)
             for k in range(_HIDDEN):
                 s = b2[k]
                 for m in range(_HIDDEN):
@@ -162,7 +164,7 @@ _paint = lazy_kernel(_paint_py)
 class CPPN(KernelStyle):
     name = "cppn"
     description = "flowing organic shapes from a coordinate network, in the scene's palette"
-    work_pixels = 384 * 384  # smooth fields, crisp edges: computed at about this many pixels
+    work_pixels = 288 * 288  # smooth fields, crisp edges: computed at about this many pixels
 
     def frame(self, z: np.ndarray, c: np.ndarray, cue: np.ndarray) -> np.ndarray:
         from ._noise import budget_size
