@@ -15,12 +15,8 @@ from sonicdreams.generators.base import Generator
 from sonicdreams.generators.builtin import BUILTIN_STYLES, DEFAULT_STYLE
 
 STYLES = sorted(BUILTIN_STYLES)
-# Styles whose pulse comes from the director's cues and whose colours from its palettes (their
-# own tests check the hits, palettes and scenes): the latent's mean is no pulse for them, the
-# classes only nudge their texture, and the scene (not the latent) makes their biggest changes.
-_CUE_DRIVEN = {"julia", "kaleidoscope"}
-
-
+# Every built-in style is coloured by the scene's palette and hit by the director's cues:
+# their reactions are tested in test_style_cues.py and test_style_julia_kaleidoscope_cues.py.
 
 @pytest.fixture(scope="module", params=STYLES)
 def style(request):
@@ -95,31 +91,6 @@ def test_wide_and_tall_frames_are_not_stretched(name):
     tall = sonicdreams.load_style(name, size=(160, 90)).render(z, c)[0].astype(float)
     middle = np.asarray(Image.fromarray(tall.astype(np.uint8)).resize((50, 90))).astype(float)
     assert np.abs(middle - square[:, 20:70]).mean() < 0.35 * unrelated
-
-
-@pytest.mark.parametrize("name", [s for s in STYLES if s != "cppn" and s not in _CUE_DRIVEN])
-def test_pulse_brightens(name):
-    """Pulse pushes every latent dimension alike; these styles answer with more light (cppn
-    feeds z through its coordinate network, with no brightness rule)."""
-    style = sonicdreams.load_style(name, size=(96, 128))
-    z = latents(3, 8)
-    c = one_hot(4, 3)
-    calm = style.render(z, c).astype(float).mean()
-    beat = style.render(z + np.float32(0.4), c).astype(float).mean()
-    assert beat > calm + 3
-
-
-def test_each_class_shows_on_screen(style):
-    if style.name in _CUE_DRIVEN:
-        pytest.skip("colours come from the director's palette; classes only nudge the texture")
-    z = np.repeat(latents(1, 6), 12, axis=0)
-    frames = style.render(z, np.eye(12, dtype=np.float32)).astype(float)
-    means = frames.mean(axis=(1, 2))  # average colour per class
-    spread = np.abs(means[:, None, :] - means[None, :, :]).sum(axis=-1)
-    distinct = np.abs(frames[:, None] - frames[None, :]).mean(axis=(2, 3, 4))
-    off_diagonal = distinct[~np.eye(12, dtype=bool)]
-    assert off_diagonal.min() > 3, "two pitches give (nearly) the same picture"
-    assert spread.max() > 30
 
 
 @pytest.mark.parametrize("case", ["plus10", "minus10", "zeros", "huge", "classes_zero",

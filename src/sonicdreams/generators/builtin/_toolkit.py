@@ -1,9 +1,14 @@
-"""Shared parts of the built-in styles: latent projections, class palettes, grids, scaling.
+"""Shared parts of the built-in styles: latent projections, cues, palettes, grids, scaling.
 
 Every built-in style reads the 512-d latent through fixed random projections (so a small step
-in ``z`` is a small change of every parameter, and unrelated ``z`` give unrelated images) and
-reads the 12-d class vector as a mix of 12 palettes (so pitch shows as colour). Pulse, which
-pushes every latent dimension alike, moves the parameters along one fixed direction.
+in ``z`` is a small change of every parameter, and unrelated ``z`` give unrelated images).
+
+The director's cues (:data:`sonicdreams.direction.CUES`) are read with :func:`frame_cues`:
+the hits come soft-saturated (:func:`swell`: a strong hit at ``pulse_react`` 0.5 is about
+0.67, at 2 about 1.3, never more than 2, so an intense look is strong but never broken) and the
+colour comes from the scene's palette (:func:`cue_palette`), a ring from deep shadow (0) to
+bright highlight (0.5). ``class_mix``, ``palette_lut`` and ``PALETTES`` (12 pitch palettes mixed
+by weight) are the older way to colour, kept for code that still uses them.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import os
 import threading
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -21,6 +27,12 @@ from ..base import check_batch
 
 __all__ = [
     "Z_DIM",
+    "FrameCues",
+    "frame_cues",
+    "swell",
+    "accent",
+    "cue_palette",
+    "class_nudge",
     "C_DIM",
     "ProceduralStyle",
     "latent_params",
@@ -48,6 +60,96 @@ def _projection(key: str, n_params: int, z_dim: int) -> npt.NDArray[np.float32]:
 def latent_params(z: npt.NDArray[np.float32], n_params: int, *, key: str) -> np.ndarray:
     """``n_params`` numbers per latent, each about N(0, 1) for z ~ N(0, 1) [shape=(..., n)]."""
     return np.asarray(z, dtype=np.float32) @ _projection(key, n_params, z.shape[-1])
+
+
+def swell(x: float) -> float:
+    """A hit cue (0 at rest, about 1 for a strong hit at ``pulse_react`` 0.5) → how far a
+    reaction goes: about linear for small hits, 0.67 at 1, 1.33 at 4, never above 2."""
+    x = max(0.0, float(x)) if np.isfinite(x) else 0.0
+    return x / (1.0 + 0.5 * x)
+
+
+def accent(x: float, knee: float = 0.45) -> float:
+    """A swelled hit with its weak end pressed down (``x³/(x² + knee²)``, an expander): strong
+    hits keep most of their size, the many weak ones (ghost notes, hats leaking into a band)
+    fade, so the picture rests between the beats and reads the strong ones as events."""
+    x = max(0.0, float(x))
+    return x * x * x / (x * x + knee * knee)
+
+
+@dataclass(frozen=True, slots=True)
+class FrameCues:
+    """One frame's cues, ready to draw: hits soft-saturated by :func:`swell`, the rest as
+    the director gave them (clipped to their ranges)."""
+
+    kick: float
+    snare: float
+    hat: float
+    hit: float
+    beat: float
+    """Every band's hits together (kick + snare + half the hats, then swelled): what the eye
+    reads as "the beat" — drive the whole-frame swell (exposure, glow) with it."""
+    energy: float
+    flow: float
+    hue: float
+    mix: float
+    variant_a: float
+    variant_b: float
+    intensity: float
+    palette_a: int
+    palette_b: int
+
+    def variant(self, n: int) -> tuple[int, int]:
+        """The scene's discrete choice out of ``n`` (symmetry, camera) before and after the
+        transition; blend the two pictures by ``mix``."""
+        return (min(n - 1, int(self.variant_a * n)), min(n - 1, int(self.variant_b * n)))
+
+
+def _finite(x: float, lo: float, hi: float, default: float) -> float:
+    x = float(x)
+    return min(hi, max(lo, x)) if np.isfinite(x) else default
+
+
+def frame_cues(cue: npt.NDArray[np.float32]) -> FrameCues:
+    """Read a row of cues (see :data:`sonicdreams.direction.CUES`)."""
+    from ...direction import CUE
+
+    def get(name: str) -> float:
+        return float(cue[CUE[name]])
+
+    return FrameCues(
+        kick=swell(get("kick")), snare=swell(get("snare")), hat=swell(get("hat")),
+        hit=swell(get("hit")),
+        beat=swell(max(0.0, get("kick")) + max(0.0, get("snare")) + 0.5 * max(0.0, get("hat"))),
+        energy=_finite(get("energy"), 0.0, 1.0, 0.5),
+        flow=_finite(get("flow"), -1e5, 1e5, 0.0), hue=_finite(get("hue"), -1.0, 1.0, 0.0),
+        mix=_finite(get("mix"), 0.0, 1.0, 0.0),
+        variant_a=_finite(get("variant_a"), 0.0, 0.999999, 0.0),
+        variant_b=_finite(get("variant_b"), 0.0, 0.999999, 0.0),
+        intensity=_finite(get("intensity"), 0.3, 2.0, 1.0),
+        palette_a=int(_finite(get("palette_a"), 0, 1e6, 0)),
+        palette_b=int(_finite(get("palette_b"), 0, 1e6, 0)))
+
+
+def cue_palette(cue: npt.NDArray[np.float32] | FrameCues) -> npt.NDArray[np.float32]:
+    """The frame's palette: float32 [shape=(256, 3)] in [0, 1], a ring (0 shadow, 0.5
+    highlight, 1 shadow again), moving from the scene's palette to the next one's."""
+    from ...direction import palette_mix
+
+    f = cue if isinstance(cue, FrameCues) else frame_cues(cue)
+    return np.ascontiguousarray(palette_mix(f.palette_a, f.palette_b, f.mix), dtype=np.float32)
+
+
+def class_nudge(c: npt.NDArray[np.float32], texture: npt.NDArray[np.float32]) -> np.ndarray:
+    """The class vector as a small nudge of a style's texture: ``texture`` [shape=(12, n)]
+    weighted by the classes relative to the strongest (zeros for a flat or empty vector)."""
+    w = np.nan_to_num(np.clip(np.asarray(c, dtype=np.float64), 0.0, 1e6))
+    top = w.max() if w.size else 0.0
+    if top <= 1e-9:
+        return np.zeros(texture.shape[1], dtype=np.float32)
+    w = w / top
+    w = w - w.mean()  # a flat chroma (noise) nudges nothing
+    return (w @ texture / np.sqrt(12.0)).astype(np.float32)
 
 
 def class_mix(c: npt.NDArray[np.float32], *, sharpness: float = 3.0) -> npt.NDArray[np.float32]:

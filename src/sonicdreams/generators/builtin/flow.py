@@ -8,12 +8,18 @@ also gathers a fine noise (line-integral convolution), which streaks the ink alo
 like the sheen of silk. Nothing is simulated from frame to frame: the picture is a pure
 function of the latent and the classes.
 
-- The latent sets the view into the water (where, how close, turned how far), the shape of the
-  flow (a blend of two flows), how long the ink has been swirling, where the dye was laid and
-  how finely. A small step of the latent moves each of these a little.
-- Pulse pushes every latent dimension alike, so the latent's mean is the pulse: each beat
-  swirls the ink further and brightens it.
-- The classes pick the palette and nudge the flow, the dye's bands and the sheen.
+What drives what:
+
+- **scene** (``variant_a/b``, blended by ``mix``) and **latent**: the view into the water
+  (where, how close, turned how far), the shape of the flow (a blend of two flows), how long the
+  ink has swirled, where the dye was laid and how finely; the latent moves them gently.
+- **palette**: the ink runs from the palette's shadow to its highlight, the filaments take the
+  mirrored colour (bright on dark ink, dark on bright); ``hue`` (pitch) shifts the positions.
+- **beat** (every band's hits): the ink brightens and climbs towards the highlight.
+- **kick**: the view pushes in and the ink swirls a little further. **snare**: the filaments
+  flare. **hat**: the silk's sheen shimmers.
+- **flow**: the dye drifts and the view turns slowly; the class vector nudges the flow, the
+  dye's bands and the sheen.
 """
 
 from __future__ import annotations
@@ -26,11 +32,13 @@ import numpy.typing as npt
 from ._noise import TEX_SIZE, noise_texture
 from ._toolkit import (
     KernelStyle,
-    class_mix,
+    accent,
+    class_nudge,
+    cue_palette,
+    frame_cues,
     grid,
     latent_params,
     lazy_kernel,
-    palette_lut,
 )
 
 __all__ = ["Flow"]
@@ -42,6 +50,8 @@ _LINE_MEAN = float(np.sqrt(2.0 * np.pi))  # a filament's average over a band, pe
 _FAR = float(TEX_SIZE * 4096)  # texel coordinates are shifted by this (see ``_flow_py``)
 _PAN = 0.2  # how far one unit of the latent moves the view (in tenths of the texture)
 _MOVE = 0.3  # how far one unit of the latent moves the dye, zooms and reshapes the flow
+_SCENE = 1.0  # how far the scene (its variant) sets the view, the flow and the dye
+_LATENT = 0.35  # how far the latent moves them: calm motion next to the hits
 _SPIN = 0.1  # radians the view turns per unit of the latent
 # Each class nudges the flow, the dye and the sheen (besides its palette).
 _CLASS_TEXTURE = np.random.default_rng(19).standard_normal((12, 4)).astype(np.float32)
@@ -88,6 +98,7 @@ def _flow_py(xs, ys, view, field, dye, fine, look, lut, out, band, tone, sheen):
     a, b, ou, ov, dt = view[0], view[1], view[2], view[3], view[4]
     dscale, du, dv, fscale = view[5], view[6], view[7], view[8]
     bands, hue, spread, gloss, bright, width = look[0], look[1], look[2], look[3], look[4], look[5]
+    flare = look[6]
     half_dt = 0.5 * dt
     for i in range(h):
         y = ys[i]
@@ -155,7 +166,7 @@ def _flow_py(xs, ys, view, field, dye, fine, look, lut, out, band, tone, sheen):
             top = dye[r0 + c0] + au * (dye[r0 + c1] - dye[r0 + c0])
             d = top + av * (dye[r1 + c0] + au * (dye[r1 + c1] - dye[r1 + c0]) - top)
             band[i, j] = d * bands
-            tone[i, j] = hue + spread * d
+            tone[i, j] = hue + spread * np.tanh(d)
             sheen[i, j] = acc * (1.0 / _STEPS)
 
     # Second pass: thin anti-aliased filaments where the dye's bands change, ink in between.
@@ -184,22 +195,27 @@ def _flow_py(xs, ys, view, field, dye, fine, look, lut, out, band, tone, sheen):
             silk = 1.0 + gloss * sheen[i, j]
             body = bright * (0.675 + 0.325 * ripple * np.cos(6.283185307 * frac)) * silk
             for ch in range(3):
-                v = (lut[idx, ch] * body * (1.0 - line) + lut[idx2, ch] * line * 1.4 * silk)
-                v *= 255.0
-                if v > 255.0:
-                    v = 255.0
+                v = (lut[idx, ch] * body * (1.0 - line) + lut[idx2, ch] * line * flare * silk)
+                if v > 0.8:  # a soft knee: bright ink blooms instead of clipping
+                    v = 0.8 + 0.2 * np.tanh((v - 0.8) * 5.0)
                 elif v < 0.0:
                     v = 0.0
-                out[i, j, ch] = np.uint8(v)
+                out[i, j, ch] = np.uint8(v * 255.0 + 0.5)
     return out
 
 
 _kernel = lazy_kernel(_flow_py)
 
 
+@lru_cache(maxsize=64)
+def _scene_params(variant: float) -> np.ndarray:
+    """A scene's view into the water, its flow and its dye (the latent then moves them)."""
+    return np.random.default_rng([int(variant * 2**31), 79]).standard_normal(_N_PARAMS)
+
+
 class Flow(KernelStyle):
     name = "flow"
-    description = "silky filaments of ink swirled by a flowing liquid, coloured by pitch"
+    description = "silky filaments of ink swirled by a flowing liquid"
     work_pixels = 320 * 320  # smooth along the flow: computed at about this many pixels
 
     kernel = staticmethod(_kernel)
@@ -209,21 +225,28 @@ class Flow(KernelStyle):
                      size: tuple[int, int]) -> tuple:
         """The arguments of ``_flow_py`` for a frame of ``size`` (output array included)."""
         h, w = size
-        p = np.clip(latent_params(z, _N_PARAMS, key=Flow.name), -6.0, 6.0).astype(np.float64)
-        pulse = float(np.tanh(3.0 * np.mean(z, dtype=np.float64)))
-        mix = class_mix(c)
-        ct = (mix @ _CLASS_TEXTURE).astype(np.float64)
+        f = frame_cues(cue)
+        kick, snare, hat = accent(f.kick), accent(f.snare), accent(f.hat, 0.6)
+        beat = accent(f.beat)
+        beat = 0.9 * np.tanh(beat / 0.9)  # the loudest hits swell, never cut
+        base = (1.0 - f.mix) * _scene_params(f.variant_a) + f.mix * _scene_params(f.variant_b)
+        p = _SCENE * base + _LATENT * np.clip(
+            latent_params(z, _N_PARAMS, key=Flow.name), -6.0, 6.0).astype(np.float64)
+        ct = class_nudge(c, _CLASS_TEXTURE).astype(np.float64)
 
-        scale = TEX_SIZE * 0.15 * np.exp(0.3 * np.tanh(_MOVE * p[0]))
-        angle = _SPIN * p[1]
+        # The view: placed by the scene and the latent, pushed in by the kick.
+        scale = TEX_SIZE * 0.15 * np.exp(0.3 * np.tanh(_MOVE * p[0]) - 0.08 * kick)
+        angle = _SPIN * p[1] + 0.015 * f.flow
         move = TEX_SIZE * 0.1 * _MOVE
         pan = TEX_SIZE * 0.1 * _PAN
         mixing = 0.35 * p[2] + 0.3 * ct[0]
-        travel = TEX_SIZE * 0.13 * np.exp(0.3 * np.tanh(0.5 * p[3]) + 0.25 * pulse)
+        # How long the ink has swirled: the kick swirls it a little further.
+        travel = TEX_SIZE * 0.13 * np.exp(0.3 * np.tanh(0.5 * p[3]) + 0.12 * kick)
         view = np.array([
             scale * np.cos(angle), scale * np.sin(angle), pan * p[4], pan * p[5],
             travel / _STEPS,  # dt: the mean speed is one texel per unit of time
-            0.8, move * p[6], move * p[7],  # the dye: its scale and where it was laid
+            # the dye: its scale and where it was laid (drifting slowly with the flow)
+            0.8, move * p[6] + 1.2 * f.flow, move * p[7] - 0.8 * f.flow,
             1.2,  # the sheen's noise: finer than the dye
         ], dtype=np.float64)
         flows = _flows()
@@ -231,16 +254,18 @@ class Flow(KernelStyle):
         field += flows[..., 2:] * np.float32(np.sin(mixing))
         look = np.array([
             2.2 * np.exp(0.25 * np.tanh(0.5 * p[8]) + 0.15 * ct[1]),  # dye bands
-            0.2 * p[9],  # hue
-            0.25 + 0.05 * ct[2],  # colour change per unit of dye
-            0.35 + 0.1 * ct[3],  # sheen
-            0.95 * (1.0 + 0.3 * pulse),  # brightness
+            # where the ink sits in the palette (shadow 0 … highlight 0.5) and the pitch's hue
+            0.25 + 0.03 * np.tanh(p[9]) + f.hue + 0.03 * snare + 0.06 * beat,
+            0.24 + 0.03 * ct[2],  # palette travel per unit of dye
+            0.3 + 0.05 * ct[3] + 0.3 * hat,  # sheen: the hats make the silk shimmer
+            0.95 * (1.0 + 0.18 * beat),  # brightness: the beat's swell
             0.035,  # filament width, in bands
+            1.3 * (1.0 + 0.9 * snare),  # filament glow: the snare's flare
         ], dtype=np.float64)
         x, y = grid(h, w)
         xs = np.ascontiguousarray(x[0], dtype=np.float64)
         ys = np.ascontiguousarray(y[:, 0], dtype=np.float64)
-        lut = np.ascontiguousarray(palette_lut(mix, gain=1.0), dtype=np.float64)
+        lut = np.ascontiguousarray(cue_palette(f), dtype=np.float64)
         img = np.empty((h, w, 3), dtype=np.uint8)
         scratch = [np.empty((h, w), dtype=np.float32) for _ in range(3)]
         return (xs, ys, view, field.ravel(), *_dyes(), look, lut, img, *scratch)

@@ -1,19 +1,26 @@
-"""``nebula``: glowing gas clouds from domain-warped fractal noise, lit by the class palettes.
+"""``nebula``: glowing gas clouds from domain-warped fractal noise, in the scene's palette.
 
 Fractal noise is read at coordinates pushed around by more noise, twice (domain warping): the
 result folds into billowing clouds with dark dust lanes, and the zero lines of a warped noise
 make thin glowing filaments. The gas is lit from one side (its slope brightens or darkens it),
 its densest parts burn white, and a star field shines through the dark.
 
-- The latent sets the view (where in the noise, how close, turned how far), how hard the gas is
-  warped, how dense and how finely filamented it is, where its bright heart lies and the light's
-  direction.
-- Pulse pushes every latent dimension alike, so the latent's mean is the pulse: each beat makes
-  the gas flare and draws the view in.
-- The classes pick the palette the gas glows in and nudge the warp and the filaments.
+What drives what:
+
+- **scene** (``variant_a/b``, blended by ``mix``) and **latent**: the view (where in the noise,
+  how close, turned how far), how hard the gas is warped, how dense and filamented it is, where
+  its bright heart lies and the light's direction; the latent moves them gently.
+- **palette**: empty space sits in the palette's shadow, dense gas climbs to its highlight;
+  ``hue`` (pitch) shifts the positions a little. A soft knee keeps bright gas coloured.
+- **beat** (every band's hits): the whole cloud flares and climbs towards the highlight.
+- **kick**: the view (and the stars) push in. **snare**: the filaments flare and the warp
+  stirs. **hat**: the stars twinkle.
+- **flow**: the gas drifts and the view turns slowly; the class vector nudges the warp.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 
@@ -29,17 +36,20 @@ from ._noise import (
 )
 from ._toolkit import (
     ProceduralStyle,
-    class_mix,
+    accent,
+    class_nudge,
+    cue_palette,
+    frame_cues,
     grid,
     latent_params,
-    palette_lut,
     resize_rgb,
 )
 
 __all__ = ["Nebula"]
 
 _N_PARAMS = 16
-_MOVE = 0.6  # how far one unit of the latent moves the view and the gas
+_SCENE = 1.0  # how far the scene (its variant) places the view and shapes the gas
+_MOVE = 0.55  # how far the latent moves them: calm motion next to the hits
 _SPIN = 0.2  # radians the view turns per unit of the latent
 _RELIEF = 2  # pixels over which the gas's slope is taken (a halo of rows around each block)
 _MAX_STARS = 40000
@@ -48,34 +58,51 @@ _PIXELS_PER_STAR = 700  # about one star per this many pixels of the frame
 _CLASS_TEXTURE = np.random.default_rng(11).standard_normal((12, 3)).astype(np.float32)
 
 
+@lru_cache(maxsize=64)
+def _scene_params(variant: float) -> np.ndarray:
+    """A scene's place in the noise and the shape of its gas (the latent then moves them)."""
+    return np.random.default_rng([int(variant * 2**31), 78]).standard_normal(_N_PARAMS)
+
+
 class Nebula(ProceduralStyle):
     name = "nebula"
-    description = "glowing nebulae of warped gas and filaments among stars, coloured by pitch"
+    description = "glowing nebulae of warped gas and filaments among stars"
     work_pixels = 320 * 320  # smooth by nature: computed at about this many pixels, then scaled
 
     def frame(self, z: np.ndarray, c: np.ndarray, cue: np.ndarray) -> np.ndarray:
         h, w = budget_size(self.size, self.work_pixels)
-        p = np.clip(latent_params(z, _N_PARAMS, key=self.name), -6.0, 6.0)
-        pulse = float(np.tanh(3.0 * np.mean(z, dtype=np.float64)))
-        mix = class_mix(c)
-        ct = mix @ _CLASS_TEXTURE
-        table = palette_table(palette_lut(mix, gain=1.0))
+        f = frame_cues(cue)
+        kick, snare, hat = accent(f.kick), accent(f.snare), accent(f.hat, 0.6)
+        beat = accent(f.beat)
+        beat = 0.9 * np.tanh(beat / 0.9)  # the loudest hits swell, never cut
+        base = (1.0 - f.mix) * _scene_params(f.variant_a) + f.mix * _scene_params(f.variant_b)
+        p = _SCENE * base + _MOVE * np.clip(latent_params(z, _N_PARAMS, key=self.name),
+                                            -6.0, 6.0)
+        ct = class_nudge(c, _CLASS_TEXTURE)
+        table = palette_table(cue_palette(f))
         x, y = grid(h, w)
 
-        # The view: texel coordinates of each pixel (turned, zoomed, placed by the latent).
-        scale = TEX_SIZE * 0.2 * np.exp(0.35 * np.tanh(_MOVE * p[0]) - 0.12 * pulse)
-        angle = _SPIN * p[1]
+        # The view: texel coordinates of each pixel (turned, zoomed, placed by the scene and
+        # the latent, drifting with the flow, pushed in by the kick).
+        scale = TEX_SIZE * 0.2 * np.exp(0.35 * np.tanh(0.6 * p[0]) - 0.1 * kick)
+        angle = _SPIN * p[1] + 0.02 * f.flow
         view = np.float32([np.cos(angle) * scale, np.sin(angle) * scale])
-        off = np.float32(TEX_SIZE * 0.1 * _MOVE) * p[2:8].astype(np.float32)
+        off = np.float32(TEX_SIZE * 0.06) * p[2:8].astype(np.float32)
+        off[0:2] += np.float32(5.0 * f.flow)  # the gas's slow drift
+        off[4:6] -= np.float32(3.0 * f.flow)
         look = dict(
-            view=view, off=off, pulse=pulse, table=table,
-            warp1=np.float32(TEX_SIZE * 0.07 * (1 + 0.4 * np.tanh(_MOVE * p[8] + 0.5 * ct[0]))),
-            warp2=np.float32(TEX_SIZE * 0.05 * (1 + 0.4 * np.tanh(_MOVE * p[9] + 0.5 * ct[1]))),
-            density=np.float32(0.45 * np.tanh(_MOVE * p[10]) + 0.05),
-            sharp=np.float32(10.0 + 4.0 * np.tanh(_MOVE * p[11] + 0.5 * ct[2])),
+            view=view, off=off, table=table,
+            warp1=np.float32(TEX_SIZE * 0.07 * (1 + 0.4 * np.tanh(0.6 * p[8] + 0.5 * ct[0]))),
+            warp2=np.float32(TEX_SIZE * 0.05 * (1 + 0.4 * np.tanh(0.6 * p[9] + 0.5 * ct[1]))
+                             * (1.0 + 0.15 * snare)),
+            density=np.float32(0.3 * np.tanh(0.6 * p[10]) - 0.05),
+            sharp=np.float32(10.0 + 4.0 * np.tanh(0.6 * p[11] + 0.5 * ct[2])),
             heart=(np.float32(0.6 * np.tanh(0.5 * p[12])), np.float32(0.5 * np.tanh(0.5 * p[13]))),
             light=(float(np.cos(p[14])), float(np.sin(p[14]))),
-            hue=np.float32(0.2 * p[15]),
+            hue=np.float32(0.08 * np.tanh(p[15]) + f.hue + 0.03 * snare),
+            gain=np.float32(1.0 + 0.22 * beat),  # the beat: the whole cloud flares
+            lift=np.float32(0.06 * beat),  # … and climbs towards the palette's highlight
+            flare=np.float32(1.0 + 1.6 * snare),  # the snare: filaments flare
         )
         img = np.empty((h, w, 3), dtype=np.uint8)
         for r0, r1 in row_blocks(h, w):
@@ -83,11 +110,11 @@ class Nebula(ProceduralStyle):
             a0, a1 = max(0, r0 - _RELIEF), min(h, r1 + _RELIEF)
             img[r0:r1] = self._rows(x[a0:a1], y[a0:a1], r0 - a0, a1 - r1, **look)
         img = resize_rgb(img, self.size)
-        return self._stars(img, p, pulse)
+        return self._stars(img, p, kick, hat)
 
     @staticmethod
-    def _rows(x, y, top, bottom, *, view, off, pulse, table, warp1, warp2, density, sharp,
-              heart, light, hue) -> np.ndarray:
+    def _rows(x, y, top, bottom, *, view, off, table, warp1, warp2, density, sharp,
+              heart, light, hue, gain, lift, flare) -> np.ndarray:
         """Rows of the frame, uint8 RGB, for grid rows with ``top`` and ``bottom`` halo rows."""
         f32 = np.float32
         u = view[0] * x - view[1] * y
@@ -138,30 +165,35 @@ class Nebula(ProceduralStyle):
         fil += wisps
         dust = smoothstep(0.3, 1.2, strand * f32(0.7) + rr * f32(0.5) - qi * f32(0.3))
 
-        t = gas * f32(0.3) + qi * f32(0.12) + rr * f32(0.1) + hue
-        col = lookup(table, t)  # the gas's own colour
-        col2 = lookup(table, t + f32(0.4))  # filaments and haze in another colour
-        glow = gas * gas
-        glow *= f32(2.7 * (1.0 + 0.6 * pulse))
-        dust *= f32(-0.85)
+        # Where the gas sits in the palette: empty space in the shadow, dense gas climbing to
+        # the highlight (dust lanes hold it back), the warp's eddies shifting it a little.
+        dust *= f32(-0.55)
         dust += f32(1.0)
-        glow *= dust
-        glow *= relief
-        col *= glow[..., None]
-        fil *= f32(1.8 * (1.0 + 0.8 * pulse))
-        fil += smoothstep(-1.0, 1.5, qi) * f32(0.12)
+        t = gas * dust
+        t *= f32(0.44)
+        t += lift * gas
+        t += qi * f32(0.03)
+        t += hue
+        np.clip(t, 0.0, 0.5, out=t)
+        col = lookup(table, t)  # the gas's own colour
+        col2 = lookup(table, t * f32(0.5) + f32(0.2))  # filaments: the palette's mid colours
+        relief *= f32(0.35)
+        relief += f32(0.65)
+        relief *= gain
+        col *= relief[..., None]
+        fil *= f32(0.9) * flare
+        fil += smoothstep(-1.0, 1.5, qi) * f32(0.05)
         col2 *= fil[..., None]
         col += col2
-        hot = gas * gas
-        hot *= hot
-        hot *= hot
-        hot *= f32(0.5)
-        col += hot[..., None]  # white-hot cores
-        # Tone map: bright gas saturates towards white instead of clipping.
-        np.negative(col, out=col)
-        np.exp(col, out=col)
-        col *= f32(-255.0)
-        col += f32(255.0)
+        # A soft knee: the brightest gas blooms instead of clipping, and keeps its colour.
+        over = col - f32(0.8)
+        np.maximum(over, 0.0, out=over)
+        over *= f32(5.0)
+        np.tanh(over, out=over)
+        over *= f32(0.2)
+        np.minimum(col, f32(0.8), out=col)
+        col += over
+        col *= f32(255.0)
         return col[..., :3].astype(np.uint8)
 
     def _star_catalogue(self):
@@ -180,7 +212,7 @@ class Nebula(ProceduralStyle):
             cat = self._catalogue = (np.float32(half), pos, mag, tint, phase)
         return cat
 
-    def _stars(self, img: np.ndarray, p: np.ndarray, pulse: float) -> np.ndarray:
+    def _stars(self, img: np.ndarray, p: np.ndarray, kick: float, hat: float) -> np.ndarray:
         """A fixed star field, drawn at full size, turning and zooming with the view (less:
         it is farther away). Stars only show where the gas is darker than they are."""
         half, pos, mag, tint, phase = self._star_catalogue()
@@ -188,23 +220,34 @@ class Nebula(ProceduralStyle):
             return img
         img = img if img.flags.writeable else img.copy()
         h, w = self.size
-        drift = np.float32(0.15 * _MOVE) * p[2:4].astype(np.float32)
+        drift = np.float32(0.05) * p[2:4].astype(np.float32)
         world = np.mod(pos + drift + half, 2 * half) - half
-        zoom = np.float32(np.exp(0.2 * np.tanh(_MOVE * p[0]) - 0.05 * pulse))
+        zoom = np.float32(np.exp(0.2 * np.tanh(0.6 * p[0]) - 0.04 * kick))
         angle = np.float32(-_SPIN * p[1])
         ca, sa = np.cos(angle) * zoom, np.sin(angle) * zoom
         sx = ca * world[:, 0] - sa * world[:, 1]
         sy = sa * world[:, 0] + ca * world[:, 1]
-        col = np.round(sx * np.float32(h / 2) + np.float32(w / 2 - 0.5)).astype(np.int32)
-        row = np.round(sy * np.float32(h / 2) + np.float32(h / 2 - 0.5)).astype(np.int32)
-        twinkle = 0.75 + 0.25 * np.sin(phase + np.float32(3.0) * p[1])
-        value = (40.0 + 215.0 * mag * twinkle)[:, None] * tint
-        for dr, dc, k in ((0, 0, 1.0), (1, 0, 0.35), (-1, 0, 0.35), (0, 1, 0.35), (0, -1, 0.35)):
-            sel = (mag > 0.3) if k < 1.0 else slice(None)  # the brightest stars get a cross
-            rr, cc, vv = row[sel] + dr, col[sel] + dc, value[sel] * np.float32(k)
-            inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
-            rr, cc, vv = rr[inside], cc[inside], vv[inside].astype(np.uint8)
-            img[rr, cc] = np.maximum(img[rr, cc], vv)
+        # Each star is spread over its 2×2 nearest pixels by its sub-pixel position, so a
+        # slowly moving star glides instead of hopping from pixel to pixel.
+        fx = sx * np.float32(h / 2) + np.float32(w / 2 - 0.5)
+        fy = sy * np.float32(h / 2) + np.float32(h / 2 - 0.5)
+        col = np.floor(fx).astype(np.int32)
+        row = np.floor(fy).astype(np.int32)
+        ax = (fx - col)[:, None]
+        ay = (fy - row)[:, None]
+        twinkle = (0.7 + 0.2 * np.sin(phase + np.float32(3.0) * p[1])) * np.float32(1.0 + 0.5 * hat)
+        value = np.minimum((40.0 + 215.0 * mag * twinkle)[:, None] * tint, 255.0)
+        big = mag > 0.3  # the brightest stars get a cross
+        taps = [(0, 0, 1.0, slice(None))] + [(dr, dc, 0.35, big) for dr, dc in
+                                               ((1, 0), (-1, 0), (0, 1), (0, -1))]
+        for dr, dc, k, sel in taps:
+            for oy, ox in ((0, 0), (0, 1), (1, 0), (1, 1)):
+                wgt = (ay[sel] if oy else 1 - ay[sel]) * (ax[sel] if ox else 1 - ax[sel])
+                rr, cc = row[sel] + dr + oy, col[sel] + dc + ox
+                vv = value[sel] * (np.float32(k) * wgt)
+                inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
+                rr, cc, vv = rr[inside], cc[inside], vv[inside].astype(np.uint8)
+                img[rr, cc] = np.maximum(img[rr, cc], vv)
         return img
 
 
