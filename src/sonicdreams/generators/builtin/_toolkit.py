@@ -87,8 +87,8 @@ class FrameCues:
     hat: float
     hit: float
     beat: float
-    """Every band's hits together (kick + snare + half the hats, then swelled): what the eye
-    reads as "the beat" — drive the whole-frame swell (exposure, glow) with it."""
+    """Every percussive onset (the director's ``hit``), swelled: what the eye reads as "the
+    beat" — drive the whole-frame swell (exposure, glow) with it."""
     energy: float
     flow: float
     hue: float
@@ -120,7 +120,7 @@ def frame_cues(cue: npt.NDArray[np.float32]) -> FrameCues:
     return FrameCues(
         kick=swell(get("kick")), snare=swell(get("snare")), hat=swell(get("hat")),
         hit=swell(get("hit")),
-        beat=swell(max(0.0, get("kick")) + max(0.0, get("snare")) + 0.5 * max(0.0, get("hat"))),
+        beat=swell(1.3 * max(0.0, get("hit"))),
         energy=_finite(get("energy"), 0.0, 1.0, 0.5),
         flow=_finite(get("flow"), -1e5, 1e5, 0.0), hue=_finite(get("hue"), -1.0, 1.0, 0.0),
         mix=_finite(get("mix"), 0.0, 1.0, 0.0),
