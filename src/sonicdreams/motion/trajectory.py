@@ -40,6 +40,7 @@ _EMA_AT_REFERENCE = 0.75  # pulse and motion smoothing per frame at REFERENCE_FP
 _MOTION_PER_SECOND = 20.0  # motion step per frame = motion_react * 20 / fps
 _RANDOMNESS_PERIOD_S = 4.0  # motion randomness factors are redrawn this often
 _N_PITCHES = 12
+_DIRECTED_MOTION_SMOOTHING_S = 0.5  # a directed style's walk follows the loudness over this
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +182,8 @@ def _plan(features, s: RenderSettings, *, z_dim: int, c_dim: int, direction=None
     times = frame_times(int(features.n_frames), fps)
     keys_rng, walk_rng, class_rng = random_streams(s.seed)
     walk = _NoiseWalk(features, s.update(pulse_react=0.0) if directed else s,
-                      z_dim=z_dim, times=times, keys_rng=keys_rng, walk_rng=walk_rng)
+                      z_dim=z_dim, times=times, keys_rng=keys_rng, walk_rng=walk_rng,
+                      motion_smoothing_s=_DIRECTED_MOTION_SMOOTHING_S if directed else 0.0)
     track = _ClassTrack(features, s, c_dim=c_dim, times=times, rng=class_rng)
     if c_dim and s.classes is None:
         s = s.update(classes=track.class_ids)
@@ -288,7 +290,8 @@ class _NoiseWalk:
     """
 
     def __init__(self, features, s: RenderSettings, *, z_dim: int, times: np.ndarray,
-                 keys_rng: np.random.Generator, walk_rng: np.random.Generator) -> None:
+                 keys_rng: np.random.Generator, walk_rng: np.random.Generator,
+                 motion_smoothing_s: float = 0.0) -> None:
         n_keys = kf.keyframe_count(features.duration_s, s.speed_fpm)
         keys = random_keys(keys_rng, n_keys, z_dim, s.truncation)
         key_times = kf.keyframe_times(n_keys, features.duration_s)
@@ -315,6 +318,12 @@ class _NoiseWalk:
                                  * features.role_envelope(
             "motion", percussive=s.motion_percussive, harmonic=s.motion_harmonic,
             times=tick_times, how="mean"), dtype=np.float64)
+        if motion_smoothing_s > 0 and len(self.motion) > 1:
+            from scipy.ndimage import gaussian_filter1d
+
+            # The same distance, without bursts: the hits are the style's events, not the walk's.
+            self.motion = gaussian_filter1d(self.motion, motion_smoothing_s * REFERENCE_FPS,
+                                            mode="nearest")
         self.motion_react = float(s.motion_react)
         self.bound = 2.0 * s.truncation
         self.z_dim = z_dim
