@@ -524,14 +524,15 @@ class RenderSettings:
         None, "flash follows the percussive part or, if false, the full mix",
         _optional(_bool), group="effects", lsd=True, default_text="true when the effect is on")
     zoom_strength: float | None = option(
-        None, "zoom pulse on beats", _optional(_number(0, 1)), group="effects")
+        None, "zoom pulse on the kicks", _optional(_number(0, 1)), group="effects",
+        looks={"calm": None, "intense": 0.25, "original": None})
     hue_strength: float | None = option(
         None, "hue shift with the harmonic loudness", _optional(_number(0, 1)),
         group="effects")
     rgb_split_strength: float | None = option(
-        None, "red/blue split on onsets", _optional(_number(0, 1)), group="effects")
+        None, "red/blue split on the snares", _optional(_number(0, 1)), group="effects")
     shake_strength: float | None = option(
-        None, "camera shake on beats", _optional(_number(0, 1)), group="effects")
+        None, "camera shake on the kicks", _optional(_number(0, 1)), group="effects")
     # -- output -------------------------------------------------------------------------------
     width: int | None = option(
         None, "video width in pixels", _optional(_number(16, 8192, integer=True)),
