@@ -312,3 +312,18 @@ def test_a_render_with_a_style_per_scene(tmp_path):
     with av.open(str(out)) as video:
         frames = [f.to_ndarray(format="rgb24") for f in video.decode(video=0)]
     assert len(frames) == 72
+
+
+def test_still_frames_are_the_frames_of_the_video(tmp_path, excerpt):
+    import av
+
+    out = tmp_path / "v.mkv"  # ffv1: lossless up to the colour conversion (4:2:0 chroma)
+    options = dict(style="kaleidoscope", width=64, height=48, fps=12, duration=3, seed=2)
+    sonicdreams.render(excerpt, out, codec="ffv1", **options)
+    with av.open(str(out)) as video:
+        frames = [f.to_ndarray(format="rgb24").astype(int) for f in video.decode(video=0)]
+    stills = sonicdreams.still_frames(excerpt, [0.5, 2.25], **options).astype(int)
+    assert stills.shape == (2, 48, 64, 3)
+    for still, k in zip(stills, (6, 27), strict=True):
+        assert np.abs(still - frames[k]).mean() < 2  # the same frame …
+        assert np.abs(still - frames[k]).mean() < 0.2 * np.abs(still - frames[k + 2]).mean()
