@@ -161,13 +161,13 @@ def _cardioid(t: float) -> tuple[complex, complex]:
 def _soft(x: float) -> float:
     """A hit cue (0 at rest, about 1 on a strong hit, more at a high pulse_react) → 0 … 1.
 
-    A cubic expander below and a soft limit above: faint onsets and the swells' tails stay
-    near 0 (the picture is calm between hits instead of twitching at every small onset, and
-    a swell's end fades fast), a strong hit (1) gives 0.4 and a cue of 4 (pulse_react 2)
-    about 0.8, never 1.
+    A soft knee below and a soft limit above: faint onsets (below 0.2) and the swells' tails
+    give nothing, so the picture is calm between hits instead of twitching at every small
+    onset; a strong hit (1) gives about 0.37 and a cue of 4 (pulse_react 2) about 0.8,
+    never 1.
     """
-    x = max(0.0, float(x))
-    g = x * x * x / (x * x + 0.5)
+    x = max(0.0, float(x) - 0.2)
+    g = x * x / (x + 0.3)
     return g / (1.0 + g)
 
 
