@@ -253,6 +253,6 @@ class Kaleidoscope(ProceduralStyle):
         light *= f32(0.55) + f32(0.7) * tint
         light *= lead
         light *= backlight_all[win]
-        light *= f32(0.8 + 0.8 * light_hit + 0.15 * kick)
+        light *= f32(0.95 + 1.0 * light_hit + 0.15 * kick)
         col *= light[..., None]
         return col[:col.shape[0] - extra]
