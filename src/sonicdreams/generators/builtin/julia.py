@@ -3,13 +3,15 @@
 Each pixel is a starting point ``w`` of the map ``w → w² + k`` (``k`` is the fractal's complex
 parameter; the contract's ``c`` is the class vector). Points that run away are coloured by how
 fast they do, counted continuously (the fractional escape time, so no bands): far from the set
-they sit in the palette's shadow, closer in they climb towards its highlight. Points that stay
+they are a dark but saturated glow of the palette's lower half (brightest at the frame's
+centre, darkest in its corners), closer in they climb towards its highlight. Points that stay
 are the set's interior, in the palette's middle tones, shaded by how close their orbit passes
 to the origin (an orbit trap). The set's rim glows: a distance estimate tells how many pixels
 away the set is, and within a pixel or two every point takes the rim's colour, so the detail
 finer than a pixel (a Julia set has detail at every scale) glows instead of flickering. Frames
 are computed at up to twice the output's resolution (within the pixel budget) and scaled
-down, so thin filaments do not shimmer as they move.
+down, so thin filaments do not shimmer as they move. Highlights roll off below white keeping
+their hue, so a swell saturates instead of washing out.
 
 What drives what (see :data:`sonicdreams.direction.CUES`):
 
@@ -17,12 +19,16 @@ What drives what (see :data:`sonicdreams.direction.CUES`):
   the Mandelbrot set (rabbits, spirals, dendrites, seahorses), the view's turn and zoom; in a
   transition both scenes' sets are drawn and crossfaded with the eased ``mix``, so the
   picture never cuts. The palette (``palette_a``/``palette_b``) is the scene's.
-- **Latent** ``z``: a small walk of ``k`` around the scene's place, the zoom, turn and centre.
-- **flow**: a slow continuous turn of the view.
-- **hit** (kicks and snares): exposure and the halo around the set swell (the whole frame
-  brightens, then decays with the cue). **kick**: a push of the view towards the centre.
-  **snare**: the colours climb towards the palette's highlight and the rim flares.
-  **hat**: a shimmer of the escape bands.
+- **Latent** ``z``: a small walk of ``k`` around the scene's place, the zoom, turn and centre
+  (kept small, so the set's share of the frame, and with it the mix of colours, stays steady
+  within a scene).
+- **flow**: a slow continuous turn of the view and a slow sway of ``k``.
+- **hit** (every percussive onset): exposure and the halo around the set swell (the whole
+  frame brightens, then decays with the cue). Every band's cue passes a soft knee: faint
+  onsets and the swells' tails give nothing, so quiet frames stay still.
+  **kick**: the halo widens and the view leans in a little. **snare**: the colours climb
+  towards the palette's highlight and the rim flares. **hat**: a faint shimmer of the escape
+  bands.
 - **hue**: shifts the colours along the palette. **energy**: the halo's resting width.
 - The classes ``c`` nudge ``k``, the colour bands and the interior's texture a little.
 """
@@ -108,10 +114,10 @@ def _julia_py(xs, ys, view, k, look, lut, rim_rgb, out):
                 # The background is lit: a dark but saturated glow of the palette's lower
                 # half, brightest at the frame's centre, climbing towards the highlight near
                 # the set; faint bands.
-                tone = (hue + push + bg + bg_glow * np.exp(-0.8 * (x * x + y * y))
-                        + 0.24 * near * near
+                tone = (hue + push + bg + 0.24 * near * near
                         + 0.04 * np.sin(6.283185307 * (bands * np.log(nu) + phase)))
-                shade = 0.8 + 0.2 * near
+                lit = 0.35 + bg_glow * np.exp(-0.8 * (x * x + y * y))
+                shade = lit + (1.0 - lit) * near
                 # Within a pixel or two of the set the colour becomes the rim's own: the set's
                 # finest detail, smaller than a pixel, glows instead of flickering.
                 edge = np.exp(-dist * rim_px)
@@ -254,10 +260,10 @@ class Julia(KernelStyle):
             0.2 + 0.03 * np.tanh(0.5 * p[9]) - 0.06 * camera,  # interior's place in the palette
             4.0,  # how soon the interior's own colour gives way to the rim's near the rim
             0.9 + 0.4 * hit,  # exposure
-            0.03 * hat,  # the escape bands' phase: a faint shimmer on the hats
+            0.06 * hat,  # the escape bands' phase: a faint shimmer on the hats
             0.05 * snare,  # colours climb towards the highlight on a snare
-            0.09,  # the background's place in the palette (dark, saturated)
-            0.08,  # how much brighter the background glows at the frame's centre
+            0.1,  # the background's place in the palette (dark, saturated)
+            0.4,  # how much brighter the background glows at the frame's centre
         ], dtype=np.float64)
         rim_rgb = np.clip(lut[int(255.999 * ((hue + 0.38) % 1.0))] * (0.95 + 0.35 * snare),
                           0.0, 1.0)

@@ -13,12 +13,15 @@ What drives what (see :data:`sonicdreams.direction.CUES`):
   growing with ``mix`` until it fills the frame on the downbeat: no jump, no ghost. The
   palette (``palette_a``/``palette_b``) is the scene's.
 - **Latent** ``z``: where the glass lies, how finely it is cut and how it is warped (each unit
-  moves it by less than a piece, so the slow latent walk never jumps).
+  moves it by a fraction of a piece, so the slow latent walk never jumps and the change
+  between hits stays small).
 - **flow**: the mirrors turn and the glass slides, slowly and continuously.
-- **hit** (every band, kicks and snares most): the light behind the glass swells.
-  **kick**: a zoom into the glass. **snare**: the rims of the pieces flare.
-  **hat**: a faint shimmer of the light.
-- **hue**: shifts the glass along the palette.
+- **hit** (every percussive onset): the light behind the glass swells (the whole frame
+  brightens, no zoom, so the edges stay put). Every band's cue passes a soft knee: faint
+  onsets and the swells' tails give nothing. **kick**: a little more light.
+  **snare**: the rims of the pieces flare. **hat**: a faint shimmer of the light.
+- **hue**: shifts the glass along the palette (the pieces' places in the palette barely move
+  with the latent, so a scene keeps its mix of colours).
 - The classes ``c`` nudge the cut of the glass a little.
 """
 
@@ -48,7 +51,7 @@ from ._toolkit import (
 __all__ = ["Kaleidoscope"]
 
 _N_PARAMS = 12
-_MOVE = 0.03  # how far one unit of the latent moves the glass (see the module's docstring)
+_MOVE = 0.04  # how far one unit of the latent moves the glass (see the module's docstring)
 _SPIN = 0.03  # radians the mirrors turn per unit of the latent
 _FLOW_SPIN = 0.012  # radians the mirrors turn per unit of the flow cue
 _FLOW_SLIDE = 0.12  # texels the glass slides per unit of the flow cue
@@ -246,7 +249,7 @@ class Kaleidoscope(ProceduralStyle):
         np.minimum(da, db, out=da)
         light = smoothstep(0.3, 0.06, da)
         light *= f32(0.45 + 0.5 * snare)  # the rims flare on a snare
-        light += f32(0.8) + f32(0.12 + 0.08 * hat) * q.real
+        light += f32(0.8) + f32(0.12 + 0.25 * hat) * q.real
         tint = ia * f32(0.4142)
         tint += ib * f32(0.7320)
         tint -= np.floor(tint)
