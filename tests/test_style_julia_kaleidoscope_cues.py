@@ -46,7 +46,8 @@ def test_a_hit_brightens_the_frame_and_more_pulse_brightens_more(style):
         assert luma[1] - luma[0] < 0.25 * (luma[2] - luma[0]), luma  # a faint onset: little
         assert 6 < luma[2] - luma[0] < 40, luma  # a strong hit: visible, not a cut
         assert luma[3] > luma[2] + 2, luma
-        assert luma[3] - luma[0] < 2.5 * (luma[2] - luma[0]), luma
+        # Saturating: four times the cue gives well under four times the swell.
+        assert luma[3] - luma[0] < 3.0 * (luma[2] - luma[0]), luma
 
 
 def test_each_band_answers_on_its_own(style):

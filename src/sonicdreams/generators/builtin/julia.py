@@ -3,13 +3,15 @@
 Each pixel is a starting point ``w`` of the map ``w → w² + k`` (``k`` is the fractal's complex
 parameter; the contract's ``c`` is the class vector). Points that run away are coloured by how
 fast they do, counted continuously (the fractional escape time, so no bands): far from the set
-they sit in the palette's shadow, closer in they climb towards its highlight. Points that stay
+they are a dark but saturated glow of the palette's lower half (brightest at the frame's
+centre, darkest in its corners), closer in they climb towards its highlight. Points that stay
 are the set's interior, in the palette's middle tones, shaded by how close their orbit passes
 to the origin (an orbit trap). The set's rim glows: a distance estimate tells how many pixels
 away the set is, and within a pixel or two every point takes the rim's colour, so the detail
 finer than a pixel (a Julia set has detail at every scale) glows instead of flickering. Frames
 are computed at up to twice the output's resolution (within the pixel budget) and scaled
-down, so thin filaments do not shimmer as they move.
+down, so thin filaments do not shimmer as they move. Highlights roll off below white keeping
+their hue, so a swell saturates instead of washing out.
 
 What drives what (see :data:`sonicdreams.direction.CUES`):
 
@@ -17,12 +19,16 @@ What drives what (see :data:`sonicdreams.direction.CUES`):
   the Mandelbrot set (rabbits, spirals, dendrites, seahorses), the view's turn and zoom; in a
   transition both scenes' sets are drawn and crossfaded with the eased ``mix``, so the
   picture never cuts. The palette (``palette_a``/``palette_b``) is the scene's.
-- **Latent** ``z``: a small walk of ``k`` around the scene's place, the zoom, turn and centre.
-- **flow**: a slow continuous turn of the view.
-- **hit** (kicks and snares): exposure and the halo around the set swell (the whole frame
-  brightens, then decays with the cue). **kick**: a push of the view towards the centre.
-  **snare**: the colours climb towards the palette's highlight and the rim flares.
-  **hat**: a shimmer of the escape bands.
+- **Latent** ``z``: a small walk of ``k`` around the scene's place, the zoom, turn and centre
+  (kept small, so the set's share of the frame, and with it the mix of colours, stays steady
+  within a scene).
+- **flow**: a slow continuous turn of the view and a slow sway of ``k``.
+- **hit** (every percussive onset): exposure and the halo around the set swell (the whole
+  frame brightens, then decays with the cue). Every band's cue passes a soft knee: faint
+  onsets and the swells' tails give nothing, so quiet frames stay still.
+  **kick**: the halo widens and the view leans in a little. **snare**: the colours climb
+  towards the palette's highlight and the rim flares. **hat**: a faint shimmer of the escape
+  bands.
 - **hue**: shifts the colours along the palette. **energy**: the halo's resting width.
 - The classes ``c`` nudge ``k``, the colour bands and the interior's texture a little.
 """
@@ -47,10 +53,11 @@ __all__ = ["Julia"]
 _N_PARAMS = 10
 _MAX_ITER = 96  # escape-time iterations; beyond this a point counts as inside the set
 _BAILOUT2 = 256.0  # squared escape radius (a large one makes the fractional count smooth)
-_PATH = 0.08  # radians along the cardioid one unit of the latent moves k
-_SPIN = 0.08  # radians the view turns per unit of the latent
-_FLOW_SPIN = 0.25  # radians the view turns per unit of the flow cue
+_PATH = 0.05  # radians along the cardioid one unit of the latent moves k
+_SPIN = 0.05  # radians the view turns per unit of the latent
+_FLOW_SPIN = 0.1  # radians the view turns per unit of the flow cue
 _FAMILY = (1.1, 5.2)  # the range of cardioid angles the scenes' variants spread k over
+_KNEE = 0.8  # above this a pixel's brightest channel rolls off softly towards 1
 _SUPERSAMPLE = 2.0  # compute at up to this many times the output's side (within the budget)
 # Each class nudges k, the colour bands and the interior (the palette is the scene's).
 _CLASS_TEXTURE = np.random.default_rng(17).standard_normal((12, 4)).astype(np.float32)
@@ -71,7 +78,7 @@ def _julia_py(xs, ys, view, k, look, lut, rim_rgb, out):
     kre, kim = k[0], k[1]
     hue, bands, rim_px, glow, trap_gain, in_pos, in_mix = (look[0], look[1], look[2], look[3],
                                                            look[4], look[5], look[6])
-    expo, phase, push = look[7], look[8], look[9]
+    expo, phase, push, bg, bg_glow = look[7], look[8], look[9], look[10], look[11]
     for i in range(h):
         y = ys[i]
         for j in range(w):
@@ -104,10 +111,13 @@ def _julia_py(xs, ys, view, k, look, lut, rim_rgb, out):
                 dz = np.sqrt(dr * dr + di * di)
                 dist = np.sqrt(r2) * log_r / max(dz, 1e-30) / pixel  # to the set, in pixels
                 near = 1.0 - np.exp(-nu * glow)
-                # Shadow far out, climbing towards the highlight near the set; faint bands.
-                tone = (hue + push + 0.38 * near * near
-                        + 0.05 * np.sin(6.283185307 * (bands * np.log(nu) + phase)))
-                shade = 0.55 + 0.45 * near
+                # The background is lit: a dark but saturated glow of the palette's lower
+                # half, brightest at the frame's centre, climbing towards the highlight near
+                # the set; faint bands.
+                tone = (hue + push + bg + 0.24 * near * near
+                        + 0.04 * np.sin(6.283185307 * (bands * np.log(nu) + phase)))
+                lit = 0.35 + bg_glow * np.exp(-0.8 * (x * x + y * y))
+                shade = lit + (1.0 - lit) * near
                 # Within a pixel or two of the set the colour becomes the rim's own: the set's
                 # finest detail, smaller than a pixel, glows instead of flickering.
                 edge = np.exp(-dist * rim_px)
@@ -121,12 +131,20 @@ def _julia_py(xs, ys, view, k, look, lut, rim_rgb, out):
                 edge = 1.0 - np.exp(-wobble * in_mix)
             tone -= np.floor(tone)
             idx = int(tone * 255.999)
-            for ch in range(3):
-                v = (lut[idx, ch] * shade * (1.0 - edge) + rim_rgb[ch] * edge) * expo
-                v *= 255.0
-                if v > 255.0:
-                    v = 255.0
-                out[i, j, ch] = np.uint8(v)
+            cr = (lut[idx, 0] * shade * (1.0 - edge) + rim_rgb[0] * edge) * expo
+            cg = (lut[idx, 1] * shade * (1.0 - edge) + rim_rgb[1] * edge) * expo
+            cb = (lut[idx, 2] * shade * (1.0 - edge) + rim_rgb[2] * edge) * expo
+            # Highlights roll off below white, keeping their hue (all channels scaled alike),
+            # so a bright swell saturates instead of washing out.
+            top = max(cr, max(cg, cb))
+            if top > _KNEE:
+                roll = (_KNEE + (1.0 - _KNEE) * np.tanh((top - _KNEE) / (1.0 - _KNEE))) / top
+                cr *= roll
+                cg *= roll
+                cb *= roll
+            out[i, j, 0] = np.uint8(cr * 255.0)
+            out[i, j, 1] = np.uint8(cg * 255.0)
+            out[i, j, 2] = np.uint8(cb * 255.0)
     return out
 
 
@@ -149,12 +167,13 @@ def _cardioid(t: float) -> tuple[complex, complex]:
 def _soft(x: float) -> float:
     """A hit cue (0 at rest, about 1 on a strong hit, more at a high pulse_react) → 0 … 1.
 
-    An expander below and a soft limit above: faint onsets and the swells' tails stay near 0
-    (the picture is calm between hits instead of twitching at every small onset), a strong
-    hit (1) gives about 0.4 and a cue of 4 (pulse_react 2) about 0.8, never 1.
+    A soft knee below and a soft limit above: faint onsets (below 0.2) and the swells' tails
+    give nothing, so the picture is calm between hits instead of twitching at every small
+    onset; a strong hit (1) gives about 0.37 and a cue of 4 (pulse_react 2) about 0.8,
+    never 1.
     """
-    x = max(0.0, float(x))
-    g = x * x / (x + 0.35)
+    x = max(0.0, float(x) - 0.2)
+    g = x * x / (x + 0.3)
     return g / (1.0 + g)
 
 
@@ -212,17 +231,17 @@ class Julia(KernelStyle):
         flow = float(cue[CUE["flow"]])
         # The flow sways k along the cardioid and breathes the zoom: the set morphs smoothly,
         # faster when the music is fuller.
-        t = fam + _PATH * np.tanh(0.5 * p[0]) * 2.0 + 0.05 * ct[0] + 0.07 * np.sin(0.4 * flow)
+        t = fam + _PATH * np.tanh(0.5 * p[0]) * 2.0 + 0.05 * ct[0] + 0.04 * np.sin(0.4 * flow)
         point, normal = _cardioid(t)
         k = point + normal * (0.03 + 0.02 * np.tanh(0.5 * p[1]) + 0.005 * ct[1])
 
         # The scene's camera: its turn, how close it stands and which tones fill the set.
         turn = variant
         camera = np.cos(14.45 * variant)
-        scale = 1.25 * np.exp(-0.25 * np.tanh(0.35 * p[2]) + 0.3 * camera
-                              + 0.1 * np.sin(0.27 * flow) - 0.1 * kick)
+        scale = 1.25 * np.exp(-0.12 * np.tanh(0.35 * p[2]) + 0.3 * camera
+                              + 0.05 * np.sin(0.27 * flow) - 0.03 * kick)
         angle = -0.45 + _SPIN * p[3] + _FLOW_SPIN * flow + 1.3 * turn
-        centre = 0.25 * np.tanh(0.25 * p[4]), 0.25 * np.tanh(0.25 * p[5])
+        centre = 0.15 * np.tanh(0.25 * p[4]), 0.15 * np.tanh(0.25 * p[5])
         pixel = scale * 2.0 / h
         view = np.array([centre[0], centre[1], scale * np.cos(angle), scale * np.sin(angle),
                          pixel], dtype=np.float64)
@@ -235,16 +254,19 @@ class Julia(KernelStyle):
             0.45 + 0.1 * np.tanh(0.5 * p[7]) + 0.05 * ct[2],  # escape bands per e-fold
             0.5,  # 1 / the rim's width in pixels
             # The halo around the set: wider with the song's energy, swelling on each hit.
-            0.05 * np.exp(0.25 * np.tanh(0.5 * p[8]) + 0.4 * energy) * (1.0 + 2.0 * hit),
+            0.05 * np.exp(0.25 * np.tanh(0.5 * p[8]) + 0.4 * energy)
+            * (1.0 + 2.0 * hit + kick),
             0.9 + 0.2 * ct[3],  # interior trap bands
-            0.24 + 0.04 * np.tanh(0.5 * p[9]) - 0.1 * camera,  # interior's place in the palette
+            0.2 + 0.03 * np.tanh(0.5 * p[9]) - 0.06 * camera,  # interior's place in the palette
             4.0,  # how soon the interior's own colour gives way to the rim's near the rim
-            0.9 + 0.65 * hit,  # exposure
-            0.1 * hat,  # the escape bands' phase: a shimmer on the hats
+            0.9 + 0.4 * hit,  # exposure
+            0.06 * hat,  # the escape bands' phase: a faint shimmer on the hats
             0.05 * snare,  # colours climb towards the highlight on a snare
+            0.1,  # the background's place in the palette (dark, saturated)
+            0.4,  # how much brighter the background glows at the frame's centre
         ], dtype=np.float64)
-        rim_rgb = np.clip(lut[int(255.999 * ((hue + 0.42) % 1.0))] * (1.05 + 0.5 * snare)
-                          + 0.08, 0.0, 1.0)
+        rim_rgb = np.clip(lut[int(255.999 * ((hue + 0.38) % 1.0))] * (0.95 + 0.35 * snare),
+                          0.0, 1.0)
         x, y = grid(h, w)
         xs = np.ascontiguousarray(x[0], dtype=np.float64)
         ys = np.ascontiguousarray(y[:, 0], dtype=np.float64)

@@ -13,12 +13,15 @@ What drives what (see :data:`sonicdreams.direction.CUES`):
   growing with ``mix`` until it fills the frame on the downbeat: no jump, no ghost. The
   palette (``palette_a``/``palette_b``) is the scene's.
 - **Latent** ``z``: where the glass lies, how finely it is cut and how it is warped (each unit
-  moves it by less than a piece, so the slow latent walk never jumps).
+  moves it by a fraction of a piece, so the slow latent walk never jumps and the change
+  between hits stays small).
 - **flow**: the mirrors turn and the glass slides, slowly and continuously.
-- **hit** (every band, kicks and snares most): the light behind the glass swells.
-  **kick**: a zoom into the glass. **snare**: the rims of the pieces flare.
-  **hat**: a faint shimmer of the light.
-- **hue**: shifts the glass along the palette.
+- **hit** (every percussive onset): the light behind the glass swells (the whole frame
+  brightens, no zoom, so the edges stay put). Every band's cue passes a soft knee: faint
+  onsets and the swells' tails give nothing. **kick**: a little more light.
+  **snare**: the rims of the pieces flare. **hat**: a faint shimmer of the light.
+- **hue**: shifts the glass along the palette (the pieces' places in the palette barely move
+  with the latent, so a scene keeps its mix of colours).
 - The classes ``c`` nudge the cut of the glass a little.
 """
 
@@ -48,10 +51,10 @@ from ._toolkit import (
 __all__ = ["Kaleidoscope"]
 
 _N_PARAMS = 12
-_MOVE = 0.07  # how far one unit of the latent moves the glass (see the module's docstring)
-_SPIN = 0.05  # radians the mirrors turn per unit of the latent
-_FLOW_SPIN = 0.025  # radians the mirrors turn per unit of the flow cue
-_FLOW_SLIDE = 0.25  # texels the glass slides per unit of the flow cue
+_MOVE = 0.04  # how far one unit of the latent moves the glass (see the module's docstring)
+_SPIN = 0.03  # radians the mirrors turn per unit of the latent
+_FLOW_SPIN = 0.012  # radians the mirrors turn per unit of the flow cue
+_FLOW_SLIDE = 0.12  # texels the glass slides per unit of the flow cue
 _MIN_ORDER, _MAX_ORDER = 6, 12
 _IRIS_EDGE = 0.2  # half the width of the iris's soft edge
 _LEAD = 0.06  # half the width of a lead line, in pieces
@@ -86,12 +89,13 @@ def _to_edge(frac: np.ndarray) -> np.ndarray:
 def _soft(x: float) -> float:
     """A hit cue (0 at rest, about 1 on a strong hit, more at a high pulse_react) → 0 … 1.
 
-    An expander below and a soft limit above: faint onsets and the swells' tails stay near 0
-    (the glass is calm between hits instead of twitching at every small onset), a strong hit
-    (1) gives about 0.45 and a cue of 4 (pulse_react 2) about 0.8, never 1.
+    A soft knee below and a soft limit above: faint onsets (below 0.2) and the swells' tails
+    give nothing, so the glass is calm between hits instead of twitching at every small
+    onset; a strong hit (1) gives about 0.37 and a cue of 4 (pulse_react 2) about 0.8,
+    never 1.
     """
-    x = max(0.0, float(x))
-    g = x ** 4 / (x ** 3 + 0.25)
+    x = max(0.0, float(x) - 0.2)
+    g = x * x / (x + 0.3)
     return g / (1.0 + g)
 
 
@@ -198,11 +202,10 @@ class Kaleidoscope(ProceduralStyle):
         fx = r * np.cos(a)
         fy = r * np.sin(a)
 
-        scale = f32(TEX_SIZE * 0.16 * np.exp(0.3 * np.tanh(_MOVE * p[1]) + 0.35 * cut
-                                             - 0.04 * kick))
+        scale = f32(TEX_SIZE * 0.16 * np.exp(0.3 * np.tanh(_MOVE * p[1]) + 0.35 * cut))
         turn = f32(0.7 * _MOVE * p[2])
         ca, sa = np.cos(turn) * scale, np.sin(turn) * scale
-        slide = f32(TEX_SIZE * 0.1 * _MOVE)
+        slide = f32(TEX_SIZE * 0.05 * _MOVE)
         # The flow slides the glass (wrapped: the texture is periodic, coordinates stay small).
         u = ca * fx - sa * fy + slide * f32(p[3]) + f32((_FLOW_SLIDE * flow) % TEX_SIZE)
         v = sa * fx + ca * fy + slide * f32(p[4]) + f32((0.6 * _FLOW_SLIDE * flow) % TEX_SIZE)
@@ -232,7 +235,7 @@ class Kaleidoscope(ProceduralStyle):
         B -= ib
         t = ia * f32(0.31)
         t += ib * f32(0.17)
-        t += f32(0.25 * np.tanh(0.3 * p[11]) + hue + 3.1 * cut)
+        t += f32(0.08 * np.tanh(0.3 * p[11]) + hue + 3.1 * cut)
         col = lookup(table, t)  # one place in the palette per piece
 
         # Dark lead between the pieces, about 1.6 pixels of soft edge.
@@ -253,6 +256,6 @@ class Kaleidoscope(ProceduralStyle):
         light *= f32(0.55) + f32(0.7) * tint
         light *= lead
         light *= backlight_all[win]
-        light *= f32(0.9 + 0.5 * light_hit)
+        light *= f32(0.95 + 1.0 * light_hit + 0.15 * kick)
         col *= light[..., None]
         return col[:col.shape[0] - extra]
