@@ -524,8 +524,7 @@ class RenderSettings:
         None, "flash follows the percussive part or, if false, the full mix",
         _optional(_bool), group="effects", lsd=True, default_text="true when the effect is on")
     zoom_strength: float | None = option(
-        None, "zoom pulse on the kicks", _optional(_number(0, 1)), group="effects",
-        looks={"calm": None, "intense": 0.25, "original": None})
+        None, "zoom pulse on the kicks", _optional(_number(0, 1)), group="effects")
     hue_strength: float | None = option(
         None, "hue shift with the harmonic loudness", _optional(_number(0, 1)),
         group="effects")
