@@ -30,6 +30,7 @@ __all__ = [
     "FrameCues",
     "frame_cues",
     "swell",
+    "knee",
     "accent",
     "cue_palette",
     "class_nudge",
@@ -351,3 +352,16 @@ class KernelStyle(ProceduralStyle):
     def _kernel_args(z: np.ndarray, c: np.ndarray, cue: np.ndarray,
                      size: tuple[int, int]) -> tuple:
         raise NotImplementedError
+
+
+def knee(x: float) -> float:
+    """A hit cue (0 at rest, about 1 on a strong hit, more at a high pulse_react) → 0 … 1.
+
+    A soft knee below and a soft limit above: faint onsets (below 0.2) and the swells' tails
+    give nothing, so the picture is calm between hits instead of twitching at every small
+    onset; a strong hit (1) gives about 0.37 and a cue of 4 (pulse_react 2) about 0.8,
+    never 1.
+    """
+    x = max(0.0, float(x) - 0.2)
+    g = x * x / (x + 0.3)
+    return g / (1.0 + g)

@@ -43,6 +43,7 @@ from ._toolkit import (
     KernelStyle,
     class_mix,
     grid,
+    knee,
     latent_params,
     lazy_kernel,
     resize_rgb,
@@ -164,19 +165,6 @@ def _cardioid(t: float) -> tuple[complex, complex]:
     return complex(point), complex(out / max(abs(out), 1e-9))
 
 
-def _soft(x: float) -> float:
-    """A hit cue (0 at rest, about 1 on a strong hit, more at a high pulse_react) → 0 … 1.
-
-    A soft knee below and a soft limit above: faint onsets (below 0.2) and the swells' tails
-    give nothing, so the picture is calm between hits instead of twitching at every small
-    onset; a strong hit (1) gives about 0.37 and a cue of 4 (pulse_react 2) about 0.8,
-    never 1.
-    """
-    x = max(0.0, float(x) - 0.2)
-    g = x * x / (x + 0.3)
-    return g / (1.0 + g)
-
-
 def _ease(m: float) -> float:
     m = min(1.0, max(0.0, float(m)))
     return m * m * (3.0 - 2.0 * m)
@@ -217,10 +205,10 @@ class Julia(KernelStyle):
         ct = (class_mix(c) @ _CLASS_TEXTURE).astype(np.float64)
         cue = np.nan_to_num(np.asarray(cue, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         # Every band lights the frame (kicks and snares most), as the ear hears one pulse.
-        hit = _soft(cue[CUE["hit"]])
-        kick = _soft(cue[CUE["kick"]])
-        snare = _soft(cue[CUE["snare"]])
-        hat = _soft(cue[CUE["hat"]])
+        hit = knee(cue[CUE["hit"]])
+        kick = knee(cue[CUE["kick"]])
+        snare = knee(cue[CUE["snare"]])
+        hat = knee(cue[CUE["hat"]])
         energy = min(1.0, max(0.0, cue[CUE["energy"]]))
         mix = _ease(cue[CUE["mix"]])
 

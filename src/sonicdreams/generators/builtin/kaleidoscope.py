@@ -44,6 +44,7 @@ from ._toolkit import (
     ProceduralStyle,
     class_mix,
     grid,
+    knee,
     latent_params,
     resize_rgb,
 )
@@ -86,19 +87,6 @@ def _to_edge(frac: np.ndarray) -> np.ndarray:
     return d
 
 
-def _soft(x: float) -> float:
-    """A hit cue (0 at rest, about 1 on a strong hit, more at a high pulse_react) → 0 … 1.
-
-    A soft knee below and a soft limit above: faint onsets (below 0.2) and the swells' tails
-    give nothing, so the glass is calm between hits instead of twitching at every small
-    onset; a strong hit (1) gives about 0.37 and a cue of 4 (pulse_react 2) about 0.8,
-    never 1.
-    """
-    x = max(0.0, float(x) - 0.2)
-    g = x * x / (x + 0.3)
-    return g / (1.0 + g)
-
-
 def _order(variant: float) -> int:
     """A scene's number of mirrors (6 … 12) from its variant."""
     v = float(variant) % 1.0
@@ -124,8 +112,8 @@ class Kaleidoscope(ProceduralStyle):
         mix = min(1.0, max(0.0, float(cue[CUE["mix"]])))
         mix = mix * mix * (3.0 - 2.0 * mix)
         lut = palette_mix(cue[CUE["palette_a"]], cue[CUE["palette_b"]], mix) * np.float32(255)
-        hits = (_soft(cue[CUE["hit"]]),
-                _soft(cue[CUE["kick"]]), _soft(cue[CUE["snare"]]), _soft(cue[CUE["hat"]]))
+        hits = (knee(cue[CUE["hit"]]),
+                knee(cue[CUE["kick"]]), knee(cue[CUE["snare"]]), knee(cue[CUE["hat"]]))
         look = (p, hits, float(cue[CUE["flow"]]), float(cue[CUE["hue"]]),
                 class_mix(c) @ _CLASS_TEXTURE, palette_table(lut))
 
