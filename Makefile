@@ -11,7 +11,9 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -c constraints.txt --extra-index-url $(TORCH_INDEX) torch
+	# (two retries: where the CPU index cannot be reached at all, the wheels come from the
+	# machine's own sources without minutes of back-off; the check below stops a CUDA build)
+	$(PIP) install --quiet --retries 2 -c constraints.txt --extra-index-url $(TORCH_INDEX) torch
 	$(PY) -c "import sys, torch; sys.exit('torch is a CUDA build: make clean, then make test' if torch.version.cuda else 0)"
 	$(PIP) install --quiet -c constraints.txt -e '.[dev,gan]'
 	# a real pretrained generator for the compatibility tests (its torch pin is ours)
