@@ -152,8 +152,19 @@ def still_frames(song: str | os.PathLike[str], times_s: Sequence[float], *,
     n = plan.n_frames
     index = np.clip(np.round(np.asarray(times_s, dtype=np.float64) * float(s.fps)), 0,
                     n - 1).astype(np.int64)
-    noise, classes = plan.traj.segment(0, n)  # the walk only runs forward: all, then pick
-    z, c = noise[index], classes[index]
+    # The walk only runs forward: walk it segment by segment, keeping the frames asked for
+    # (memory stays flat for an hour-long mix).
+    z = np.empty((len(index), plan.traj.z_dim), np.float32)
+    c = np.empty((len(index), plan.traj.c_dim), np.float32)
+    for a, b in plan.bounds:
+        wanted = np.flatnonzero((index >= a) & (index < b))
+        if not len(wanted):
+            if a > index.max(initial=-1):
+                break
+            plan.traj.segment(a, b)
+            continue
+        noise, classes = plan.traj.segment(a, b)
+        z[wanted], c[wanted] = noise[index[wanted] - a], classes[index[wanted] - a]
     g = plan.generator
     frames = (g.render(z, c, cues=plan.direction.cues[index]) if plan.directed
               else g.render(z, c))

@@ -7,8 +7,8 @@ The director's cues (:data:`sonicdreams.direction.CUES`) are read with :func:`fr
 the hits come soft-saturated (:func:`swell`: a strong hit at ``pulse_react`` 0.5 is about
 0.67, at 2 about 1.3, never more than 2, so an intense look is strong but never broken) and the
 colour comes from the scene's palette (:func:`cue_palette`), a ring from deep shadow (0) to
-bright highlight (0.5). ``class_mix``, ``palette_lut`` and ``PALETTES`` (12 pitch palettes mixed
-by weight) are the older way to colour, kept for code that still uses them.
+bright highlight (0.5). Pitch only nudges a style's texture (:func:`class_mix`,
+:func:`class_nudge`): a blend of many hues by weight is grey-brown mud.
 """
 
 from __future__ import annotations
@@ -38,12 +38,8 @@ __all__ = [
     "ProceduralStyle",
     "latent_params",
     "class_mix",
-    "palette_lut",
-    "colorize",
     "grid",
-    "work_size",
     "resize_rgb",
-    "PALETTES",
 ]
 
 Z_DIM = 512
@@ -166,47 +162,6 @@ def class_mix(c: npt.NDArray[np.float32], *, sharpness: float = 3.0) -> npt.NDAr
     return np.where(total > 1e-6, w / np.maximum(total, 1e-6), uniform)
 
 
-def _cosine_palette(a, b, c, d, n: int = 256) -> np.ndarray:
-    t = np.linspace(0.0, 1.0, n, endpoint=False)[:, None]
-    return np.clip(np.asarray(a) + np.asarray(b) * np.cos(2 * np.pi * (np.asarray(c) * t
-                                                                       + np.asarray(d))), 0, 1)
-
-
-# One palette per pitch class (C, C#, D, … B): a + b·cos(2π(c·t + d)) per channel.
-_PALETTE_SPECS = (
-    ((0.50, 0.50, 0.50), (0.50, 0.50, 0.50), (1.0, 1.0, 1.0), (0.00, 0.33, 0.67)),  # spectrum
-    ((0.55, 0.30, 0.20), (0.45, 0.30, 0.20), (1.0, 1.0, 1.0), (0.00, 0.10, 0.20)),  # ember
-    ((0.20, 0.40, 0.55), (0.20, 0.35, 0.45), (1.0, 1.0, 1.0), (0.55, 0.50, 0.45)),  # ocean
-    ((0.50, 0.50, 0.50), (0.50, 0.50, 0.50), (1.0, 1.0, 0.5), (0.80, 0.90, 0.30)),  # lime
-    ((0.55, 0.35, 0.60), (0.45, 0.35, 0.40), (1.0, 1.0, 1.0), (0.90, 0.20, 0.50)),  # orchid
-    ((0.50, 0.50, 0.50), (0.50, 0.50, 0.50), (2.0, 1.0, 0.0), (0.50, 0.20, 0.25)),  # candy
-    ((0.80, 0.50, 0.40), (0.20, 0.40, 0.20), (2.0, 1.0, 1.0), (0.00, 0.25, 0.25)),  # desert
-    ((0.10, 0.45, 0.40), (0.10, 0.40, 0.40), (1.0, 1.0, 1.0), (0.30, 0.50, 0.60)),  # jade
-    ((0.60, 0.50, 0.20), (0.40, 0.40, 0.20), (1.0, 1.0, 1.0), (0.00, 0.10, 0.60)),  # gold
-    ((0.30, 0.20, 0.50), (0.35, 0.25, 0.45), (1.0, 1.0, 1.0), (0.70, 0.80, 0.95)),  # indigo
-    ((0.50, 0.20, 0.30), (0.50, 0.30, 0.30), (1.0, 1.0, 1.0), (0.10, 0.60, 0.70)),  # rose
-    ((0.45, 0.50, 0.55), (0.40, 0.45, 0.50), (1.0, 1.0, 1.0), (0.00, 0.05, 0.10)),  # ice
-)
-PALETTES: npt.NDArray[np.float32] = np.stack(
-    [_cosine_palette(*spec) for spec in _PALETTE_SPECS]).astype(np.float32)
-"""[shape=(12, 256, 3)] colours in [0, 1], one palette per class."""
-
-
-def palette_lut(weights: npt.NDArray[np.float32], *, gain: float = 255.0) -> np.ndarray:
-    """The class-weighted palette as a lookup table, float32 [shape=(256, 3)] in [0, gain]."""
-    return np.tensordot(weights, PALETTES, axes=(0, 0)) * np.float32(gain)
-
-
-def colorize(t: npt.NDArray[np.float32], lut: np.ndarray,
-             shade: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.uint8]:
-    """Scalar field ``t`` (wrapped to [0, 1)) through a palette, times an optional ``shade``."""
-    idx = (np.mod(t, 1.0) * 255.999).astype(np.uint8)
-    rgb = lut[idx]
-    if shade is not None:
-        rgb *= shade[..., None]
-    return np.clip(rgb, 0, 255).astype(np.uint8)
-
-
 @lru_cache(maxsize=32)
 def grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Pixel-centre coordinates: y in (-1, 1) top to bottom, x scaled by the aspect ratio."""
@@ -217,13 +172,6 @@ def grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     xx.setflags(write=False)
     yy.setflags(write=False)
     return xx, yy
-
-
-def work_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
-    """The size a smooth style computes at before scaling to ``size``."""
-    h, w = size
-    scale = min(1.0, max_side / max(h, w))
-    return max(2, int(round(h * scale))), max(2, int(round(w * scale)))
 
 
 def resize_rgb(img: npt.NDArray[np.uint8], size: tuple[int, int]) -> npt.NDArray[np.uint8]:
