@@ -116,6 +116,42 @@ def test_hits_scale_with_pulse_react():
     assert 0.5 < np.median(soft) < 1.6  # about 1 on a strong hit at the default
 
 
+def test_surge_steps_forward_on_the_hits_only_and_never_back():
+    """The surge moves on a kick's frame (most of the step) and the next, nowhere else; it
+    never goes back, a louder look steps further, and the loudest hits are compressed."""
+    f, kicks = _click_features()
+    surge = direct(f, settings=RenderSettings(), seed=1).cue("surge").astype(np.float64)
+    steps = np.diff(surge, prepend=0.0)
+    assert steps.min() >= 0.0
+    on = np.zeros(len(steps), bool)
+    on[kicks] = on[np.minimum(kicks + 1, len(on) - 1)] = True
+    assert (steps[kicks] > 0.2).all() and (steps[kicks] > steps[kicks + 1]).all()
+    assert steps[~on].max() < 0.05 * steps[kicks].min()  # the noise floor stays still
+    assert steps.max() <= 0.6 * 0.65 * 1.0 + 1e-6  # the cap: never a cut
+    loud = direct(f, settings=RenderSettings(pulse_react=1.0), seed=1).cue("surge")
+    assert 1.5 * surge[-1] < loud[-1] <= 2.0 * surge[-1] + 1e-3
+    still = direct(f, settings=RenderSettings(pulse_react=0.0), seed=1).cue("surge")
+    assert np.abs(still).max() == 0.0
+
+
+def test_a_new_section_gets_a_palette_that_looks_different():
+    """Consecutive scenes' palettes are far apart in colour (the same picture in both would
+    look clearly different), not merely different names."""
+    from sonicdreams.direction.palettes import palette_distances
+
+    dist = palette_distances()
+    assert dist.shape == (len(PALETTES), len(PALETTES)) and np.allclose(np.diag(dist), 0.0)
+    np.testing.assert_allclose(dist, dist.T)
+    f, _ = _song_with_sections()
+    steps = []
+    for seed in range(20):
+        scenes = direct(f, settings=RenderSettings(), seed=seed).scenes
+        steps += [dist[a.palette, b.palette] for a, b in zip(scenes, scenes[1:])]
+    # never two near-twins in a row (ocean and lagoon are 0.14 apart), and far apart on
+    # average (picked for the mood alone, 0.25)
+    assert min(steps) > 0.15 and np.mean(steps) > 0.33, (min(steps), np.mean(steps))
+
+
 def test_a_flat_song_has_no_hits():
     f = synthetic_features(6.0, 30, silent=True)
     d = direct(f, settings=RenderSettings(), seed=0)

@@ -664,3 +664,25 @@ def test_excerpt_part_agrees_with_whole(excerpt, excerpt_full):
     assert len(strong) >= 5
     for i in strong:
         assert whole_onset[max(0, i - 1): i + 2].max() > 0.3 * whole_onset.max()
+
+
+def test_a_hit_lands_on_the_first_frame_after_its_attack(run, tmp_path):
+    """A click sounding part of the way through frame k shows on frame k + 1, the first frame
+    on screen after the sound (within the analysis' resolution of one hop, 0.7 frame at 30
+    fps): on average half a frame after the attack, never a frame before it."""
+    from sonicdreams.audio import synth
+
+    fps, sr = 30, 22050
+    offsets = []
+    for frac in (0.2, 0.45, 0.7, 0.95):
+        y, _ = synth.click_track(hits_per_s=2.0, duration_s=8.0, sr=sr)
+        shift = int(round(frac / fps * sr))
+        y = np.concatenate([np.zeros(shift, np.float32), y[:len(y) - shift]])
+        path = tmp_path / f"clicks{frac}.wav"
+        synth.write(path, y, sr)
+        every = np.asarray(run(path, fps=fps).onset_bands[3])
+        for k in range(15, len(every) - 15, 15):  # a click at frame k + frac
+            offsets.append(k - 3 + int(np.argmax(every[k - 3:k + 4])) - (k + frac))
+    offsets = np.array(offsets)
+    assert offsets.min() > -0.5 and offsets.max() < 1.5, offsets.round(2)
+    assert 0.2 < offsets.mean() < 0.8, offsets.mean()

@@ -128,3 +128,22 @@ def test_wild_cues_give_finite_frames(style, value):
         warnings.simplefilter("error")
         frames = style.render(z, c, cues)
     assert frames.shape == (1, *SIZE, 3)
+
+
+@pytest.mark.parametrize("name", ["cppn", "nebula", "flow", "julia", "kaleidoscope"])
+def test_a_surge_step_moves_the_picture_but_keeps_its_colours(name):
+    """A strong hit's step of the surge (0.4) moves the picture visibly and below a cut, and
+    the colours on screen stay the scene's (a turn or a drift, not a new picture)."""
+    style = sonicdreams.load_style(name, size=SIZE)
+    z, c = _inputs(1, 5)
+    cues = _cues(3, palette_a=4, palette_b=4)
+    cues[:, CUE["surge"]] = [10.0, 10.0, 10.4]
+    frames = style.render(np.repeat(z, 3, 0), np.repeat(c, 3, 0), cues)
+    np.testing.assert_array_equal(frames[0], frames[1])
+    luma = frames.astype(float) @ np.array([0.2126, 0.7152, 0.0722])
+    step = np.abs(luma[2] - luma[1]).mean()
+    assert 1.0 < step < 40.0, step  # julia turns its smooth set least visibly
+    hist = [np.histogramdd(f.reshape(-1, 3), bins=4, range=[(0, 256)] * 3)[0].ravel()
+            for f in frames[1:]]
+    hist = [h / h.sum() for h in hist]
+    assert 0.5 * np.abs(hist[0] - hist[1]).sum() < 0.3

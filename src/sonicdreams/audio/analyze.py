@@ -405,7 +405,10 @@ def frame_features(
         onset=at(song, song.onset, "max"),
         rms=at(song, song.rms, "mean"),
         chroma=at(class_grid, class_grid.chroma, "mean"),
-        onset_bands=at(song, song.onset_bands, "max"),
+        # A hit shows on the first frame that starts after its attack, never on one shown
+        # before the sound (a frame is on screen from its time to the next frame's).
+        onset_bands=_read_grid(song, song.onset_bands, times - 0.5 / fps_f, rate=fps_f,
+                               how="max", stem=False),
         pitches_sorted=pitch_dominance(class_chroma),
         tempo_bpm=song.tempo_bpm,
         beat_times=song.beat_times[song.beat_times < info.duration_s],

@@ -16,7 +16,8 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Palette", "PALETTES", "palette_names", "palette_table", "get_palette"]
+__all__ = ["Palette", "PALETTES", "palette_names", "palette_table", "get_palette",
+           "palette_distances"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,3 +127,13 @@ def palette_mix(a: int | float, b: int | float, mix: float, *,
     m = float(mix)
     return _linear_to_srgb((1 - m) * _srgb_to_linear(ta) + m * _srgb_to_linear(tb)).astype(
         np.float32)
+
+
+@lru_cache(maxsize=1)
+def palette_distances() -> npt.NDArray[np.float64]:
+    """How different each pair of palettes makes the same picture look: the mean sRGB distance
+    (0 … √3) of their tables entry by entry [shape=(len(PALETTES), len(PALETTES))]."""
+    tables = np.stack([palette_table(k) for k in range(len(PALETTES))]).astype(np.float64)
+    out = np.sqrt(((tables[:, None] - tables[None]) ** 2).sum(axis=-1)).mean(axis=-1)
+    out.setflags(write=False)
+    return out

@@ -24,12 +24,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .palettes import PALETTES, get_palette
+from .palettes import PALETTES, get_palette, palette_distances
 
 __all__ = ["CUES", "CUE", "Scene", "Direction", "direct", "neutral_cues", "key_and_mode"]
 
 CUES = ("hit", "kick", "snare", "hat", "energy", "flow", "hue", "mix", "scene_a", "scene_b",
-        "palette_a", "palette_b", "variant_a", "variant_b", "intensity")
+        "palette_a", "palette_b", "variant_a", "variant_b", "intensity", "surge")
 """The cue columns, in order. ``hit`` (every percussive onset), ``kick``, ``snare``, ``hat``
 (by band): swells, 0 at rest, about 1 on a strong hit at ``pulse_react`` 0.5 (2 at
 ``pulse_react`` 1); ``energy``: the song's loudness
@@ -37,7 +37,10 @@ over bars, 0 … 1; ``flow``: a phase that grows about 1 per second at ``motion_
 ``hue``: where pitch places the colours in the palette (a phase, about ±0.06); ``mix``: 0 in
 scene ``scene_a``, 1 in ``scene_b`` (a transition in between); ``palette_*``: indices into
 :data:`~sonicdreams.direction.palettes.PALETTES`; ``variant_*``: a number in [0, 1) per scene
-(symmetry, camera); ``intensity``: how hard the current scene plays, about 0.7 … 1.3."""
+(symmetry, camera); ``intensity``: how hard the current scene plays, about 0.7 … 1.3;
+``surge``: a phase that steps forward on every hit's frame by the hit's size (about 0.5 for a
+strong hit at ``pulse_react`` 0.5, compressed above) and never comes back — styles move along
+their flow by it, so a hit is a lurch forward with no decay to undo it."""
 
 CUE = {name: k for k, name in enumerate(CUES)}
 """Column of each cue."""
@@ -45,6 +48,9 @@ CUE = {name: k for k, name in enumerate(CUES)}
 _REFERENCE_PULSE = 0.5  # pulse_react at which a strong hit is a cue of about 1
 _REFERENCE_MOTION = 0.5
 _DECAY_S = {"hit": 0.15, "kick": 0.22, "snare": 0.14, "hat": 0.07}  # swell decay times
+_SURGE_CAP = 0.6  # the largest step of the surge (per unit of gain): loud hits never cut
+_SURGE_SHAPE = (0.65, 0.35)  # how a hit's step is shared by its frame and the next
+_PALETTE_CONTRAST = 2.5  # score per unit of colour distance from the previous scene's palette
 _MIN_SCENE_S = 4.0  # sections shorter than this merge into the one before
 _MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
@@ -177,10 +183,14 @@ def direct(features, *, settings, seed: int) -> Direction:
     cues[:, CUE["intensity"]] = intensity
     cues[:, CUE["energy"]] = energy
 
-    bands = _band_swells(features, s, fps)
+    bands, hits = _band_swells(features, s, fps)
     gain = pulse * (0.55 + 0.45 * intensity)
     for name in ("hit", "kick", "snare", "hat"):
         cues[:, CUE[name]] = bands[name] * gain
+    steps = gain * _SURGE_CAP * np.tanh(hits / _SURGE_CAP)
+    # Most of the lurch on the hit's frame, the rest on the next: as quick, never a cut.
+    steps = np.convolve(steps, _SURGE_SHAPE)[:n]
+    cues[:, CUE["surge"]] = np.cumsum(steps)
 
     harmonic = np.asarray(features.harmonic, dtype=np.float64)
     speed = motion * intensity * (0.35 + 0.65 * _smooth(harmonic, fps, 1.0))
@@ -220,10 +230,10 @@ def _energy(features, fps: float) -> np.ndarray:
     return np.clip((db - lo) / max(hi - lo, 3.0), 0.0, 1.0)
 
 
-def _band_swells(features, s, fps: float) -> dict[str, np.ndarray]:
+def _band_swells(features, s, fps: float) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Per band, hits as swells: normalised per song (percentiles, so quiet mixes hit as hard
     as loud ones), compressed (one huge hit does not flatten the rest), an attack on the
-    onset's frame and an exponential decay."""
+    onset's frame and an exponential decay. Also every onset's hit, on its frame only."""
     from ..audio.features import envelope_source
 
     source = envelope_source(s.pulse_percussive, s.pulse_harmonic)
@@ -233,16 +243,18 @@ def _band_swells(features, s, fps: float) -> dict[str, np.ndarray]:
         env = np.asarray(features.pulse, dtype=np.float64)
         rise = np.maximum(np.diff(env, prepend=env[:1] if len(env) else env), 0.0)
         bands = np.stack([rise, rise, rise, rise])
-    out = {}
+    out, hits = {}, {}
     # ``hit``: every percussive onset, what a listener taps along to; the bands drive the
     # secondary reactions (kick: weight, snare: accents, hats: texture).
     for k, name in enumerate(("kick", "snare", "hat", "hit")):
         x = bands[k] if len(bands) > k else np.zeros(features.n_frames)
-        hits = _hits(x, fps)
+        hits[name] = _hits(x, fps)
         if name == "hit":  # dense percussion (rolls, riffs) keeps pushing between the peaks
-            hits = np.maximum(hits, 0.7 * _strength(x))
-        out[name] = _swell(hits, fps, _DECAY_S[name])
-    return out
+            hits[name] = np.maximum(hits[name], 0.7 * _strength(x))
+        out[name] = _swell(hits[name], fps, _DECAY_S[name])
+    # Every onset, as loud as it is in its own band: a kick under a busy mix still lands
+    # harder than the hats around it.
+    return out, np.maximum.reduce([0.75 * hits["hit"], hits["kick"], hits["snare"]])
 
 
 def _strength(x: np.ndarray) -> np.ndarray:
@@ -401,7 +413,7 @@ def _placed(starts, rows, snap, downbeats, beats, duration: float, *, timed: boo
 def _choose_palettes(feats, s, seed: int, tonic: int, mode: str, rows) -> list[int]:
     """A palette per scene: matched to the key's mood and the scene's energy, a repeat of an
     earlier palette for a section that sounds like an earlier one (a returning chorus), and
-    never the same palette twice in a row otherwise."""
+    otherwise one that looks clearly different from the scene before (never the same)."""
     names = [p.name for p in PALETTES]
     if s.palette is not None:
         fixed = names.index(get_palette(s.palette).name)
@@ -430,6 +442,8 @@ def _choose_palettes(feats, s, seed: int, tonic: int, mode: str, rows) -> list[i
             continue
         score = np.array([-abs(p.warmth - warmth) - 1.2 * abs(p.heat - (0.25 + 0.7 * level))
                           for p in PALETTES]) + jitter
+        if chosen:  # a new section should look new: away from the colours just shown
+            score += _PALETTE_CONTRAST * palette_distances()[chosen[-1]]
         for recent in chosen[-2:]:
             score[recent] -= 10.0
         chosen.append(int(np.argmax(score)))

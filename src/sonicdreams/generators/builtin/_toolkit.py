@@ -95,6 +95,9 @@ class FrameCues:
     intensity: float
     palette_a: int
     palette_b: int
+    surge: float = 0.0
+    """A phase that steps forward on each hit and never comes back (the director's
+    ``surge``): styles add it, scaled, to their flow, so a hit is a lurch forward."""
 
     def variant(self, n: int) -> tuple[int, int]:
         """The scene's discrete choice out of ``n`` (symmetry, camera) before and after the
@@ -125,7 +128,8 @@ def frame_cues(cue: npt.NDArray[np.float32]) -> FrameCues:
         variant_b=_finite(get("variant_b"), 0.0, 0.999999, 0.0),
         intensity=_finite(get("intensity"), 0.3, 2.0, 1.0),
         palette_a=int(_finite(get("palette_a"), 0, 1e6, 0)),
-        palette_b=int(_finite(get("palette_b"), 0, 1e6, 0)))
+        palette_b=int(_finite(get("palette_b"), 0, 1e6, 0)),
+        surge=_finite(get("surge"), -1e7, 1e7, 0.0))
 
 
 def cue_palette(cue: npt.NDArray[np.float32] | FrameCues) -> npt.NDArray[np.float32]:

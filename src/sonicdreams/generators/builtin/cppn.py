@@ -46,6 +46,7 @@ _SHAPES = ((_IN, _HIDDEN), (_HIDDEN,), (_HIDDEN, _HIDDEN), (_HIDDEN,), (_HIDDEN,
 _N_WEIGHTS = sum(int(np.prod(s)) for s in _SHAPES)
 _N_PARAMS = _N_WEIGHTS + 10
 _SCENE = 0.75  # how strongly the scene (its variant) sets the weights
+_SURGE = 0.1  # radians the view turns per unit of surge (a strong hit: about 0.05)
 _MOVE = 0.15  # how strongly the latent moves them: the motion stays calm next to the hits
 _SYMMETRIES = (0, 1, 3, 5)  # none, a mirror, 3-fold and 5-fold mirrored turns
 _STATS_STEP = 4  # the fields' mean and spread are taken over every 4th pixel each way
@@ -190,8 +191,9 @@ class CPPN(KernelStyle):
 
         # The camera: placed by the latent, turned slowly by the flow, pushed in by the kick.
         zoom = 1.25 * np.exp(0.3 * np.tanh(0.5 * extra[0])) * (1.0 - 0.05 * kick)
-        angle = 0.5 * extra[1] + 0.05 * f.flow
-        drift = 0.3 * f.flow + 0.3 * snare
+        # The hits turn the view (a lurch that keeps the section's colours in the frame).
+        angle = 0.5 * extra[1] + 0.05 * f.flow + _SURGE * f.surge
+        drift = 0.3 * f.flow + 0.1 * snare
         cam = np.array([
             zoom * np.cos(angle), zoom * np.sin(angle),
             2.0 + 0.8 * np.tanh(extra[2]), 3.0 + 0.8 * np.tanh(extra[3]),

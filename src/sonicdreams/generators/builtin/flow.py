@@ -49,6 +49,7 @@ _MASK = TEX_SIZE - 1
 _LINE_MEAN = float(np.sqrt(2.0 * np.pi))  # a filament's average over a band, per unit width
 _FAR = float(TEX_SIZE * 4096)  # texel coordinates are shifted by this (see ``_flow_py``)
 _PAN = 0.2  # how far one unit of the latent moves the view (in tenths of the texture)
+_SURGE = 0.7  # how far a hit moves the picture along its flow (flow units per unit of surge)
 _MOVE = 0.3  # how far one unit of the latent moves the dye, zooms and reshapes the flow
 _SCENE = 1.0  # how far the scene (its variant) sets the view, the flow and the dye
 _LATENT = 0.35  # how far the latent moves them: calm motion next to the hits
@@ -236,7 +237,8 @@ class Flow(KernelStyle):
 
         # The view: placed by the scene and the latent, pushed in by the kick.
         scale = TEX_SIZE * 0.15 * np.exp(0.3 * np.tanh(_MOVE * p[0]) - 0.08 * kick)
-        angle = _SPIN * p[1] + 0.015 * f.flow
+        flow = f.flow + _SURGE * f.surge  # the hits lurch the flow forward
+        angle = _SPIN * p[1] + 0.015 * flow
         move = TEX_SIZE * 0.1 * _MOVE
         pan = TEX_SIZE * 0.1 * _PAN
         mixing = 0.35 * p[2] + 0.3 * ct[0]
@@ -246,7 +248,7 @@ class Flow(KernelStyle):
             scale * np.cos(angle), scale * np.sin(angle), pan * p[4], pan * p[5],
             travel / _STEPS,  # dt: the mean speed is one texel per unit of time
             # the dye: its scale and where it was laid (drifting slowly with the flow)
-            0.8, move * p[6] + 1.2 * f.flow, move * p[7] - 0.8 * f.flow,
+            0.8, move * p[6] + 1.2 * flow, move * p[7] - 0.8 * flow,
             1.2,  # the sheen's noise: finer than the dye
         ], dtype=np.float64)
         flows = _flows()

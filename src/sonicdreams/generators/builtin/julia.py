@@ -55,6 +55,7 @@ _N_PARAMS = 10
 _MAX_ITER = 96  # escape-time iterations; beyond this a point counts as inside the set
 _BAILOUT2 = 256.0  # squared escape radius (a large one makes the fractional count smooth)
 _PATH = 0.05  # radians along the cardioid one unit of the latent moves k
+_SURGE = 0.07  # radians the view turns per unit of surge (a strong hit: about 0.035)
 _SPIN = 0.05  # radians the view turns per unit of the latent
 _FLOW_SPIN = 0.1  # radians the view turns per unit of the flow cue
 _FAMILY = (1.1, 5.2)  # the range of cardioid angles the scenes' variants spread k over
@@ -228,7 +229,9 @@ class Julia(KernelStyle):
         camera = np.cos(14.45 * variant)
         scale = 1.25 * np.exp(-0.12 * np.tanh(0.35 * p[2]) + 0.3 * camera
                               + 0.05 * np.sin(0.27 * flow) - 0.03 * kick)
-        angle = -0.45 + _SPIN * p[3] + _FLOW_SPIN * flow + 1.3 * turn
+        # The hits turn the view (a lurch that keeps the section's colours in the frame).
+        angle = (-0.45 + _SPIN * p[3] + _FLOW_SPIN * flow + _SURGE * float(cue[CUE["surge"]])
+                 + 1.3 * turn)
         centre = 0.15 * np.tanh(0.25 * p[4]), 0.15 * np.tanh(0.25 * p[5])
         pixel = scale * 2.0 / h
         view = np.array([centre[0], centre[1], scale * np.cos(angle), scale * np.sin(angle),

@@ -52,7 +52,12 @@ from ._toolkit import (
 __all__ = ["Kaleidoscope"]
 
 _N_PARAMS = 12
-_MOVE = 0.04  # how far one unit of the latent moves the glass (see the module's docstring)
+_SURGE = 0.025  # radians the mirrors turn per unit of surge (a strong hit: about 0.012)
+_MOVE = 0.06  # how far one unit of the latent moves the glass (see the module's docstring)
+# How far pitch reshapes the glass: the pieces' edges move with it, so a little goes far
+# (at 0.6 a guitar-heavy song kept the whole mosaic shifting, 9/255 of luma a frame).
+_PITCH = 0.25
+_PITCH_SHIFT = 0.06  # how far pitch moves the pieces' colours along the palette
 _SPIN = 0.03  # radians the mirrors turn per unit of the latent
 _FLOW_SPIN = 0.012  # radians the mirrors turn per unit of the flow cue
 _FLOW_SLIDE = 0.12  # texels the glass slides per unit of the flow cue
@@ -60,7 +65,7 @@ _MIN_ORDER, _MAX_ORDER = 6, 12
 _IRIS_EDGE = 0.2  # half the width of the iris's soft edge
 _LEAD = 0.06  # half the width of a lead line, in pieces
 # Each class nudges the mosaic a little (besides its palette), so pitch also shows as texture.
-_CLASS_TEXTURE = np.random.default_rng(13).standard_normal((12, 3)).astype(np.float32)
+_CLASS_TEXTURE = np.random.default_rng(13).standard_normal((12, 4)).astype(np.float32)
 
 
 def _pixel_slope(f: np.ndarray) -> np.ndarray:
@@ -114,7 +119,7 @@ class Kaleidoscope(ProceduralStyle):
         lut = palette_mix(cue[CUE["palette_a"]], cue[CUE["palette_b"]], mix) * np.float32(255)
         hits = (knee(cue[CUE["hit"]]),
                 knee(cue[CUE["kick"]]), knee(cue[CUE["snare"]]), knee(cue[CUE["hat"]]))
-        look = (p, hits, float(cue[CUE["flow"]]), float(cue[CUE["hue"]]),
+        look = (p, hits, float(cue[CUE["flow"]]), float(cue[CUE["surge"]]), float(cue[CUE["hue"]]),
                 class_mix(c) @ _CLASS_TEXTURE, palette_table(lut))
 
         # The scene's symmetry; in a transition the next one opens from the centre (an iris
@@ -171,7 +176,7 @@ class Kaleidoscope(ProceduralStyle):
     @staticmethod
     def _mosaic(r_all: np.ndarray, theta_all: np.ndarray, backlight_all: np.ndarray,
                 rows: tuple[int, int], cols: tuple[int, int], order: int, cut: float,
-                p: np.ndarray, hits: tuple[float, float, float, float], flow: float,
+                p: np.ndarray, hits: tuple[float, float, float, float], flow: float, surge: float,
                 hue: float, ct: np.ndarray, table: np.ndarray) -> np.ndarray:
         """The glass seen through ``order`` mirrors in rows and columns [first, end) of the
         frame, float32 RGB and a spare channel [shape=(rows, cols, 4)]."""
@@ -184,7 +189,8 @@ class Kaleidoscope(ProceduralStyle):
         r, theta = r_all[win], theta_all[win]
         # Fold the angle into one wedge, mirrored: the same glass seen in every wedge.
         sector = f32(2.0 * np.pi / order)
-        a = np.mod(theta + f32(_SPIN * p[0] + _FLOW_SPIN * flow), sector)
+        # The hits turn the mirrors, as a hand turns a kaleidoscope: the same glass, new patterns.
+        a = np.mod(theta + f32(_SPIN * p[0] + _FLOW_SPIN * flow + _SURGE * surge), sector)
         a -= sector * f32(0.5)
         np.abs(a, out=a)
         fx = r * np.cos(a)
@@ -200,14 +206,14 @@ class Kaleidoscope(ProceduralStyle):
 
         smooth = noise_texture(3, 2.0, cutoff=24.0)
         detail = noise_texture(4, 1.6, cutoff=32.0)
-        warp = f32(TEX_SIZE * 0.05 * (1.0 + 0.4 * np.tanh(_MOVE * p[5] + 0.6 * ct[0])))
+        warp = f32(TEX_SIZE * 0.05 * (1.0 + 0.4 * np.tanh(_MOVE * p[5] + _PITCH * ct[0])))
         q = sample_noise(smooth, u * f32(0.6) + slide * f32(p[6]),
                          v * f32(0.6) + slide * f32(p[7]))
         n = sample_noise(detail, u + warp * q.real, v + warp * q.imag)
 
         # Two band coordinates; their whole numbers are the edges of the pieces.
-        bands = f32(1.8 + 0.6 * np.tanh(_MOVE * p[8] + 0.6 * ct[1]))
-        ring_freq = f32(np.pi * (5.0 + 3.0 * np.tanh(_MOVE * p[9] + 0.6 * ct[2])))
+        bands = f32(1.8 + 0.6 * np.tanh(_MOVE * p[8] + _PITCH * ct[1]))
+        ring_freq = f32(np.pi * (5.0 + 3.0 * np.tanh(_MOVE * p[9] + 0.5 * _PITCH * ct[2])))
         ring = np.sin(r * ring_freq - f32(_MOVE * p[10]))
         ring *= f32(0.6)
         A = n.real * bands
@@ -223,7 +229,8 @@ class Kaleidoscope(ProceduralStyle):
         B -= ib
         t = ia * f32(0.31)
         t += ib * f32(0.17)
-        t += f32(0.08 * np.tanh(0.3 * p[11]) + hue + 3.1 * cut)
+        # the latent barely tints: a section keeps its colours while the glass moves
+        t += f32(0.02 * np.tanh(0.3 * p[11]) + hue + 3.1 * cut + _PITCH_SHIFT * np.tanh(ct[3]))
         col = lookup(table, t)  # one place in the palette per piece
 
         # Dark lead between the pieces, about 1.6 pixels of soft edge.
@@ -244,6 +251,6 @@ class Kaleidoscope(ProceduralStyle):
         light *= f32(0.55) + f32(0.7) * tint
         light *= lead
         light *= backlight_all[win]
-        light *= f32(0.95 + 1.0 * light_hit + 0.15 * kick)
+        light *= f32(0.95 + 0.6 * light_hit + 0.15 * kick)
         col *= light[..., None]
         return col[:col.shape[0] - extra]
