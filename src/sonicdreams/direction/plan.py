@@ -8,9 +8,11 @@ through a transition of one beat to one bar that *lands on the downbeat* of the 
 
 From the plan it computes the **cues**, a few numbers per frame that the built-in styles draw
 from (see :data:`CUES`): the hits (kick, snare, hats shaped as a swell with an attack on the
-onset and a decay of a few hundred milliseconds), the song's energy, the flow (a phase that
-advances with the harmonic loudness), where pitch sits in the palette, and which scenes and
-palettes are showing. Styles draw what they are told instead of each inventing its own
+onset and a decay of a few hundred milliseconds), the surge (a phase that steps forward on
+every hit and never comes back, so a style can move with the beat without a decay to undo),
+the song's energy, the flow (a phase that advances with the harmonic loudness), where pitch
+sits in the palette, and which scenes and palettes are showing. A hit lands on the first frame
+shown after its attack. Styles draw what they are told instead of each inventing its own
 reaction to the music.
 """
 

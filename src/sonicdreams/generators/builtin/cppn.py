@@ -16,6 +16,8 @@ What drives what:
   with the cue.
 - **snare**: the accent. The filaments flare and the colours push along the palette.
 - **hat**: fine texture only: a faint ripple of the shading.
+- **surge** (a step on every hit that never comes back): the camera turns a little on each
+  hit, so the beat moves the picture without a decay to undo it and the colours stay.
 - **flow**: a slow turn of the camera and a drift of the waves (smooth, with the harmony).
 - **hue**: where pitch places the colours in the palette; ``palette_a/b`` and ``mix``: the
   scene's palette; ``variant_a/b``: the scene's symmetry (none, mirror, 3-fold, 5-fold), the two

@@ -18,8 +18,9 @@ What drives what:
 - **beat** (every band's hits): the ink brightens and climbs towards the highlight.
 - **kick**: the view pushes in and the ink swirls a little further. **snare**: the filaments
   flare. **hat**: the silk's sheen shimmers.
-- **flow**: the dye drifts and the view turns slowly; the class vector nudges the flow, the
-  dye's bands and the sheen.
+- **flow**: the dye drifts and the view turns slowly; **surge** (a step on every hit that
+  never comes back): the dye lurches along its drift on each hit. The class vector nudges the
+  flow, the dye's bands and the sheen.
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ What drives what (see :data:`sonicdreams.direction.CUES`):
 - **Latent** ``z``: a small walk of ``k`` around the scene's place, the zoom, turn and centre
   (kept small, so the set's share of the frame, and with it the mix of colours, stays steady
   within a scene).
-- **flow**: a slow continuous turn of the view and a slow sway of ``k``.
+- **flow**: a slow continuous turn of the view and a slow sway of ``k``. **surge** (a step on
+  every hit that never comes back): the view turns a little further on each hit.
 - **hit** (every percussive onset): exposure and the halo around the set swell (the whole
   frame brightens, then decays with the cue). Every band's cue passes a soft knee: faint
   onsets and the swells' tails give nothing, so quiet frames stay still.

@@ -15,14 +15,16 @@ What drives what (see :data:`sonicdreams.direction.CUES`):
 - **Latent** ``z``: where the glass lies, how finely it is cut and how it is warped (each unit
   moves it by a fraction of a piece, so the slow latent walk never jumps and the change
   between hits stays small).
-- **flow**: the mirrors turn and the glass slides, slowly and continuously.
+- **flow**: the mirrors turn and the glass slides, slowly and continuously. **surge** (a step
+  on every hit that never comes back): the mirrors turn on each hit, as a hand turns a
+  kaleidoscope — the same glass, a new pattern.
 - **hit** (every percussive onset): the light behind the glass swells (the whole frame
   brightens, no zoom, so the edges stay put). Every band's cue passes a soft knee: faint
   onsets and the swells' tails give nothing. **kick**: a little more light.
   **snare**: the rims of the pieces flare. **hat**: a faint shimmer of the light.
 - **hue**: shifts the glass along the palette (the pieces' places in the palette barely move
   with the latent, so a scene keeps its mix of colours).
-- The classes ``c`` nudge the cut of the glass a little.
+- The classes ``c`` nudge the cut of the glass and its colours a little.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ What drives what:
 - **beat** (every band's hits): the whole cloud flares and climbs towards the highlight.
 - **kick**: the view (and the stars) push in. **snare**: the filaments flare and the warp
   stirs. **hat**: the stars twinkle.
+- **surge** (a step on every hit that never comes back): the view turns a little on each hit.
 - **flow**: the gas drifts and the view turns slowly; the class vector nudges the warp.
 """
 
@@ -102,8 +103,8 @@ class Nebula(ProceduralStyle):
             heart=(np.float32(0.6 * np.tanh(0.5 * p[12])), np.float32(0.5 * np.tanh(0.5 * p[13]))),
             light=(float(np.cos(p[14])), float(np.sin(p[14]))),
             hue=np.float32(0.08 * np.tanh(p[15]) + f.hue + 0.03 * snare),
-            gain=np.float32(1.0 + 0.22 * beat),  # the beat: the whole cloud flares
-            lift=np.float32(0.06 * beat),  # … and climbs towards the palette's highlight
+            gain=np.float32(1.0 + 0.08 * beat),  # the beat: the whole cloud flares (below a flash)
+            lift=np.float32(0.02 * beat),  # … and climbs towards the palette's highlight
             flare=np.float32(1.0 + 1.6 * snare),  # the snare: filaments flare
         )
         img = np.empty((h, w, 3), dtype=np.uint8)
