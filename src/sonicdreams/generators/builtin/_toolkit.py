@@ -97,7 +97,8 @@ class FrameCues:
     palette_b: int
     surge: float = 0.0
     """A phase that steps forward on each hit and never comes back (the director's
-    ``surge``): styles add it, scaled, to their flow, so a hit is a lurch forward."""
+    ``surge``): styles turn their view by it (flow: drifts the dye), so a hit moves the
+    picture with no decay to undo it."""
 
     def variant(self, n: int) -> tuple[int, int]:
         """The scene's discrete choice out of ``n`` (symmetry, camera) before and after the
