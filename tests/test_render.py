@@ -160,6 +160,29 @@ def test_same_seed_same_video_and_manifest_reproduces(excerpt, tmp_path):
     np.testing.assert_array_equal(decode_frames(a), decode_frames(c))
 
 
+@pytest.mark.parametrize("size", [(64, 64), (64, 112), (360, 640)])
+def test_the_same_frames_encode_to_the_same_bytes_every_time(tmp_path, size):
+    # x264's macroblock tree once read memory it never wrote on tiny pictures: between two
+    # encodes of the same frames, opening another file changed the heap, and the bytes.
+    from sonicdreams.video import SegmentWriter, VideoSpec
+
+    h, w = size
+    y, x = np.mgrid[0:h, 0:w]
+    frames = np.stack([np.stack([(x * 4 + 9 * t) % 256, (y * 3 + 5 * t) % 256,
+                                 ((x + y) * 2 - 7 * t) % 256], axis=-1)
+                       for t in range(24)]).astype(np.uint8)
+    spec = VideoSpec(fps=Fraction(30), size=size)
+    digests = set()
+    for k in range(6):
+        with SegmentWriter(tmp_path / f"{k}.mp4", spec) as writer:
+            writer.write(frames)
+        digests.add((tmp_path / f"{k}.mp4").read_bytes())
+        with av.open(str(tmp_path / f"{k}.mp4")) as container:  # moves the heap around
+            for _ in container.demux(container.streams.video[0]):
+                pass
+    assert len(digests) == 1
+
+
 def test_output_audio_replaces_the_soundtrack(excerpt, tmp_path):
     mono = write_wav(tmp_path / "mono48k.wav", 0.3 * np.ones(48000 * 3, np.float32), 48000)
     out = tmp_path / "v.mp4"
