@@ -238,9 +238,9 @@ def run_inspect(args: argparse.Namespace) -> int:
     result = inspect_video(args.video, song=args.song, height=args.height,
                            cache=not args.no_cache)
     if plot_path is not None:
-        from .cli import _write_atomic
+        from .paths import write_atomic
 
-        _write_atomic(plot_path, lambda tmp: plot_inspection(result, tmp,
+        write_atomic(plot_path, lambda tmp: plot_inspection(result, tmp,
                                                              fmt=plot_path.suffix))
     if args.json:
         data = result.to_dict()

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import SonicDreamsError, SonicDreamsWarning
+from .paths import write_atomic
 
 __all__ = ["main", "build_parser"]
 
@@ -199,7 +200,7 @@ def _cmd_styles(args: argparse.Namespace) -> int:
         sheet = contact_sheet(tile=args.tile)
         path = Path(args.preview)
         fmt = (path.suffix.lstrip(".") or "png").upper().replace("JPG", "JPEG")
-        _write_atomic(path, lambda tmp: sheet.save(tmp, format=fmt))
+        write_atomic(path, lambda tmp: sheet.save(tmp, format=fmt))
         print(f"preview:  {path}")
     return 0
 
@@ -282,25 +283,6 @@ class _ByteProgress:
             self.bar.close()
 
 
-def _write_atomic(path: Path, write) -> None:
-    """Create ``path`` only when complete: write to a temporary name beside it, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True) if str(path.parent) else None
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a user's file gets normal permissions
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from ._cli_render import settings_from_args
     from .audio.analyze import analyze
@@ -347,12 +329,12 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         def write_json(tmp: str) -> None:
             Path(tmp).write_text(payload, encoding="utf-8")
 
-        _write_atomic(Path(args.json), write_json)
+        write_atomic(Path(args.json), write_json)
         lines.append(f"json:      {args.json}")
     if plot_path is not None:
         from .audio.plot import plot_features
 
-        _write_atomic(plot_path, lambda tmp: plot_features(features, tmp, fmt=plot_path.suffix))
+        write_atomic(plot_path, lambda tmp: plot_features(features, tmp, fmt=plot_path.suffix))
         lines.append(f"plot:      {args.plot}")
     print("\n".join(lines))
     return 0

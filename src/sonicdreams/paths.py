@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
-__all__ = ["cache_root", "models_dir", "user_cache_dir"]
+__all__ = ["cache_root", "models_dir", "user_cache_dir", "write_atomic"]
 
 _OFF = {"", "0", "off", "none", "false", "no"}
 
@@ -50,3 +51,22 @@ def models_dir() -> Path:
     if env and env.strip():
         return Path(env).expanduser()
     return (cache_root() or user_cache_dir()) / "models"
+
+
+def write_atomic(path: Path, write) -> None:
+    """Create ``path`` only when complete: write to a temporary name beside it, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True) if str(path.parent) else None
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a user's file gets normal permissions
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

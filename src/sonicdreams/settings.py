@@ -18,6 +18,7 @@ from fractions import Fraction
 from typing import Any
 
 from .errors import SettingsError
+from .timing import MAX_FPS
 
 __all__ = ["RenderSettings", "option_fields", "PLAN_OPTIONS", "LSD_EFFECTS", "NEW_EFFECTS",
            "EFFECT_SOURCES", "MAX_FPS", "MAX_SECONDS", "LOOKS", "FROM_LOOK", "is_flag",
@@ -29,8 +30,6 @@ Check = Callable[[str, Any], Any]
 Validators with a numeric range carry it as ``check.span`` (``"[0, 1]"``, ``"(0, 604800]"``,
 ``">= 0"``); the help, the documentation and the error messages all show that one text."""
 
-MAX_FPS = 1000
-"""The highest frame rate accepted."""
 MAX_SECONDS = 7 * 24 * 3600
 """The latest ``start`` and longest ``duration`` accepted: a week of audio. A duration past the
 end of the song stops at its end; this bound only keeps the arithmetic finite."""

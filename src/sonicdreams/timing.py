@@ -14,9 +14,11 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import SettingsError
-from .settings import MAX_FPS as _MAX_FPS
 
-__all__ = ["parse_fps", "exact_duration", "n_frames", "frame_times"]
+__all__ = ["parse_fps", "exact_duration", "n_frames", "frame_times", "MAX_FPS"]
+
+MAX_FPS = 1000
+"""The highest frame rate accepted."""
 
 _MAX_SAMPLE_RATE = 768_000
 
@@ -33,7 +35,7 @@ def parse_fps(fps: int | float | str | Fraction) -> Fraction:
         If the rate is not a number in (0, 1000].
     """
     if isinstance(fps, bool):
-        raise SettingsError(f"fps={fps!r} must be a number of frames per second in (0, {_MAX_FPS}]")
+        raise SettingsError(f"fps={fps!r} must be a number of frames per second in (0, {MAX_FPS}]")
     try:
         if isinstance(fps, Fraction):
             value = fps
@@ -48,11 +50,11 @@ def parse_fps(fps: int | float | str | Fraction) -> Fraction:
             value = _float_to_rate(as_float)
     except (ValueError, ZeroDivisionError, TypeError):
         raise SettingsError(
-            f"fps={fps!r} must be a number of frames per second in (0, {_MAX_FPS}], "
+            f"fps={fps!r} must be a number of frames per second in (0, {MAX_FPS}], "
             "e.g. 30, 29.97 or 30000/1001"
         ) from None
-    if not 0 < value <= _MAX_FPS:
-        raise SettingsError(f"fps={fps!r} must be in (0, {_MAX_FPS}]")
+    if not 0 < value <= MAX_FPS:
+        raise SettingsError(f"fps={fps!r} must be in (0, {MAX_FPS}]")
     return value
 
 

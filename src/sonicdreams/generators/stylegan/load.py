@@ -132,7 +132,7 @@ def load_stylegan(path_or_name: str | os.PathLike, *, device: str | torch.device
         mapping, synthesis`` and ``G(z, c, truncation_psi=1, truncation_cutoff=None,
         noise_mode='const')`` → NCHW float images in about [-1, 1].
     """
-    from .style import resolve_device
+    from .device import resolve_device
 
     device = resolve_device(device)  # a clear error for a GPU that is not there
     path = resolve_weights(path_or_name)
@@ -162,9 +162,9 @@ def resolve_weights(path_or_name: str | os.PathLike) -> Path:
     if any(sep in text for sep in ("/", os.sep)) or path.suffix.lower() in (
             ".pkl", ".pt", ".pth", ".ckpt", ".safetensors"):
         raise StyleError(f"{text}: no such weight file")
-    from ..styles import catalog_entry
+    from ..catalog import lookup
 
-    entry = catalog_entry(text)
+    entry = lookup(text)
     if entry is None:
         raise StyleError(f"{text!r} is neither a weight file nor a StyleGAN style in the "
                          "catalogue; see `sonicdreams styles`")

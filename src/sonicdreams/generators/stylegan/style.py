@@ -11,26 +11,13 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from ...errors import SettingsError
 from ..base import check_batch
+from .device import resolve_device
 
 __all__ = ["StyleGANStyle", "resolve_device", "autocast_dtype", "stylegan_style",
            "cuda_fast_math"]
 
 log = logging.getLogger(__name__)
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``auto``/``None`` → CUDA when available, else CPU; otherwise the named device, checked."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise SettingsError(f"device={device!s}: no CUDA GPU is available here; use "
-                            "device=cpu (or auto)")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise SettingsError(f"device={device!s}: Apple's MPS backend is not available here")
-    return dev
 
 
 def _default_batch(resolution: int, device: torch.device) -> int:
@@ -186,19 +173,14 @@ def stylegan_style(path_or_name: str, *, device: str = "auto", truncation_psi: f
                    batch_size: int | None = None, cache: bool = True) -> StyleGANStyle:
     """Load weights (a file or a catalogue name) and wrap them as a Generator."""
     from ...audio.cache import file_digest
+    from ..catalog import lookup
     from .load import load_stylegan, resolve_weights
 
     dev = resolve_device(device)
     path = resolve_weights(path_or_name)  # downloads a catalogue style once
     G = load_stylegan(path, device=dev, cache=cache)
-    crop = None
-    try:
-        from ..styles import catalog_entry
-
-        entry = catalog_entry(str(path_or_name))
-        crop = getattr(entry, "crop", None) if entry is not None else None
-    except ImportError:  # pragma: no cover
-        pass
+    entry = lookup(str(path_or_name))
+    crop = getattr(entry, "crop", None) if entry is not None else None
     name = os.path.basename(str(path_or_name))
     return StyleGANStyle(G, name=name, truncation_psi=truncation_psi, noise_mode=noise_mode,
                          batch_size=batch_size, precision=precision, crop=crop,
