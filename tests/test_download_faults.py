@@ -277,14 +277,14 @@ def test_a_catalogue_checksum_is_checked_on_every_later_use(server, cache):
 def test_a_tampered_cached_model_is_refused_when_loaded(server, cache, monkeypatch):
     torch = pytest.importorskip("torch")
     from _formats import tiny_sg2, write_nvlabs_pickle
-    from sonicdreams.generators import styles
+    from sonicdreams.generators import catalog
     from sonicdreams.generators.stylegan import load_stylegan
 
     G = tiny_sg2(res=16)
     write_nvlabs_pickle(cache.parent / "tiny.pkl", G)
     server.model = (cache.parent / "tiny.pkl").read_bytes()
     rec = record(server.url + "/model.pkl", name="tiny")
-    monkeypatch.setattr(styles, "catalog_entry", lambda name: rec if name == "tiny" else None)
+    monkeypatch.setattr(catalog, "lookup", lambda name: rec if name == "tiny" else None)
     H = load_stylegan("tiny", device="cpu", cache=False)
     assert torch.equal(H.mapping.w_avg, G.mapping.w_avg)
     path = cache / "tiny.pkl"
