@@ -327,6 +327,10 @@ def test_json_progress_save_frames_and_quiet(excerpt, tmp_path):
     events = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("{")]
     render_events = [e for e in events if e["stage"] == "render"]
     assert render_events[-1]["done"] == render_events[-1]["total"] == 10
+    # The remaining time, once the rate can be told (after the first frames), to 0 at the end.
+    etas = [e["eta_s"] for e in render_events if "eta_s" in e]
+    assert etas and min(etas) >= 0 and render_events[-1]["eta_s"] == 0
+    assert "eta_s" not in render_events[0]
     assert {e["stage"] for e in events} >= {"render", "finalize"}
     pngs = sorted((tmp_path / "v_frames").glob("*.png"))
     assert len(pngs) == 10

@@ -381,10 +381,13 @@ class ProgressPrinter:
             self._lost()
 
     def _show(self, event) -> None:
+        eta = getattr(event, "eta_s", None)
         if self.json_lines:
-            print(json.dumps({"stage": event.stage, "done": event.done, "total": event.total,
-                              "elapsed_s": round(event.elapsed_s, 3)}), file=sys.stderr,
-                  flush=True)
+            line = {"stage": event.stage, "done": event.done, "total": event.total,
+                    "elapsed_s": round(event.elapsed_s, 3)}
+            if eta is not None:
+                line["eta_s"] = round(eta, 1)
+            print(json.dumps(line), file=sys.stderr, flush=True)
             return
         if self.quiet or event.stage != "render" or not sys.stderr.isatty():
             return
@@ -392,9 +395,15 @@ class ProgressPrinter:
 
         bar = self.bars.get(event.stage)
         if bar is None:
-            bar = self.bars[event.stage] = tqdm(total=event.total, unit="frame",
-                                               desc="rendering", dynamic_ncols=True,
-                                               initial=event.done)
+            # The remaining time is the pipeline's own estimate (see progress.Eta), not
+            # tqdm's moving average of batchy updates.
+            bar = self.bars[event.stage] = tqdm(
+                total=event.total, unit="frame", desc="rendering", dynamic_ncols=True,
+                initial=event.done, postfix="?",
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+                           "[{elapsed} elapsed{postfix} left, {rate_fmt}]")
+        if eta is not None:
+            bar.set_postfix_str(tqdm.format_interval(eta), refresh=False)
         bar.update(event.done - bar.n)
 
     def _lost(self) -> None:

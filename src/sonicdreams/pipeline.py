@@ -29,7 +29,7 @@ from ._jobs import Jobs
 from .fingerprint import Fingerprint, library_versions
 from .flashsafe import segment_limiter
 from .preflight import STEM_OPTIONS, WEIGHTS, check_before_work, input_files
-from .progress import Progress, ProgressCallback
+from .progress import Eta, Progress, ProgressCallback
 from .segment import fit_frames, render_segment
 from .settings import LSD_EFFECTS, NEW_EFFECTS, RenderSettings
 from .workdir import WorkDir, disk_errors, space_estimate, work_dir_for
@@ -118,9 +118,13 @@ def render(
     check_before_work(song, output, s, custom_effects, overwrite=overwrite,
                        work_dir=work_dir)
 
+    etas: dict[str, Eta] = {}
+
     def report(stage: str, done: int, total: int) -> None:
         if progress is not None:
-            progress(Progress(stage, done, total, time.perf_counter() - t0))
+            elapsed = time.perf_counter() - t0
+            eta = etas.setdefault(stage, Eta())(done, total, elapsed)
+            progress(Progress(stage, done, total, elapsed, eta))
 
     with WorkDir(work_dir_for(output, work_dir), label=str(output)) as work, Jobs() as jobs:
         result = _render(song, output, s, custom_effects, work, jobs, report=report,

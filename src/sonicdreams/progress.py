@@ -6,17 +6,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Progress", "ProgressCallback", "Reporter"]
+__all__ = ["Progress", "ProgressCallback", "Reporter", "Eta"]
 
 
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """``done`` of ``total`` steps of ``stage`` are finished, ``elapsed_s`` after it began."""
+    """``done`` of ``total`` steps of ``stage`` are finished, ``elapsed_s`` after it began;
+    ``eta_s``: the time still needed, where the stage can tell (see :class:`Eta`)."""
 
     stage: str
     done: int
     total: int
     elapsed_s: float
+    eta_s: float | None = None
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -33,3 +35,33 @@ class Reporter:
     def __call__(self, done: int, total: int) -> None:
         if self.callback is not None:
             self.callback(Progress(self.stage, done, total, time.perf_counter() - self.t0))
+
+
+class Eta:
+    """The remaining time of a stage from its progress so far.
+
+    The rate is the average since the first step finished: what came before it (analysis,
+    compiling kernels, filling the pipeline) is paid once and does not recur, so counting it
+    would make a steady render look slower than it is; averaging over everything after it
+    (not a moving window) keeps the estimate steady from one update to the next. Steps done
+    before the stage began here (a resumed render's finished segments) do not count either.
+    """
+
+    def __init__(self) -> None:
+        self._initial: int | None = None
+        self._first: tuple[int, float] | None = None  # (done, elapsed_s) when steps began
+
+    def __call__(self, done: int, total: int, elapsed_s: float) -> float | None:
+        """Seconds still needed after ``done`` of ``total`` at ``elapsed_s``; ``None``
+        until the rate can be told."""
+        if self._initial is None or done < self._initial:
+            self._initial, self._first = done, None
+            return None
+        if self._first is None:
+            if done > self._initial:
+                self._first = (done, elapsed_s)
+            return None
+        d0, t0 = self._first
+        if done <= d0 or elapsed_s <= t0:
+            return None
+        return max(0, total - done) * (elapsed_s - t0) / (done - d0)
