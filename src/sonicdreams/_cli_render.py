@@ -136,7 +136,8 @@ def add_render_parser(commands, run) -> None:
                         "output); a folder on a disk with room to spare")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json-progress", action="store_true",
-                   help="print progress as JSON lines on stderr (for other programs)")
+                   help="print progress as JSON lines on stderr (stage, done, total, "
+                   "elapsed_s and, once known, eta_s: for other programs)")
     p.add_argument("--no-cache", action="store_true",
                    help="do not use the caches (analyses, converted weights)")
     _add_settings_flags(p)
