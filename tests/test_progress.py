@@ -40,7 +40,16 @@ def test_the_estimate_follows_a_change_of_speed_and_starts_again_when_done_goes_
     eta(10, 100, 1.0)
     assert eta(20, 100, 2.0) == pytest.approx(8.0)  # 10 frames a second
     assert eta(30, 100, 4.0) == pytest.approx(70 * 3.0 / 20)  # the average since the start
-    assert eta(0, 100, 5.0) is None  # a new pass of the stage
+    # A new pass of the stage: its own rate (5 frames a second), not the first pass's.
+    assert eta(0, 100, 5.0) is None
+    assert eta(10, 100, 7.0) is None
+    assert eta(20, 100, 9.0) == pytest.approx(80 / 5)
+
+
+def test_a_stage_done_in_one_step_has_nothing_left():
+    eta = Eta()
+    assert eta(0, 10, 0.0) is None
+    assert eta(10, 10, 3.0) == 0.0
 
 
 def test_progress_events_carry_it_as_an_optional_field():

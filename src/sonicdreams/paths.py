@@ -1,4 +1,5 @@
-"""Where sonicdreams keeps what it caches, decided in this one place.
+"""Where sonicdreams keeps what it caches, decided in this one place; and how a file the user
+asked for appears: whole, or not at all (:func:`write_atomic`).
 
 * ``$SONICDREAMS_CACHE`` moves the cache (analyses, converted generators); ``off``, ``0``,
   ``none``, ``false``, ``no`` or an empty value switch caching off.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["cache_root", "models_dir", "user_cache_dir", "write_atomic"]
@@ -53,7 +55,7 @@ def models_dir() -> Path:
     return (cache_root() or user_cache_dir()) / "models"
 
 
-def write_atomic(path: Path, write) -> None:
+def write_atomic(path: Path, write: Callable[[str], object]) -> None:
     """Create ``path`` only when complete: write to a temporary name beside it, then rename."""
     path.parent.mkdir(parents=True, exist_ok=True) if str(path.parent) else None
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")

@@ -383,7 +383,8 @@ def _picture_fingerprint(s: RenderSettings, song_digest: str, digests: dict, gen
         "effects": [repr(e) for e in custom_effects],
         "seed": seed,
         "size": [*size, s.fit],
-        "encoder": [spec.codec, spec.crf, spec.preset, spec.pix_fmt],
+        "encoder": [spec.codec, spec.crf, spec.preset, spec.pix_fmt,
+                    sorted(spec.encoder_options().items())],
         "versions": library_versions(),
     }, tuple(opaque))
 

@@ -50,18 +50,23 @@ class Eta:
     def __init__(self) -> None:
         self._initial: int | None = None
         self._first: tuple[int, float] | None = None  # (done, elapsed_s) when steps began
+        self._last = 0
 
     def __call__(self, done: int, total: int, elapsed_s: float) -> float | None:
         """Seconds still needed after ``done`` of ``total`` at ``elapsed_s``; ``None``
-        until the rate can be told."""
-        if self._initial is None or done < self._initial:
+        until the rate can be told (0 once the stage is done)."""
+        going_back = done < self._last
+        self._last = done
+        if self._initial is None or going_back:  # a new pass of the stage
             self._initial, self._first = done, None
+        if done >= total:
+            return 0.0
+        if done == self._initial:
             return None
         if self._first is None:
-            if done > self._initial:
-                self._first = (done, elapsed_s)
+            self._first = (done, elapsed_s)
             return None
         d0, t0 = self._first
         if done <= d0 or elapsed_s <= t0:
             return None
-        return max(0, total - done) * (elapsed_s - t0) / (done - d0)
+        return (total - done) * (elapsed_s - t0) / (done - d0)

@@ -57,8 +57,6 @@ _ALLOWED = {
 }
 _VP9_SPEED = {"ultrafast": 8, "superfast": 7, "veryfast": 6, "faster": 5, "fast": 5,
               "medium": 4, "slow": 2, "slower": 1, "veryslow": 0}
-#: Below this many pixels across or down, x264 encodes without its macroblock tree.
-_TINY = 160
 _SVT_SPEED = {"ultrafast": 12, "superfast": 11, "veryfast": 10, "faster": 9, "fast": 8,
               "medium": 7, "slow": 5, "slower": 4, "veryslow": 2}
 
@@ -117,11 +115,12 @@ class VideoSpec:
     def encoder_options(self) -> dict[str, str]:
         if self.codec in ("libx264", "libx265"):
             opts = {"crf": str(self.crf), "preset": self.preset}
-            if self.codec == "libx264" and min(self.size) < _TINY:
-                # x264's macroblock-tree lookahead reads memory it never wrote on pictures a
-                # few macroblocks across: the same frames would encode differently from run
-                # to run, and a resumed render would not equal an uninterrupted one.
-                opts["x264-params"] = "mbtree=0"
+            if self.codec == "libx264":
+                # x264's macroblock-tree lookahead reads memory it never wrote (at 64², 192²,
+                # 480x854 …, not at 512² or 720p): the same frames encoded differently from
+                # run to run, and a resumed render did not equal an uninterrupted one.
+                # FFmpeg's own option, so a user's x264-params do not undo it.
+                opts["mbtree"] = "0"
         elif self.codec == "libvpx-vp9":
             opts = {"crf": str(self.crf + 13), "b": "0", "row-mt": "1", "deadline": "good",
                     "cpu-used": str(_VP9_SPEED[self.preset])}

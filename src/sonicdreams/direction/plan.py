@@ -40,7 +40,7 @@ over bars, 0 … 1; ``flow``: a phase that grows about 1 per second at ``motion_
 scene ``scene_a``, 1 in ``scene_b`` (a transition in between); ``palette_*``: indices into
 :data:`~sonicdreams.direction.palettes.PALETTES`; ``variant_*``: a number in [0, 1) per scene
 (symmetry, camera); ``intensity``: how hard the current scene plays, about 0.7 … 1.3;
-``surge``: a phase that steps forward on every hit's frame by the hit's size (about 0.5 for a
+``surge``: a phase that steps forward on every hit's frame by the hit's size (about 0.4 for a
 strong hit at ``pulse_react`` 0.5, compressed above; most of it on the hit's frame, the rest
 on the next) and never comes back — styles turn their view by it, so a hit moves the picture
 with no decay to undo it."""
