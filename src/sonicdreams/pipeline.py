@@ -29,7 +29,7 @@ from ._jobs import Jobs
 from .fingerprint import Fingerprint, library_versions
 from .flashsafe import segment_limiter
 from .preflight import STEM_OPTIONS, WEIGHTS, check_before_work, input_files
-from .progress import Eta, Progress, ProgressCallback
+from .progress import ProgressCallback, Reporter
 from .segment import fit_frames, render_segment
 from .settings import LSD_EFFECTS, NEW_EFFECTS, RenderSettings
 from .workdir import WorkDir, disk_errors, space_estimate, work_dir_for
@@ -118,13 +118,12 @@ def render(
     check_before_work(song, output, s, custom_effects, overwrite=overwrite,
                        work_dir=work_dir)
 
-    etas: dict[str, Eta] = {}
+    reporters: dict[str, Reporter] = {}  # one per stage, all timed from the call's start
 
     def report(stage: str, done: int, total: int) -> None:
-        if progress is not None:
-            elapsed = time.perf_counter() - t0
-            eta = etas.setdefault(stage, Eta())(done, total, elapsed)
-            progress(Progress(stage, done, total, elapsed, eta))
+        if stage not in reporters:
+            reporters[stage] = Reporter(progress, stage, t0=t0)
+        reporters[stage](done, total)
 
     with WorkDir(work_dir_for(output, work_dir), label=str(output)) as work, Jobs() as jobs:
         result = _render(song, output, s, custom_effects, work, jobs, report=report,

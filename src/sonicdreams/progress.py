@@ -25,16 +25,21 @@ ProgressCallback = Callable[[Progress], None]
 
 
 class Reporter:
-    """Sends :class:`Progress` events for one stage to an optional callback."""
+    """Sends :class:`Progress` events for one stage to an optional callback, with the time
+    since ``t0`` (default: now) and the stage's :class:`Eta`."""
 
-    def __init__(self, callback: ProgressCallback | None, stage: str) -> None:
+    def __init__(self, callback: ProgressCallback | None, stage: str, *,
+                 t0: float | None = None) -> None:
         self.callback = callback
         self.stage = stage
-        self.t0 = time.perf_counter()
+        self.t0 = time.perf_counter() if t0 is None else t0
+        self._eta = Eta()
 
     def __call__(self, done: int, total: int) -> None:
         if self.callback is not None:
-            self.callback(Progress(self.stage, done, total, time.perf_counter() - self.t0))
+            elapsed = time.perf_counter() - self.t0
+            self.callback(Progress(self.stage, done, total, elapsed,
+                                   self._eta(done, total, elapsed)))
 
 
 class Eta:
