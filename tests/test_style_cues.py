@@ -145,3 +145,25 @@ def test_a_surge_step_moves_the_picture_but_keeps_its_colours(name):
             for f in frames[1:]]
     hist = [h / h.sum() for h in hist]
     assert 0.5 * np.abs(hist[0] - hist[1]).sum() < 0.3
+
+
+def test_cppn_reads_its_fields_by_rank():
+    """Whatever shape the network's field has (symmetric, heavily skewed, narrow), the
+    same share of the frame gets each tone: the shapes morph, the scene's colours stay."""
+    from sonicdreams.generators.builtin.cppn import _equalised, _tone_curves
+
+    levels, tone_curve, _ = _tone_curves()
+    rng = np.random.default_rng(0)
+    fields = {"normal": rng.normal(size=(96, 96)),
+              "skewed": rng.exponential(size=(96, 96)) ** 3,
+              "narrow": 5.0 + 0.05 * rng.random((96, 96))}
+    for name, field in fields.items():
+        tone = _equalised(field, field[::4, ::4].ravel(), levels, tone_curve)
+        assert np.isfinite(tone).all() and tone.min() >= 0.0 and tone.max() <= 0.5, name
+        for q in (0.1, 0.25, 0.5, 0.75, 0.9):
+            at = np.interp(q, levels, tone_curve)
+            assert abs(float(np.mean(tone < at)) - q) < 0.03, (name, q)
+    # A flat field (rounding noise, no shapes) stays one even mid-tone, not amplified noise.
+    flat = 2.0 + 1e-6 * rng.random((32, 32))
+    tone = _equalised(flat, flat.ravel(), levels, tone_curve)
+    assert np.abs(tone - 0.25).max() < 0.02

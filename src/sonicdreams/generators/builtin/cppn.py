@@ -4,8 +4,9 @@ Each pixel's coordinates (x, y, radius and a few oriented waves) go through a sm
 network whose weights are read from the latent; its three outputs are three smooth fields over
 the picture. The first sets where in the palette a pixel sits — deep shadow to bright
 highlight, with a crisp but anti-aliased edge between them — the second shades it, and the
-zero line of the third glows as a thin filament. The fields are normalised per frame, so every
-frame has dark shadows and bright highlights and its colours stay put while the shapes morph.
+zero line of the third glows as a thin filament. The first two are read by rank in each frame
+(its own quantiles), so every frame has the same share of shadow, mid-tone and highlight: the
+shapes morph, the scene's colours stay, and a new scene's palette is what changes them.
 
 What drives what:
 
@@ -52,6 +53,8 @@ _SURGE = 0.08  # radians the view turns per unit of surge (a strong hit: about 0
 _MOVE = 0.15  # how strongly the latent moves them: the motion stays calm next to the hits
 _SYMMETRIES = (0, 1, 3, 5)  # none, a mirror, 3-fold and 5-fold mirrored turns
 _STATS_STEP = 4  # the fields' mean and spread are taken over every 4th pixel each way
+_TONE_LEVELS = 25  # quantiles of a frame's fields that place its tones
+_FLAT = 1e-3  # fields that vary less than this have no shapes to show
 # Each class nudges the network a little, so pitch also shows as texture.
 _CLASS_TEXTURE = np.random.default_rng(7).standard_normal((12, _N_WEIGHTS)).astype(np.float32)
 
@@ -115,31 +118,31 @@ def _net_py(xs, ys, cam, fold, w1, b1, w2, b2, w3, b3, out):
     return out
 
 
-def _paint_py(fields, stats, look, lut, out):
+def _paint_py(fields, tone, shade_base, stats, look, lut, out):
     """Colour the fields into ``out`` (uint8 rows × columns × 3).
 
-    ``stats``: each field's mean and 1 / spread; ``look``: (edge sharpness, hue offset,
-    highlight pull, exposure, filament width, filament glow, ripple, ripple frequency,
-    shade depth); ``lut``: the palette ring [256, 3] in 0..1.
+    ``tone``: where each pixel sits in the palette before the cues (0 shadow … 0.5
+    highlight); ``shade_base``: its shading before the ripple, -1 … 1; ``stats``: the
+    fields' mean and 1 / spread (the ripple and the filament read them); ``look``: (hue
+    offset, highlight pull, exposure, filament width, filament glow, ripple, ripple
+    frequency, shade depth); ``lut``: the palette ring [256, 3] in 0..1.
     """
     h = fields.shape[0]
     w = fields.shape[1]
-    sharp, hue, pull, gain = look[0], look[1], look[2], look[3]
-    width, glow, ripple, rfreq, depth = look[4], look[5], look[6], look[7], look[8]
+    hue, pull, gain, width = look[0], look[1], look[2], look[3]
+    glow, ripple, rfreq, depth = look[4], look[5], look[6], look[7]
     n = lut.shape[0]
     for i in range(h):
         for j in range(w):
-            fa = (fields[i, j, 0] - stats[0]) * stats[1]
             fb = (fields[i, j, 1] - stats[2]) * stats[3]
             fc = (fields[i, j, 2] - stats[4]) * stats[5]
-            # Shadow (0) to highlight (0.5): a crisp edge, never a one-pixel step.
-            t = 0.25 + 0.25 * np.tanh(sharp * fa)
+            t = tone[i, j]
             t += (0.5 - t) * pull
             t += hue
             t -= np.floor(t)
             k = int(t * (n - 0.001))
             kh = int(((t + 0.5) - np.floor(t + 0.5)) * (n - 0.001))
-            shade = (1.0 - depth) + depth * np.tanh(1.3 * fb + 0.9)
+            shade = (1.0 - depth) + depth * shade_base[i, j]
             shade *= 1.0 + ripple * np.sin(rfreq * fb + 5.0 * fc)
             line = np.exp(-(fc * fc) / (width * width)) * glow
             for ch in range(3):
@@ -150,6 +153,29 @@ def _paint_py(fields, stats, look, lut, out):
                     v = 0.0
                 out[i, j, ch] = np.uint8(v * 255.0 + 0.5)
     return out
+
+
+@lru_cache(maxsize=1)
+def _tone_curves() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The quantile levels at which a frame's fields are read, and the tone and the shading
+    each level gets: those a field with a normal distribution would get from a soft edge
+    (``0.25 + 0.25·tanh(1.2·x)`` and ``tanh(1.3·x + 0.9)``)."""
+    from scipy.special import ndtri
+
+    levels = np.linspace(0.0, 1.0, _TONE_LEVELS)
+    levels[0], levels[-1] = 0.002, 0.998
+    x = ndtri(levels)
+    return levels, 0.25 + 0.25 * np.tanh(1.2 * x), np.tanh(1.3 * x + 0.9)
+
+
+def _equalised(field: np.ndarray, sample: np.ndarray, levels: np.ndarray,
+               curve: np.ndarray) -> np.ndarray:
+    """``field`` through the curve that gives its ``sample``'s quantiles the values of
+    ``curve``: every frame has the same share of each tone, whatever shape the field has.
+    A field flatter than ``_FLAT`` stays flat (its variations are rounding, not shapes)."""
+    knots = np.quantile(sample, levels)
+    knots = knots + np.linspace(-0.5, 0.5, len(knots)) * _FLAT  # strictly rising
+    return np.interp(field, knots, curve).astype(np.float32)
 
 
 @lru_cache(maxsize=64)
@@ -219,8 +245,12 @@ class CPPN(KernelStyle):
         mean = sample.mean(axis=0)
         spread = 1.0 / np.maximum(sample.std(axis=0), 1e-3)
         stats = np.array([mean[0], spread[0], mean[1], spread[1], mean[2], spread[2]])
+        # Tones by rank: the shapes morph, the share of shadow and highlight stays (a scene
+        # keeps its colours; a new scene's palette is what changes them).
+        levels, tone_curve, shade_curve = _tone_curves()
+        tone = _equalised(fields[..., 0], sample[:, 0], levels, tone_curve)
+        shade = _equalised(fields[..., 1], sample[:, 1], levels, shade_curve)
         look = np.array([
-            1.2,  # edge sharpness between shadow and highlight
             f.hue + 0.04 * snare,  # pitch places the colours; the snare pushes them along
             0.12 * beat,  # the beat pulls every colour towards the highlight …
             1.0 + 0.2 * beat,  # … and raises the exposure
@@ -231,5 +261,5 @@ class CPPN(KernelStyle):
             0.55,  # how deep the shading goes
         ], dtype=np.float64)
         lut = np.ascontiguousarray(cue_palette(f), dtype=np.float64)
-        img = _paint()(fields, stats, look, lut, np.empty((h, w, 3), dtype=np.uint8))
+        img = _paint()(fields, tone, shade, stats, look, lut, np.empty((h, w, 3), dtype=np.uint8))
         return resize_rgb(img, self.size)

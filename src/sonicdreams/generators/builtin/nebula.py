@@ -88,7 +88,7 @@ class Nebula(ProceduralStyle):
         # the latent, drifting with the flow, pushed in by the kick).
         scale = TEX_SIZE * 0.2 * np.exp(0.35 * np.tanh(0.6 * p[0]) - 0.1 * kick)
         # The hits turn the view (a lurch that keeps the section's colours in the frame).
-        angle = _SPIN * p[1] + 0.02 * f.flow + _SURGE * f.surge
+        angle = _SPIN * p[1] + 0.05 * f.flow + _SURGE * f.surge
         view = np.float32([np.cos(angle) * scale, np.sin(angle) * scale])
         off = np.float32(TEX_SIZE * 0.06) * p[2:8].astype(np.float32)
         off[0:2] += np.float32(5.0 * f.flow)  # the gas's slow drift
