@@ -3,7 +3,7 @@
 Each pixel's coordinates (x, y, radius and a few oriented waves) go through a small random
 network whose weights are read from the latent; its three outputs are three smooth fields over
 the picture. The first sets where in the palette a pixel sits — deep shadow to bright
-highlight, with a crisp but anti-aliased edge between them — the second shades it, and the
+highlight, as sharp an edge as the field's own slope — the second shades it, and the
 zero line of the third glows as a thin filament. The first two are read by rank in each frame
 (its own quantiles), so every frame has the same share of shadow, mid-tone and highlight: the
 shapes morph, the scene's colours stay, and a new scene's palette is what changes them.
@@ -52,7 +52,7 @@ _SCENE = 0.75  # how strongly the scene (its variant) sets the weights
 _SURGE = 0.08  # radians the view turns per unit of surge (a strong hit: about 0.03)
 _MOVE = 0.15  # how strongly the latent moves them: the motion stays calm next to the hits
 _SYMMETRIES = (0, 1, 3, 5)  # none, a mirror, 3-fold and 5-fold mirrored turns
-_STATS_STEP = 4  # the fields' mean and spread are taken over every 4th pixel each way
+_STATS_STEP = 4  # the fields' statistics and quantiles come from every 4th pixel each way
 _TONE_LEVELS = 25  # quantiles of a frame's fields that place its tones
 _FLAT = 1e-3  # fields that vary less than this have no shapes to show
 # Each class nudges the network a little, so pitch also shows as texture.
@@ -123,7 +123,8 @@ def _paint_py(fields, tone, shade_base, stats, look, lut, out):
 
     ``tone``: where each pixel sits in the palette before the cues (0 shadow … 0.5
     highlight); ``shade_base``: its shading before the ripple, -1 … 1; ``stats``: the
-    fields' mean and 1 / spread (the ripple and the filament read them); ``look``: (hue
+    second and third fields' mean and 1 / spread (the ripple and the filament read them):
+    (mean 1, 1 / spread 1, mean 2, 1 / spread 2); ``look``: (hue
     offset, highlight pull, exposure, filament width, filament glow, ripple, ripple
     frequency, shade depth); ``lut``: the palette ring [256, 3] in 0..1.
     """
@@ -134,8 +135,8 @@ def _paint_py(fields, tone, shade_base, stats, look, lut, out):
     n = lut.shape[0]
     for i in range(h):
         for j in range(w):
-            fb = (fields[i, j, 1] - stats[2]) * stats[3]
-            fc = (fields[i, j, 2] - stats[4]) * stats[5]
+            fb = (fields[i, j, 1] - stats[0]) * stats[1]
+            fc = (fields[i, j, 2] - stats[2]) * stats[3]
             t = tone[i, j]
             t += (0.5 - t) * pull
             t += hue
@@ -163,7 +164,7 @@ def _tone_curves() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from scipy.special import ndtri
 
     levels = np.linspace(0.0, 1.0, _TONE_LEVELS)
-    levels[0], levels[-1] = 0.002, 0.998
+    levels[0], levels[-1] = 0.002, 0.998  # the ends are at ±2.9 standard deviations, not ±∞
     x = ndtri(levels)
     return levels, 0.25 + 0.25 * np.tanh(1.2 * x), np.tanh(1.3 * x + 0.9)
 
@@ -172,9 +173,12 @@ def _equalised(field: np.ndarray, sample: np.ndarray, levels: np.ndarray,
                curve: np.ndarray) -> np.ndarray:
     """``field`` through the curve that gives its ``sample``'s quantiles the values of
     ``curve``: every frame has the same share of each tone, whatever shape the field has.
-    A field flatter than ``_FLAT`` stays flat (its variations are rounding, not shapes)."""
+    A field flatter than ``_FLAT`` is one mid-tone (its variations are rounding, not shapes)."""
     knots = np.quantile(sample, levels)
-    knots = knots + np.linspace(-0.5, 0.5, len(knots)) * _FLAT  # strictly rising
+    span = float(knots[-1] - knots[0])
+    if not span > _FLAT:  # (NaN too)
+        return np.full(field.shape, curve[len(curve) // 2], dtype=np.float32)
+    knots = knots + np.arange(len(knots)) * (1e-9 * span)  # strictly rising, for np.interp
     return np.interp(field, knots, curve).astype(np.float32)
 
 
@@ -193,7 +197,7 @@ _paint = lazy_kernel(_paint_py)
 class CPPN(KernelStyle):
     name = "cppn"
     description = "flowing organic shapes from a coordinate network, in the scene's palette"
-    work_pixels = 288 * 288  # smooth fields, crisp edges: computed at about this many pixels
+    work_pixels = 288 * 288  # smooth fields: computed at about this many pixels, then scaled
 
     def frame(self, z: np.ndarray, c: np.ndarray, cue: np.ndarray) -> np.ndarray:
         from ._noise import budget_size
@@ -243,10 +247,10 @@ class CPPN(KernelStyle):
             fields += np.float32(f.mix) * other
         sample = fields[::_STATS_STEP, ::_STATS_STEP].reshape(-1, 3).astype(np.float64)
         mean = sample.mean(axis=0)
-        spread = 1.0 / np.maximum(sample.std(axis=0), 1e-3)
-        stats = np.array([mean[0], spread[0], mean[1], spread[1], mean[2], spread[2]])
-        # Tones by rank: the shapes morph, the share of shadow and highlight stays (a scene
-        # keeps its colours; a new scene's palette is what changes them).
+        spread = 1.0 / np.maximum(sample.std(axis=0), _FLAT)
+        stats = np.array([mean[1], spread[1], mean[2], spread[2]])
+        # Tones and shading by rank: the shapes morph, the share of shadow and highlight
+        # stays (a scene keeps its colours; a new scene's palette is what changes them).
         levels, tone_curve, shade_curve = _tone_curves()
         tone = _equalised(fields[..., 0], sample[:, 0], levels, tone_curve)
         shade = _equalised(fields[..., 1], sample[:, 1], levels, shade_curve)

@@ -55,11 +55,11 @@ __all__ = ["Julia"]
 _N_PARAMS = 10
 _MAX_ITER = 96  # escape-time iterations; beyond this a point counts as inside the set
 _BAILOUT2 = 256.0  # squared escape radius (a large one makes the fractional count smooth)
-_LATENT = 0.4  # how far the latent walks the set and the camera: a scene keeps its colours
-_PATH = 0.05  # radians along the cardioid one unit of the latent moves k
+_LATENT = 0.4  # how far the latent moves all it drives (p): a scene keeps its colours
+_PATH = 0.05  # radians along the cardioid one unit of p moves k
 _SURGE = 0.07  # radians the view turns per unit of surge (a strong hit: about 0.035)
-_SPIN = 0.05  # radians the view turns per unit of the latent
-_FLOW_SPIN = 0.3  # radians the view turns per unit of flow: a slow spin, never still
+_SPIN = 0.05  # radians the view turns per unit of p
+_FLOW_SPIN = 0.3  # radians the view turns per unit of flow: a steady turn, never still
 _FAMILY = (1.1, 5.2)  # the range of cardioid angles the scenes' variants spread k over
 _KNEE = 0.8  # above this a pixel's brightest channel rolls off softly towards 1
 _SUPERSAMPLE = 2.0  # compute at up to this many times the output's side (within the budget)
@@ -204,8 +204,8 @@ class Julia(KernelStyle):
         """The arguments of ``_julia_py`` for a frame of ``size`` (output array included),
         with the set of the scene ``scene`` (0: ``variant_a``, 1: ``variant_b``)."""
         h, w = size
-        p = _LATENT * np.clip(latent_params(z, _N_PARAMS, key=Julia.name), -6.0, 6.0).astype(
-            np.float64)
+        p = _LATENT * np.clip(
+            latent_params(z, _N_PARAMS, key=Julia.name), -6.0, 6.0).astype(np.float64)
         ct = (class_mix(c) @ _CLASS_TEXTURE).astype(np.float64)
         cue = np.nan_to_num(np.asarray(cue, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         # Every band lights the frame (kicks and snares most), as the ear hears one pulse.

@@ -51,6 +51,7 @@ __all__ = ["Nebula"]
 _N_PARAMS = 16
 _SCENE = 1.0  # how far the scene (its variant) places the view and shapes the gas
 _SURGE = 0.07  # radians the view turns per unit of surge (a strong hit: about 0.03)
+_FLOW_SPIN = 0.05  # radians the view turns per unit of flow (a slow turn of the gas)
 _MOVE = 0.55  # how far the latent moves them: calm motion next to the hits
 _SPIN = 0.2  # radians the view turns per unit of the latent
 _RELIEF = 2  # pixels over which the gas's slope is taken (a halo of rows around each block)
@@ -88,7 +89,7 @@ class Nebula(ProceduralStyle):
         # the latent, drifting with the flow, pushed in by the kick).
         scale = TEX_SIZE * 0.2 * np.exp(0.35 * np.tanh(0.6 * p[0]) - 0.1 * kick)
         # The hits turn the view (a lurch that keeps the section's colours in the frame).
-        angle = _SPIN * p[1] + 0.05 * f.flow + _SURGE * f.surge
+        angle = _SPIN * p[1] + _FLOW_SPIN * f.flow + _SURGE * f.surge
         view = np.float32([np.cos(angle) * scale, np.sin(angle) * scale])
         off = np.float32(TEX_SIZE * 0.06) * p[2:8].astype(np.float32)
         off[0:2] += np.float32(5.0 * f.flow)  # the gas's slow drift
