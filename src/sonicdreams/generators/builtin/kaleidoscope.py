@@ -59,7 +59,8 @@ _MOVE = 0.06  # how far one unit of the latent moves the glass (see the module's
 # How far pitch reshapes the glass: the pieces' edges move with it, so a little goes far
 # (at 0.6 a guitar-heavy song kept the whole mosaic shifting, 9/255 of luma a frame).
 _PITCH = 0.25
-_PITCH_SHIFT = 0.06  # how far pitch moves the pieces' colours along the palette
+_PITCH_SHIFT = 0.02  # how far pitch moves the pieces' colours along the palette
+_HUE = 0.4  # how far the director's pitch phase (the hue cue) moves them
 _SPIN = 0.03  # radians the mirrors turn per unit of the latent
 _FLOW_SPIN = 0.012  # radians the mirrors turn per unit of the flow cue
 _FLOW_SLIDE = 0.12  # texels the glass slides per unit of the flow cue
@@ -231,8 +232,10 @@ class Kaleidoscope(ProceduralStyle):
         B -= ib
         t = ia * f32(0.31)
         t += ib * f32(0.17)
-        # the latent barely tints: a section keeps its colours while the glass moves
-        t += f32(0.02 * np.tanh(0.3 * p[11]) + hue + 3.1 * cut + _PITCH_SHIFT * np.tanh(ct[3]))
+        # The latent barely tints and pitch only leans the colours (every piece moves along
+        # the palette at once): a section keeps its colours while the glass moves.
+        t += f32(0.02 * np.tanh(0.3 * p[11]) + _HUE * hue + 3.1 * cut
+                 + _PITCH_SHIFT * np.tanh(ct[3]))
         col = lookup(table, t)  # one place in the palette per piece
 
         # Dark lead between the pieces, about 1.6 pixels of soft edge.
