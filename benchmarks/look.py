@@ -114,7 +114,7 @@ def prepare_song(name: str, path: str | None, seconds: float | None, work: str) 
 def measure_one(style: str, song: dict, size: tuple[int, int], options: dict,
                 out_dir: str) -> dict:
     import sonicdreams
-    from sonicdreams.measure import look_metrics, read_video
+    from sonicdreams.measure import count_flashes, look_metrics, read_video
 
     out = os.path.join(out_dir, f"{style}-{song['name']}.mp4")
     row = {"style": style, "song": song["name"], "clip_s": round(song["clip_s"], 3),
@@ -134,6 +134,8 @@ def measure_one(style: str, song: dict, size: tuple[int, int], options: dict,
     m = look_metrics(frames[:n], fps=fps, onset=onset[:n], section_times=song["section_times"])
     row.update({k: getattr(m, k) for k in METRICS})
     row["render_fps"] = result.n_frames / wall
+    flashes = count_flashes(frames, fps=fps)
+    row["flashes_worst_s"] = max(flashes.max_general_per_s, flashes.max_red_per_s)
     row["pass"] = {k: _meets(row[k], k) for k in TARGETS}
     return row
 
@@ -165,6 +167,7 @@ def summarise(rows: list[dict], styles: list[str]) -> dict:
                         "worst": worst}
             if k in TARGETS:
                 met[k] = _meets(worst, k)
+        entry["flashes_worst_s"] = max(r.get("flashes_worst_s", 0) for r in mine)
         entry["targets_met"] = met
         entry["all_targets_met"] = all(v is True for v in met.values()) and len(met) == 6
         summary[style] = entry

@@ -127,9 +127,6 @@ def test_the_limiter_takes_most_flashes_out_unless_allowed(strobe_videos):
     assert limited <= allowed / 2 + 1
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: on cppn at 24 fps the limiter, which looks "
-                   "for cells flashing together, lets 4-5 flashes a second through where the "
-                   "independent counter sees cells flashing out of step")
 def test_flashes_stay_under_three_a_second_on_the_default_style(strobe_videos):
     assert strobe_videos[0] <= 3
 
