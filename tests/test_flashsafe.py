@@ -126,6 +126,18 @@ def test_a_full_screen_8hz_strobe_is_limited_to_three_flashes_a_second(on, off):
     assert all(not np.array_equal(out[t], out[t - 1]) for t in beats)
 
 
+def test_a_pulse_that_fades_out_slowly_is_limited_too():
+    # Up by 0.12 in one frame, back down over six (0.02 a frame): each fall is slow, but
+    # four and a half flashes a second all the same.
+    linear = np.array([0.17, 0.15, 0.13, 0.11, 0.09, 0.07, 0.05] * 26)
+    level = np.round(255 * (1.055 * linear ** (1 / 2.4) - 0.055))
+    frames = np.broadcast_to(level[:, None, None, None], (182, 48, 64, 3)).astype(np.uint8)
+    assert count_flashes(frames) >= 4
+    out = FlashLimiter(FPS).apply(frames)
+    assert count_flashes(out) <= 3
+    assert all(not np.array_equal(out[t], out[t - 1]) for t in range(7, 182, 7))
+
+
 def test_a_slow_fade_is_unchanged_byte_for_byte():
     levels = np.linspace(0, 255, 90).round().astype(np.uint8)
     frames = np.broadcast_to(levels[:, None, None, None], (90, 48, 64, 3)).copy()

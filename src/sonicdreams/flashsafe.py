@@ -10,25 +10,28 @@ as well) and never drops or repeats a frame: it lowers the *amplitude* of what f
 
 How it decides (everything from the **input** frames, with a safety margin)
 ---------------------------------------------------------------------------
-* **Risk.** Frame ``t`` is at risk when, within the last ``D = ⌈fps/3⌉ + 1`` frames, the same
-  cells, covering at least ``AREA`` (25 %) of the picture, went up and at a later frame down
-  (or down and up) by at least ``DETECT`` (0.09, against the rule's 0.10), in luminance or
-  in red. A cell counts at a frame where it moves by at least ``DETECT/4`` and has moved
-  ``DETECT`` from its extreme earlier in the window. A flash that escapes detection spans
-  more than ``D`` frames or moves its cells by less than ``DETECT/4`` a frame (then each
-  transition takes five frames or more), so undetected ones come at most ~3 a second.
-* **Limit.** For the ``R = ⌈fps/4⌉`` frames after a risky frame, each cell's luminance is
-  held within ``±m`` of ``S``, a triangular-weighted mean of the cell's input luminance over
-  the last ``L = ⌈fps/2⌉`` frames: ``T = S + clip(Y − S, −m, m)``. ``m`` is ``HALF_SWING``
-  (0.025) at a risky frame and opens linearly to 1 (no limit) over ``R`` frames, so the
-  picture glides back to the input in one monotonic move. A beat still shows, as a swing of
-  at most ``2·HALF_SWING`` plus the ripple of ``S`` (well under 0.09). Saturated red is
-  capped at ``2·m`` by desaturating toward each pixel's own luminance.
-* **Pixels.** Each cell gets an affine map in linear light (``a·x`` to darken, ``1 − a·(1 − x)``
-  to lift) that moves its mean to ``T``, and a saturation factor; the maps are interpolated
-  bilinearly between cell centres, so there are no block edges. Frames whose cells all keep
-  their value are returned as they came — **byte for byte**: on content without flash risk
-  the limiter changes nothing.
+* **Risk.** Flashes are looked for on ``GRID/2 × GRID/2`` cells (each the mean of 2×2 grid
+  cells: detail moving across a small cell is not a flash). Over the last ``D = ⌈fps⌉ + 1``
+  frames (one second), each cell's *transitions* are counted the way the rule counts them:
+  a rise of ``DETECT`` (0.09, against the rule's 0.10) from its lowest value since its last
+  transition, or a fall of ``DETECT`` from its highest, opposite to the last one, however
+  fast or slow (a hit that fades out over five frames is a flash like a strobe). Cells with
+  ``BUDGET`` (4) transitions or more are at risk once they cover ``AREA`` (25 %) of the
+  picture, in luminance (darker state below 0.8) or in red. So three transitions of a cell
+  pass in any second before it is held: beats that flash one or two times a second are not
+  touched; faster ones are softened from their fourth transition on.
+* **Limit.** For the ``R = ⌈fps/4⌉`` frames after a cell was at risk, its luminance is held
+  within ``±m`` of ``S``, a triangular-weighted mean of the cell's input luminance over the
+  last ``L = ⌈fps/2⌉`` frames: ``T = S + clip(Y − S, −m, m)``. ``m`` is ``HALF_SWING``
+  (0.025) at a risky frame and opens linearly to 1 (no limit) over ``R`` frames, so the cell
+  glides back to the input in one monotonic move. A beat still shows, as a swing of at most
+  ``2·HALF_SWING`` plus the ripple of ``S`` (well under 0.09). Saturated red is capped at
+  ``2·m`` by desaturating toward each pixel's own luminance.
+* **Pixels.** Each grid cell gets an affine map in linear light (``a·x`` to darken,
+  ``1 − a·(1 − x)`` to lift) that moves its mean to ``T``, and a saturation factor; the maps
+  are interpolated bilinearly between cell centres, so there are no block edges. Frames
+  whose cells all keep their value are returned as they came — **byte for byte**: on
+  content without flash risk the limiter changes nothing.
 
 How the state crosses segments
 ------------------------------
@@ -39,7 +42,7 @@ The limiter's decision for frame ``t`` is a pure function of the input grids of 
 the ``HISTORY`` frames before ``a`` (:meth:`FlashLimiter.prime`, grids only, then discarded)
 and its state is then *exactly* the state an uninterrupted run has at ``a``: a segment gives
 the same bytes whichever process renders it, and a resumed render equals an uninterrupted
-one. The warm-up costs ``HISTORY`` frames (0.6 s at 30 fps: 6 % of a 10-second segment).
+one. The warm-up costs ``HISTORY`` frames (1.3 s at 30 fps: 13 % of a 10-second segment).
 """
 
 from __future__ import annotations
@@ -53,28 +56,32 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = ["FlashLimiter", "history_frames", "segment_limiter", "measure", "GRID", "DETECT",
-           "AREA", "HALF_SWING"]
+           "AREA", "BUDGET", "HALF_SWING"]
 
 Frames = npt.NDArray[np.uint8]
 
 GRID = 32
-"""Cells across and down the picture that luminance and red are measured in. Fine, because
-each cell gets one affine map: a coarse cell whose bright parts are darkened while its dark
-parts are lifted keeps its mean and still flashes inside (out of step, at 8×8 a flash counter
-on a 16×16 grid saw 4–5 a second get through on an 8-hits-a-second strobe; at 32×32, none)."""
+"""Cells across and down the picture that luminance and red are measured and corrected in
+(flashes are looked for on 2×2 of them). Fine, because each cell gets one affine map: a
+coarse cell whose bright parts are darkened while its dark parts are lifted keeps its mean
+and still flashes inside (at 8×8, a counter on 16×16 cells saw 4–5 flashes a second get
+through on an 8-hits-a-second strobe; at 32×32, none)."""
 DETECT = 0.09
 """A change this large counts as a flash transition (the rule: 0.10; the margin absorbs
 encoding noise)."""
 DARK = 0.8
 """A luminance flash needs its darker state below this."""
 AREA = 0.25
-"""Fraction of the picture that must flash (the same cells one way and back) for a risk."""
+"""Fraction of the picture that must flash (cells over their budget) for a risk."""
+BUDGET = 4
+"""A cell is held from its fourth transition within a second: three pass (a flash and a
+half), which leaves room for the glide back to the picture after a hold and for the flashes
+the counting starts in the middle of."""
 HALF_SWING = 0.025
 """How far a cell may stray from its recent mean while the limiter holds it."""
 
 _WEIGHTS = np.array([0.2126, 0.7152, 0.0722], np.float32)
 _RED_SCALE = 320 / 20 * 0.1  # (R−G−B)·320 > 20  ⇔  Q > 0.1
-_STEP = DETECT / 4  # a move slower than this a frame takes 5 frames to reach the threshold
 _SAMPLES = 128  # measure on about this many pixel rows (a strided sample of the frame)
 
 
@@ -99,8 +106,9 @@ def _encode_table() -> np.ndarray:
 
 
 def _params(fps: float) -> tuple[int, int, int]:
-    """(D, R, L): detection window, release frames, reference window."""
-    return math.ceil(fps / 3) + 1, math.ceil(fps / 4), max(1, math.ceil(fps / 2))
+    """(D, R, L): detection window (one second and a frame), release frames, reference
+    window."""
+    return math.ceil(fps) + 1, math.ceil(fps / 4), max(1, math.ceil(fps / 2))
 
 
 def history_frames(fps: float | Fraction) -> int:
@@ -152,25 +160,51 @@ def measure(frame: Frames) -> tuple[np.ndarray, np.ndarray]:
     return cells(y), cells(q)
 
 
-def _flashed(window: np.ndarray, dark: float | None) -> bool:
-    """Did ``AREA`` of the picture change by ``DETECT`` one way and then, at a later frame,
-    the other way within ``window`` [shape=(n, cells)]? A cell counts at a frame where it is
-    moving by ``_STEP`` or more and has moved ``DETECT`` from its extreme earlier in the
-    window; cells moving at other frames do not add up (the rule's area is of one flash)."""
-    if len(window) < 3:
-        return False
-    low = np.minimum.accumulate(window[:-1])
-    high = np.maximum.accumulate(window[:-1])
-    now, step = window[1:], np.diff(window, axis=0)
-    up = (now - low >= DETECT) & (step >= _STEP)  # risen that far and still rising fast
-    down = (high - now >= DETECT) & (step <= -_STEP)
-    if dark is not None:
-        up &= low < dark
-        down &= now < dark
-    # cells that moved one way at frame i and back at a later frame j, for every i < j
-    up, down = up.astype(np.float32), down.astype(np.float32)
-    pairs = np.triu(up @ down.T + down @ up.T, k=1) / window.shape[1]
-    return bool((pairs >= AREA).any())
+def _pooled(grids: np.ndarray) -> np.ndarray:
+    """Grids [shape=(n, h, w)] → means over 2×2 blocks of cells [shape=(n, cells)]: flashes
+    are looked for on cells twice as large as the ones corrected (detail that moves across a
+    small cell is not a flash; a quarter of the screen at once is what the rule counts)."""
+    n, h, w = grids.shape
+    if h % 2 or w % 2:
+        return grids.reshape(n, -1)
+    return grids.reshape(n, h // 2, 2, w // 2, 2).mean(axis=(2, 4)).reshape(n, -1)
+
+
+def _unpooled(flags: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    h, w = shape
+    if h % 2 or w % 2:
+        return flags.reshape(shape)
+    return flags.reshape(h // 2, 1, w // 2, 1).repeat(2, axis=1).repeat(2, axis=3).reshape(shape)
+
+
+def _transitions(window: np.ndarray, dark: np.ndarray) -> np.ndarray:
+    """Per cell, the transitions in ``window`` [shape=(n, cells)], tracked from its first
+    frame: a rise of ``DETECT`` from the lowest value since the cell's last transition (with
+    that low below ``dark``), or a fall of ``DETECT`` from the highest (to below ``dark``),
+    opposite to the cell's last transition. Fast or slow alike: a flash is a pair of
+    opposing changes however long each takes."""
+    first = window[0]
+    lo, hi = first.copy(), first.copy()
+    direction = np.zeros(first.shape, np.int8)
+    count = np.zeros(first.shape, np.int32)
+    for now in window[1:]:
+        np.minimum(lo, now, out=lo)
+        np.maximum(hi, now, out=hi)
+        rise = (direction <= 0) & (now - lo >= DETECT) & (lo < dark)
+        fall = (direction >= 0) & (hi - now >= DETECT) & (now < dark) & ~rise
+        moved = rise | fall
+        if moved.any():
+            count += moved
+            direction[rise], direction[fall] = 1, -1
+            lo[moved] = hi[moved] = now[moved]
+    return count
+
+
+def _risky(window: np.ndarray, dark: np.ndarray) -> np.ndarray:
+    """Cells [shape=(cells,)] that made ``BUDGET`` transitions or more within ``window``,
+    where such cells cover ``AREA`` of the picture (a smaller patch may flash freely)."""
+    over = _transitions(window, dark) >= BUDGET
+    return over if over.mean() >= AREA else np.zeros_like(over)
 
 
 @lru_cache(maxsize=8)
@@ -207,7 +241,7 @@ class FlashLimiter:
         keep = max(self.detect_frames, self.reference_frames)
         self._y: deque[np.ndarray] = deque(maxlen=keep)
         self._q: deque[np.ndarray] = deque(maxlen=keep)
-        self._since_risk = self.release_frames  # frames since the last risky frame (capped)
+        self._since_risk: np.ndarray | None = None  # per cell: frames since its last risk
         self.limited_frames = 0
 
     def __repr__(self) -> str:
@@ -215,20 +249,26 @@ class FlashLimiter:
                 f"release_frames={self.release_frames}, "
                 f"reference_frames={self.reference_frames})")
 
-    def _step(self, frame: Frames) -> tuple[np.ndarray, np.ndarray, float] | None:
-        """Take in one input frame; the (Y, Q) grids and half swing if it must be limited."""
+    def _step(self, frame: Frames) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Take in one input frame; its (Y, Q) grids and each cell's half swing if any cell
+        must be limited."""
         y, q = measure(frame)
         self._y.append(y)
         self._q.append(q)
         d = self.detect_frames
-        ys = np.stack(list(self._y)[-d:]).reshape(-1, y.size)
-        qs = np.stack(list(self._q)[-d:]).reshape(-1, q.size)
-        risky = _flashed(ys, DARK) or _flashed(qs, None)
-        self._since_risk = 0 if risky else min(self._since_risk + 1, self.release_frames)
-        if self._since_risk >= self.release_frames:
+        ys = _pooled(np.stack(list(self._y)[-d:]))
+        qs = _pooled(np.stack(list(self._q)[-d:]))
+        risky = _unpooled(_risky(ys, np.float32(DARK)) | _risky(qs, np.float32(np.inf)),
+                          y.shape)
+        since = self._since_risk
+        if since is None or since.shape != risky.shape:
+            since = np.full(risky.shape, self.release_frames, np.int32)
+        self._since_risk = since = np.where(risky, 0, np.minimum(since + 1,
+                                                                 self.release_frames))
+        if (since >= self.release_frames).all():
             return None
-        m = HALF_SWING + (1 - HALF_SWING) * self._since_risk / self.release_frames
-        return y, q, m
+        m = HALF_SWING + (1 - HALF_SWING) * since.reshape(y.shape) / self.release_frames
+        return y, q, m.astype(np.float32)
 
     def prime(self, frames: Frames) -> None:
         """Take in the frames before a segment (at least :attr:`history` of them, or all from
@@ -252,7 +292,7 @@ class FlashLimiter:
                 self.limited_frames += 1
         return frames if out is None else out
 
-    def _limit(self, frame: Frames, y: np.ndarray, q: np.ndarray, m: float) -> Frames:
+    def _limit(self, frame: Frames, y: np.ndarray, q: np.ndarray, m: np.ndarray) -> Frames:
         n = len(self._y)
         ref = min(n, self.reference_frames)
         weights = np.minimum(np.arange(1, ref + 1), np.arange(ref, 0, -1)).astype(np.float32)

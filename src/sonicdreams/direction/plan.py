@@ -239,7 +239,8 @@ def _energy(features, fps: float) -> np.ndarray:
 def _band_swells(features, s, fps: float) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Per band, hits as swells: normalised per song (percentiles, so quiet mixes hit as hard
     as loud ones), compressed (one huge hit does not flatten the rest), an attack on the
-    onset's frame and an exponential decay. Also every onset's hit, on its frame only."""
+    onset's frame and an exponential decay. Also the hits that step the surge (every onset
+    and every snare), on their frames only."""
     from ..audio.features import envelope_source
 
     source = envelope_source(s.pulse_percussive, s.pulse_harmonic)
@@ -258,9 +259,9 @@ def _band_swells(features, s, fps: float) -> tuple[dict[str, np.ndarray], np.nda
         if name == "hit":  # dense percussion (rolls, riffs) keeps pushing between the peaks
             hits[name] = np.maximum(hits[name], 0.7 * _strength(x))
         out[name] = _swell(hits[name], fps, _DECAY_S[name])
-    # Every onset, as loud as it is in its own band: a kick under a busy mix still lands
-    # harder than the hats around it.
-    return out, np.maximum.reduce([0.75 * hits["hit"], hits["kick"], hits["snare"]])
+    # Every onset and every snare: what a listener taps along to. Not the kick band, which
+    # hears bass notes as well as kicks (its hits drive the swells, not the lurch).
+    return out, np.maximum(hits["hit"], hits["snare"])
 
 
 def _strength(x: np.ndarray) -> np.ndarray:
