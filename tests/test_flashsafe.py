@@ -138,6 +138,19 @@ def test_a_pulse_that_fades_out_slowly_is_limited_too():
     assert all(not np.array_equal(out[t], out[t - 1]) for t in range(7, 182, 7))
 
 
+def test_the_limiter_counts_transitions_like_the_counter_over_each_second():
+    from sonicdreams.flashsafe import DETECT, _Counter
+
+    rng = np.random.default_rng(5)
+    series = np.cumsum(rng.normal(0, 0.05, (200, 6)), axis=0).astype(np.float32) + 0.4
+    counter = _Counter(31, np.float32(0.8))
+    for t in range(len(series)):
+        counts = counter.push(series[t])
+        window = series[max(0, t - 30):t + 1]
+        expected = [len(_events(window[:, c], DETECT, 0.8)) for c in range(6)]
+        assert counts.tolist() == expected
+
+
 def test_a_slow_fade_is_unchanged_byte_for_byte():
     levels = np.linspace(0, 255, 90).round().astype(np.uint8)
     frames = np.broadcast_to(levels[:, None, None, None], (90, 48, 64, 3)).copy()

@@ -177,33 +177,51 @@ def _unpooled(flags: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return flags.reshape(h // 2, 1, w // 2, 1).repeat(2, axis=1).repeat(2, axis=3).reshape(shape)
 
 
-def _transitions(window: np.ndarray, dark: np.ndarray) -> np.ndarray:
-    """Per cell, the transitions in ``window`` [shape=(n, cells)], tracked from its first
-    frame: a rise of ``DETECT`` from the lowest value since the cell's last transition (with
+class _Counter:
+    """Per cell, the transitions within the last ``frames`` values, tracked from the first of
+    them: a rise of ``DETECT`` from the lowest value since the cell's last transition (with
     that low below ``dark``), or a fall of ``DETECT`` from the highest (to below ``dark``),
     opposite to the cell's last transition. Fast or slow alike: a flash is a pair of
-    opposing changes however long each takes."""
-    first = window[0]
-    lo, hi = first.copy(), first.copy()
-    direction = np.zeros(first.shape, np.int8)
-    count = np.zeros(first.shape, np.int32)
-    for now in window[1:]:
+    opposing changes however long each takes.
+
+    One tracker per start frame, in a ring, all stepped together: a new value costs a few
+    array operations, not a pass over the window."""
+
+    def __init__(self, frames: int, dark: np.ndarray) -> None:
+        self.frames, self.dark, self.t = frames, dark, 0
+        self.lo = self.hi = self.direction = self.count = None
+
+    def push(self, now: np.ndarray) -> np.ndarray:
+        """Take in the next value [shape=(cells,)]; the transitions of each cell over the
+        last ``frames`` values (all of them, at the start)."""
+        if self.lo is None:
+            shape = (self.frames, now.size)
+            self.lo, self.hi = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+            self.direction = np.zeros(shape, np.int8)
+            self.count = np.zeros(shape, np.int32)
+        lo, hi, direction, count = self.lo, self.hi, self.direction, self.count
         np.minimum(lo, now, out=lo)
         np.maximum(hi, now, out=hi)
-        rise = (direction <= 0) & (now - lo >= DETECT) & (lo < dark)
-        fall = (direction >= 0) & (hi - now >= DETECT) & (now < dark) & ~rise
+        rise = (direction <= 0) & (now - lo >= DETECT) & (lo < self.dark)
+        fall = (direction >= 0) & (hi - now >= DETECT) & (now < self.dark) & ~rise
         moved = rise | fall
         if moved.any():
             count += moved
             direction[rise], direction[fall] = 1, -1
-            lo[moved] = hi[moved] = now[moved]
-    return count
+            lo[moved] = np.broadcast_to(now, lo.shape)[moved]
+            hi[moved] = np.broadcast_to(now, hi.shape)[moved]
+        # The tracker that starts now replaces the one that started a window ago.
+        row = self.t % self.frames
+        lo[row], hi[row], direction[row], count[row] = now, now, 0, 0
+        self.t += 1
+        first = max(0, self.t - self.frames)  # the oldest start still in the window
+        return count[first % self.frames].copy()
 
 
-def _risky(window: np.ndarray, dark: np.ndarray) -> np.ndarray:
-    """Cells [shape=(cells,)] that made ``BUDGET`` transitions or more within ``window``,
-    where such cells cover ``AREA`` of the picture (a smaller patch may flash freely)."""
-    over = _transitions(window, dark) >= BUDGET
+def _risky(counts: np.ndarray) -> np.ndarray:
+    """Cells [shape=(cells,)] that made ``BUDGET`` transitions or more, where such cells
+    cover ``AREA`` of the picture (a smaller patch may flash freely)."""
+    over = counts >= BUDGET
     return over if over.mean() >= AREA else np.zeros_like(over)
 
 
@@ -238,10 +256,10 @@ class FlashLimiter:
         self.fps = float(fps)
         self.detect_frames, self.release_frames, self.reference_frames = _params(self.fps)
         self.history = history_frames(fps)
-        keep = max(self.detect_frames, self.reference_frames)
-        self._y: deque[np.ndarray] = deque(maxlen=keep)
-        self._q: deque[np.ndarray] = deque(maxlen=keep)
+        self._y: deque[np.ndarray] = deque(maxlen=self.reference_frames)
         self._since_risk: np.ndarray | None = None  # per cell: frames since its last risk
+        self._counters = (_Counter(self.detect_frames, np.float32(DARK)),
+                          _Counter(self.detect_frames, np.float32(np.inf)))
         self.limited_frames = 0
 
     def __repr__(self) -> str:
@@ -254,12 +272,9 @@ class FlashLimiter:
         must be limited."""
         y, q = measure(frame)
         self._y.append(y)
-        self._q.append(q)
-        d = self.detect_frames
-        ys = _pooled(np.stack(list(self._y)[-d:]))
-        qs = _pooled(np.stack(list(self._q)[-d:]))
-        risky = _unpooled(_risky(ys, np.float32(DARK)) | _risky(qs, np.float32(np.inf)),
-                          y.shape)
+        over = [_risky(counter.push(_pooled(grid[None])[0]))
+                for counter, grid in zip(self._counters, (y, q), strict=True)]
+        risky = _unpooled(over[0] | over[1], y.shape)
         since = self._since_risk
         if since is None or since.shape != risky.shape:
             since = np.full(risky.shape, self.release_frames, np.int32)
