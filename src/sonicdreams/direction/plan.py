@@ -41,7 +41,7 @@ scene ``scene_a``, 1 in ``scene_b`` (a transition in between); ``palette_*``: in
 :data:`~sonicdreams.direction.palettes.PALETTES`; ``variant_*``: a number in [0, 1) per scene
 (symmetry, camera); ``intensity``: how hard the current scene plays, about 0.7 … 1.3;
 ``surge``: a phase that steps forward on every hit's frame by the hit's size (about 0.4 for a
-strong hit at ``pulse_react`` 0.5, compressed above; most of it on the hit's frame, the rest
+strong hit at ``pulse_react`` 0.5, about 1.6 at 1; most of it on the hit's frame, the rest
 on the next) and never comes back — styles turn their view by it, so a hit moves the picture
 with no decay to undo it."""
 
@@ -194,6 +194,9 @@ def direct(features, *, settings, seed: int) -> Direction:
     steps = gain * _SURGE_CAP * np.tanh(hits / _SURGE_CAP)
     top = _SURGE_TOP * np.maximum(pulse, 1e-9)  # (whole-picture jumps: 2 → 0 a minute)
     steps = top * np.tanh(steps / top)
+    # Past pulse_react 0.5 the lurch grows once more with the pulse: the swells saturate
+    # (soft knees in the styles), so a stronger look shows its hits as movement.
+    steps = steps * np.maximum(pulse, 1.0)
     # Most of the lurch on the hit's frame, the rest on the next: as quick, never a cut.
     steps = np.convolve(steps, _SURGE_SHAPE)[:n]
     cues[:, CUE["surge"]] = np.cumsum(steps)
