@@ -131,6 +131,8 @@ def test_surge_steps_forward_on_the_hits_only_and_never_back():
     loud = direct(f, settings=RenderSettings(pulse_react=1.0), seed=1).cue("surge")
     # twice the pulse: twice the step, and twice again past pulse_react 0.5
     assert 3.0 * surge[-1] < loud[-1] <= 4.0 * surge[-1] + 1e-3
+    wild = direct(f, settings=RenderSettings(pulse_react=2.0), seed=1).cue("surge")
+    assert np.diff(wild).max() <= 2.0 + 1e-5  # _SURGE_MAX caps the strongest looks too
     still = direct(f, settings=RenderSettings(pulse_react=0.0), seed=1).cue("surge")
     assert np.abs(still).max() == 0.0
 

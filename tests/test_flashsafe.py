@@ -138,17 +138,30 @@ def test_a_pulse_that_fades_out_slowly_is_limited_too():
     assert all(not np.array_equal(out[t], out[t - 1]) for t in range(7, 182, 7))
 
 
-def test_the_limiter_counts_transitions_like_the_counter_over_each_second():
+@pytest.mark.parametrize("dark", [0.8, np.inf], ids=["luminance", "red"])
+def test_the_transition_counter_agrees_with_the_test_counter_over_each_second(dark):
     from sonicdreams.flashsafe import DETECT, _Counter
 
     rng = np.random.default_rng(5)
-    series = np.cumsum(rng.normal(0, 0.05, (200, 6)), axis=0).astype(np.float32) + 0.4
-    counter = _Counter(31, np.float32(0.8))
+    series = np.cumsum(rng.normal(0, 0.05, (120, 6)), axis=0).astype(np.float32) + 0.4
+    counter = _Counter(31, dark)
     for t in range(len(series)):
         counts = counter.push(series[t])
-        window = series[max(0, t - 30):t + 1]
-        expected = [len(_events(window[:, c], DETECT, 0.8)) for c in range(6)]
+        # the most transitions any stretch of the last second makes, tracked from its start
+        expected = [max(len(_events(series[s:t + 1, c], DETECT, dark))
+                        for s in range(max(0, t - 30), t + 1)) for c in range(6)]
         assert counts.tolist() == expected
+
+
+def test_a_strobe_that_moves_across_the_screen_is_limited():
+    # A band a third of the screen wide, in a new place at each of 8 flashes a second:
+    # few transitions per cell, but a third of the screen flashes every time.
+    frames = np.full((150, 48, 64, 3), 20, np.uint8)
+    for t in range(150):
+        if int(t * 8 / FPS) != int((t - 1) * 8 / FPS):
+            frames[t][:, (np.arange(64) - 4 * t) % 64 < 22] = 255
+    assert count_flashes(frames) >= 7
+    assert count_flashes(FlashLimiter(FPS).apply(frames)) <= 3
 
 
 def test_a_slow_fade_is_unchanged_byte_for_byte():
@@ -175,6 +188,7 @@ def _bursts(n: int = 300) -> np.ndarray:
         wave = 110 + 60 * np.sin(x[None, :] + 0.1 * t + x[:, None])
         frames[t] = np.clip(wave[..., None] + rng.normal(0, 3, (64, 64, 1)), 0, 255)
     strobe = _strobe(n, 255, 0)
+    strobe[:, 40:] = 0  # the bottom third stays calm: cells are held and released apart
     for lo, hi in ((80, 130), (190, 205), (240, 290)):
         frames[lo:hi] = np.maximum(frames[lo:hi], strobe[lo:hi])
     return frames

@@ -10,16 +10,21 @@ as well) and never drops or repeats a frame: it lowers the *amplitude* of what f
 
 How it decides (everything from the **input** frames, with a safety margin)
 ---------------------------------------------------------------------------
-* **Risk.** Flashes are looked for on ``GRID/2 × GRID/2`` cells (each the mean of 2×2 grid
-  cells: detail moving across a small cell is not a flash). Over the last ``D = ⌈fps⌉ + 1``
-  frames (one second), each cell's *transitions* are counted the way the rule counts them:
-  a rise of ``DETECT`` (0.09, against the rule's 0.10) from its lowest value since its last
-  transition, or a fall of ``DETECT`` from its highest, opposite to the last one, however
-  fast or slow (a hit that fades out over five frames is a flash like a strobe). Cells with
-  ``BUDGET`` (4) transitions or more are at risk once they cover ``AREA`` (25 %) of the
-  picture, in luminance (darker state below 0.8) or in red. So three transitions of a cell
-  pass in any second before it is held: beats that flash one or two times a second are not
-  touched; faster ones are softened from their fourth transition on.
+* **Risk.** Two ways, each over a window of recent frames:
+
+  - *Quick flashes, anywhere.* Within the last ``K = ⌈fps/3⌉ + 1`` frames, cells covering
+    ``AREA`` (25 %) of the picture went up and at a later frame down (or down and up) by
+    ``DETECT`` (0.09, against the rule's 0.10), moving at least ``DETECT/4`` a frame — the
+    same cells or, as a flash moves across the screen, others. The whole picture is held.
+  - *Every flash, slow ones too, cell by cell.* Over the last ``D = ⌈fps⌉ + 1`` frames (one
+    second) each cell's transitions are counted as the rule counts them: a rise of
+    ``DETECT`` from its lowest value since its last transition, or a fall from its highest,
+    opposite to the last one, however fast or slow (a hit that fades out over five frames
+    is a flash like a strobe), on blocks of 2×2 grid cells (detail that moves across a small
+    cell is not a flash). Cells with ``BUDGET`` (6) transitions or more are held once they
+    cover ``AREA`` of the picture.
+
+  Both in luminance (darker state below 0.8) and in red.
 * **Limit.** For the ``R = ⌈fps/4⌉`` frames after a cell was at risk, its luminance is held
   within ``±m`` of ``S``, a triangular-weighted mean of the cell's input luminance over the
   last ``L = ⌈fps/2⌉`` frames: ``T = S + clip(Y − S, −m, m)``. ``m`` is ``HALF_SWING``
@@ -37,12 +42,13 @@ How the state crosses segments
 ------------------------------
 The limiter's decision for frame ``t`` is a pure function of the input grids of frames
 ``[t − HISTORY, t]`` (``HISTORY = R + D − 1``: risk flags of the last ``R`` frames, each from
-``D`` grids; ``S`` needs fewer) and its output is a function of that decision and input frame
-``t``. It never looks at its own earlier output. So a segment starting at frame ``a`` renders
-the ``HISTORY`` frames before ``a`` (:meth:`FlashLimiter.prime`, grids only, then discarded)
-and its state is then *exactly* the state an uninterrupted run has at ``a``: a segment gives
-the same bytes whichever process renders it, and a resumed render equals an uninterrupted
-one. The warm-up costs ``HISTORY`` frames (1.3 s at 30 fps: 13 % of a 10-second segment).
+``D`` grids; ``S`` and the quick flashes need fewer) and its output is a function of that
+decision and input frame ``t``. It never looks at its own earlier output. So a segment
+starting at frame ``a`` renders the ``HISTORY`` frames before ``a``
+(:meth:`FlashLimiter.prime`, grids only, then discarded) and its state is then *exactly* the
+state an uninterrupted run has at ``a``: a segment gives the same bytes whichever process
+renders it, and a resumed render equals an uninterrupted one. The warm-up costs ``HISTORY``
+frames (1.3 s at 30 fps: 13 % of a 10-second segment).
 """
 
 from __future__ import annotations
@@ -73,15 +79,16 @@ DARK = 0.8
 """A luminance flash needs its darker state below this."""
 AREA = 0.25
 """Fraction of the picture that must flash (cells over their budget) for a risk."""
-BUDGET = 4
-"""A cell is held from its fourth transition within a second: three pass (a flash and a
-half), which leaves room for the glide back to the picture after a hold and for the flashes
-the counting starts in the middle of."""
+BUDGET = 6
+"""A cell is held from its sixth transition within a second: five pass (a beat that flashes
+twice a second is left alone), which leaves room for the glide back to the picture after a
+hold before a third flash would complete."""
 HALF_SWING = 0.025
 """How far a cell may stray from its recent mean while the limiter holds it."""
 
 _WEIGHTS = np.array([0.2126, 0.7152, 0.0722], np.float32)
 _RED_SCALE = 320 / 20 * 0.1  # (R−G−B)·320 > 20  ⇔  Q > 0.1
+_STEP = DETECT / 4  # a quick flash moves its cells at least this much a frame
 _SAMPLES = 128  # measure on about this many pixel rows (a strided sample of the frame)
 
 
@@ -105,16 +112,17 @@ def _encode_table() -> np.ndarray:
     return table
 
 
-def _params(fps: float) -> tuple[int, int, int]:
-    """(D, R, L): detection window (one second and a frame), release frames, reference
-    window."""
-    return math.ceil(fps) + 1, math.ceil(fps / 4), max(1, math.ceil(fps / 2))
+def _params(fps: float) -> tuple[int, int, int, int]:
+    """(D, K, R, L): detection window (one second and a frame), quick-flash window, release
+    frames, reference window."""
+    return (math.ceil(fps) + 1, math.ceil(fps / 3) + 1, math.ceil(fps / 4),
+            max(1, math.ceil(fps / 2)))
 
 
 def history_frames(fps: float | Fraction) -> int:
     """Frames before a segment that :meth:`FlashLimiter.prime` needs for an exact state."""
-    d, r, ref = _params(float(fps))
-    return max(r + d - 1, ref - 1)
+    d, k, r, ref = _params(float(fps))
+    return max(r + max(d, k) - 1, ref - 1)
 
 
 def segment_limiter(fps: float | Fraction, a: int, *,
@@ -160,14 +168,15 @@ def measure(frame: Frames) -> tuple[np.ndarray, np.ndarray]:
     return cells(y), cells(q)
 
 
-def _pooled(grids: np.ndarray) -> np.ndarray:
-    """Grids [shape=(n, h, w)] → means over 2×2 blocks of cells [shape=(n, cells)]: flashes
-    are looked for on cells twice as large as the ones corrected (detail that moves across a
-    small cell is not a flash; a quarter of the screen at once is what the rule counts)."""
-    n, h, w = grids.shape
+def _pooled(grid: np.ndarray) -> np.ndarray:
+    """A grid [shape=(h, w)] → means over 2×2 blocks of cells [shape=(cells,)]: transitions
+    are counted on cells twice as large as the ones corrected (detail that moves across a
+    small cell is not a flash). Grids with an odd side (frames under 64 pixels) stay as
+    they are."""
+    h, w = grid.shape
     if h % 2 or w % 2:
-        return grids.reshape(n, -1)
-    return grids.reshape(n, h // 2, 2, w // 2, 2).mean(axis=(2, 4)).reshape(n, -1)
+        return grid.ravel()
+    return grid.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3)).ravel()
 
 
 def _unpooled(flags: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -175,6 +184,24 @@ def _unpooled(flags: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     if h % 2 or w % 2:
         return flags.reshape(shape)
     return flags.reshape(h // 2, 1, w // 2, 1).repeat(2, axis=1).repeat(2, axis=3).reshape(shape)
+
+
+def _flashed(window: np.ndarray, dark: float) -> bool:
+    """Did ``AREA`` of the picture change by ``DETECT`` one way and then, at a later frame,
+    the other way within ``window`` [shape=(n, cells)]? A cell counts at a frame where it is
+    moving by ``_STEP`` or more and has moved ``DETECT`` from its extreme earlier in the
+    window. Catches quick flashes of any cells at once, wherever they move on the screen."""
+    if len(window) < 3:
+        return False
+    low = np.minimum.accumulate(window[:-1])
+    high = np.maximum.accumulate(window[:-1])
+    now, step = window[1:], np.diff(window, axis=0)
+    up = (now - low >= DETECT) & (step >= _STEP) & (low < dark)  # risen that far, fast
+    down = (high - now >= DETECT) & (step <= -_STEP) & (now < dark)
+    # cells that moved one way at frame i and back at a later frame j, for every i < j
+    up, down = up.astype(np.float32), down.astype(np.float32)
+    pairs = np.triu(up @ down.T + down @ up.T, k=1) / window.shape[1]
+    return bool((pairs >= AREA).any())
 
 
 class _Counter:
@@ -187,19 +214,26 @@ class _Counter:
     One tracker per start frame, in a ring, all stepped together: a new value costs a few
     array operations, not a pass over the window."""
 
-    def __init__(self, frames: int, dark: np.ndarray) -> None:
-        self.frames, self.dark, self.t = frames, dark, 0
-        self.lo = self.hi = self.direction = self.count = None
+    def __init__(self, frames: int, dark: float) -> None:
+        self.frames, self.dark, self.t = frames, np.float32(dark), 0
+        self.lo: np.ndarray | None = None
+        self.hi = self.direction = self.count = self.lo
 
     def push(self, now: np.ndarray) -> np.ndarray:
-        """Take in the next value [shape=(cells,)]; the transitions of each cell over the
-        last ``frames`` values (all of them, at the start)."""
+        """Take in the next value [shape=(cells,)]; the most transitions of each cell that
+        any stretch of the last ``frames`` values makes (tracked from its start)."""
         if self.lo is None:
             shape = (self.frames, now.size)
-            self.lo, self.hi = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+            # rows not started yet follow from the first value: they count what row 0 does
+            self.lo = np.broadcast_to(now, shape).astype(np.float32)
+            self.hi = self.lo.copy()
             self.direction = np.zeros(shape, np.int8)
             self.count = np.zeros(shape, np.int32)
         lo, hi, direction, count = self.lo, self.hi, self.direction, self.count
+        # The tracker that starts now replaces the one that started a window ago; the
+        # others take the new value in.
+        row = self.t % self.frames
+        lo[row], hi[row], direction[row], count[row] = now, now, 0, 0
         np.minimum(lo, now, out=lo)
         np.maximum(hi, now, out=hi)
         rise = (direction <= 0) & (now - lo >= DETECT) & (lo < self.dark)
@@ -210,12 +244,9 @@ class _Counter:
             direction[rise], direction[fall] = 1, -1
             lo[moved] = np.broadcast_to(now, lo.shape)[moved]
             hi[moved] = np.broadcast_to(now, hi.shape)[moved]
-        # The tracker that starts now replaces the one that started a window ago.
-        row = self.t % self.frames
-        lo[row], hi[row], direction[row], count[row] = now, now, 0, 0
         self.t += 1
-        first = max(0, self.t - self.frames)  # the oldest start still in the window
-        return count[first % self.frames].copy()
+        # A tracker that started later can see one more (its extremes start elsewhere).
+        return count.max(axis=0)
 
 
 def _risky(counts: np.ndarray) -> np.ndarray:
@@ -254,12 +285,15 @@ class FlashLimiter:
 
     def __init__(self, fps: float | Fraction) -> None:
         self.fps = float(fps)
-        self.detect_frames, self.release_frames, self.reference_frames = _params(self.fps)
+        (self.detect_frames, self.quick_frames, self.release_frames,
+         self.reference_frames) = _params(self.fps)
         self.history = history_frames(fps)
-        self._y: deque[np.ndarray] = deque(maxlen=self.reference_frames)
+        keep = max(self.quick_frames, self.reference_frames)
+        self._y: deque[np.ndarray] = deque(maxlen=keep)
+        self._q: deque[np.ndarray] = deque(maxlen=keep)
         self._since_risk: np.ndarray | None = None  # per cell: frames since its last risk
-        self._counters = (_Counter(self.detect_frames, np.float32(DARK)),
-                          _Counter(self.detect_frames, np.float32(np.inf)))
+        self._counters = (_Counter(self.detect_frames, DARK),
+                          _Counter(self.detect_frames, np.inf))
         self.limited_frames = 0
 
     def __repr__(self) -> str:
@@ -272,9 +306,15 @@ class FlashLimiter:
         must be limited."""
         y, q = measure(frame)
         self._y.append(y)
-        over = [_risky(counter.push(_pooled(grid[None])[0]))
+        self._q.append(q)
+        over = [_risky(counter.push(_pooled(grid)))
                 for counter, grid in zip(self._counters, (y, q), strict=True)]
         risky = _unpooled(over[0] | over[1], y.shape)
+        k = self.quick_frames
+        if not risky.all() and (
+                _flashed(np.stack(list(self._y)[-k:]).reshape(-1, y.size), DARK)
+                or _flashed(np.stack(list(self._q)[-k:]).reshape(-1, q.size), np.inf)):
+            risky[:] = True  # a quick flash, anywhere: hold the whole picture
         since = self._since_risk
         if since is None or since.shape != risky.shape:
             since = np.full(risky.shape, self.release_frames, np.int32)
@@ -313,7 +353,7 @@ class FlashLimiter:
         weights = np.minimum(np.arange(1, ref + 1), np.arange(ref, 0, -1)).astype(np.float32)
         past = np.stack(list(self._y)[-ref:])
         s = np.tensordot(weights / weights.sum(), past, axes=1)
-        target = s + np.clip(y - s, -m, m)
+        target = np.where(m >= 1, y, s + np.clip(y - s, -m, m))  # released cells: exactly y
         darken = target < y
         lift = target > y
         gain = np.ones_like(y)

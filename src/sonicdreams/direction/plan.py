@@ -52,7 +52,8 @@ _REFERENCE_PULSE = 0.5  # pulse_react at which a strong hit is a cue of about 1
 _REFERENCE_MOTION = 0.5
 _DECAY_S = {"hit": 0.15, "kick": 0.22, "snare": 0.14, "hat": 0.07}  # swell decay times
 _SURGE_CAP = 0.6  # the largest step of the surge (per unit of gain): loud hits never cut
-_SURGE_TOP = 0.5  # and after the scene's gain (per unit of pulse): loud scenes' hits too
+_SURGE_TOP = 0.5  # and after the scene's gain (per unit of pulse, twice past 0.5): loud scenes
+_SURGE_MAX = 2.0  # the largest step at any pulse_react (the intense look's): never a cut
 _SURGE_SHAPE = (0.65, 0.35)  # how a hit's step is shared by its frame and the next
 _PALETTE_CONTRAST = 2.5  # score per unit of colour distance from the previous scene's palette
 _MIN_SCENE_S = 4.0  # sections shorter than this merge into the one before
@@ -191,12 +192,12 @@ def direct(features, *, settings, seed: int) -> Direction:
     gain = pulse * (0.55 + 0.45 * intensity)
     for name in ("hit", "kick", "snare", "hat"):
         cues[:, CUE[name]] = bands[name] * gain
-    steps = gain * _SURGE_CAP * np.tanh(hits / _SURGE_CAP)
-    top = _SURGE_TOP * np.maximum(pulse, 1e-9)  # (whole-picture jumps: 2 → 0 a minute)
-    steps = top * np.tanh(steps / top)
     # Past pulse_react 0.5 the lurch grows once more with the pulse: the swells saturate
     # (soft knees in the styles), so a stronger look shows its hits as movement.
-    steps = steps * np.maximum(pulse, 1.0)
+    boost = np.maximum(pulse, 1.0)
+    steps = boost * gain * _SURGE_CAP * np.tanh(hits / _SURGE_CAP)
+    top = np.minimum(_SURGE_TOP * np.maximum(pulse, 1e-9) * boost, _SURGE_MAX)
+    steps = top * np.tanh(steps / top)  # (whole-picture jumps at default: 2 → 0 a minute)
     # Most of the lurch on the hit's frame, the rest on the next: as quick, never a cut.
     steps = np.convolve(steps, _SURGE_SHAPE)[:n]
     cues[:, CUE["surge"]] = np.cumsum(steps)
