@@ -244,7 +244,7 @@ def _band_swells(features, s, fps: float) -> tuple[dict[str, np.ndarray], np.nda
     """Per band, hits as swells: normalised per song (percentiles, so quiet mixes hit as hard
     as loud ones), compressed (one huge hit does not flatten the rest), an attack on the
     onset's frame and an exponential decay. Also the hits that step the surge (every onset
-    and every snare), on their frames only."""
+    every snare and, at half weight, every kick), on their frames only."""
     from ..audio.features import envelope_source
 
     source = envelope_source(s.pulse_percussive, s.pulse_harmonic)
@@ -263,9 +263,9 @@ def _band_swells(features, s, fps: float) -> tuple[dict[str, np.ndarray], np.nda
         if name == "hit":  # dense percussion (rolls, riffs) keeps pushing between the peaks
             hits[name] = np.maximum(hits[name], 0.7 * _strength(x))
         out[name] = _swell(hits[name], fps, _DECAY_S[name])
-    # Every onset and every snare: what a listener taps along to. Not the kick band, which
-    # hears bass notes as well as kicks (its hits drive the swells, not the lurch).
-    return out, np.maximum(hits["hit"], hits["snare"])
+    # Every onset and every snare: what a listener taps along to; the kick band at half
+    # weight (it hears bass notes as well as kicks; its hits drive the swells).
+    return out, np.maximum.reduce([hits["hit"], hits["snare"], 0.5 * hits["kick"]])
 
 
 def _strength(x: np.ndarray) -> np.ndarray:
