@@ -129,10 +129,10 @@ def test_surge_steps_forward_on_the_hits_only_and_never_back():
     assert steps[~on].max() < 0.05 * steps[kicks].min()  # the noise floor stays still
     assert steps.max() <= 0.5 * 0.65 * 1.0 + 1e-6  # the cap (_SURGE_TOP): never a cut
     loud = direct(f, settings=RenderSettings(pulse_react=1.0), seed=1).cue("surge")
-    # twice the pulse: twice the step, and twice again past pulse_react 0.5
-    assert 3.0 * surge[-1] < loud[-1] <= 4.0 * surge[-1] + 1e-3
+    # twice the pulse: twice the step, and more again past pulse_react 0.5 (up to a cap)
+    assert 2.2 * surge[-1] < loud[-1] <= 4.0 * surge[-1] + 1e-3
     wild = direct(f, settings=RenderSettings(pulse_react=2.0), seed=1).cue("surge")
-    assert np.diff(wild).max() <= 2.0 + 1e-5  # _SURGE_MAX caps the strongest looks too
+    assert np.diff(wild).max() <= 1.0 + 1e-5  # _SURGE_MAX caps the strongest looks too
     still = direct(f, settings=RenderSettings(pulse_react=0.0), seed=1).cue("surge")
     assert np.abs(still).max() == 0.0
 

@@ -41,7 +41,7 @@ scene ``scene_a``, 1 in ``scene_b`` (a transition in between); ``palette_*``: in
 :data:`~sonicdreams.direction.palettes.PALETTES`; ``variant_*``: a number in [0, 1) per scene
 (symmetry, camera); ``intensity``: how hard the current scene plays, about 0.7 … 1.3;
 ``surge``: a phase that steps forward on every hit's frame by the hit's size (about 0.4 for a
-strong hit at ``pulse_react`` 0.5, about 1.6 at 1; most of it on the hit's frame, the rest
+strong hit at ``pulse_react`` 0.5, 1 at most at any; most of it on the hit's frame, the rest
 on the next) and never comes back — styles turn their view by it, so a hit moves the picture
 with no decay to undo it."""
 
@@ -53,7 +53,7 @@ _REFERENCE_MOTION = 0.5
 _DECAY_S = {"hit": 0.15, "kick": 0.22, "snare": 0.14, "hat": 0.07}  # swell decay times
 _SURGE_CAP = 0.6  # the largest step of the surge (per unit of gain): loud hits never cut
 _SURGE_TOP = 0.5  # and after the scene's gain (per unit of pulse, twice past 0.5): loud scenes
-_SURGE_MAX = 2.0  # the largest step at any pulse_react (the intense look's): never a cut
+_SURGE_MAX = 1.0  # the largest step at any pulse_react (at 2: a storm of cuts on dense songs)
 _SURGE_SHAPE = (0.65, 0.35)  # how a hit's step is shared by its frame and the next
 _PALETTE_CONTRAST = 2.5  # score per unit of colour distance from the previous scene's palette
 _MIN_SCENE_S = 4.0  # sections shorter than this merge into the one before
