@@ -12,10 +12,11 @@ How it decides (everything from the **input** frames, with a safety margin)
 ---------------------------------------------------------------------------
 * **Risk.** Two ways, each over a window of recent frames:
 
-  - *Quick flashes, anywhere.* Within the last ``K = ⌈fps/3⌉ + 1`` frames, cells covering
-    ``AREA`` (25 %) of the picture went up and at a later frame down (or down and up) by
-    ``DETECT`` (0.09, against the rule's 0.10), moving at least ``DETECT/4`` a frame — the
-    same cells or, as a flash moves across the screen, others. The whole picture is held.
+  - *Quick flashes.* Within the last ``K = ⌈fps/3⌉ + 1`` frames, cells covering ``AREA``
+    (25 %) of the picture went up and at a later frame down (or down and up) by ``DETECT``
+    (0.09, against the rule's 0.10), moving at least ``DETECT/4`` a frame (a strobe that
+    moves across the screen still has a quarter of its cells under it for a rise and the
+    fall after it). The whole picture is held.
   - *Every flash, slow ones too, cell by cell.* Over the last ``D = ⌈fps⌉ + 1`` frames (one
     second) each cell's transitions are counted as the rule counts them: a rise of
     ``DETECT`` from its lowest value since its last transition, or a fall from its highest,
@@ -29,9 +30,11 @@ How it decides (everything from the **input** frames, with a safety margin)
   within ``±m`` of ``S``, a triangular-weighted mean of the cell's input luminance over the
   last ``L = ⌈fps/2⌉`` frames: ``T = S + clip(Y − S, −m, m)``. ``m`` is ``HALF_SWING``
   (0.025) at a risky frame and opens linearly to 1 (no limit) over ``R`` frames, so the cell
-  glides back to the input in one monotonic move. A beat still shows, as a swing of at most
-  ``2·HALF_SWING`` plus the ripple of ``S`` (well under 0.09). Saturated red is capped at
-  ``2·m`` by desaturating toward each pixel's own luminance.
+  glides back to the input. ``S`` still holds the flash that set the hold off, so a held
+  cell can drift toward it and drop back on release: a hold can add a flash of its own (on
+  full-screen flashes once or twice a second, an independent counter finds 2–3 a second
+  out), never more than three. Saturated red is capped at ``2·m`` by desaturating toward
+  each pixel's own luminance.
 * **Pixels.** Each grid cell gets an affine map in linear light (``a·x`` to darken,
   ``1 − a·(1 − x)`` to lift) that moves its mean to ``T``, and a saturation factor; the maps
   are interpolated bilinearly between cell centres, so there are no block edges. Frames
@@ -80,10 +83,11 @@ DARK = 0.8
 AREA = 0.25
 """Fraction of the picture that must flash (cells over their budget) for a risk."""
 BUDGET = 4
-"""A cell is held from its fourth transition within a second: three pass (a flash and a
-half). Not more: cells out of step add up (the rule's quarter of the screen is any cells
-that flashed), and the glide back to the picture after a hold is a transition too (at a
-budget of 6, an independent counter saw 4 flashes a second on real songs)."""
+"""A cell is held from its fourth transition within a second: three pass (a flash and a half),
+when no quick flash holds it sooner. Not more: cells out of step add up (the rule's quarter
+of the screen is any cells that flashed), and the glide back to the picture after a hold is
+a transition too (at a budget of 6, an independent counter saw 4 flashes a second on real
+songs)."""
 HALF_SWING = 0.025
 """How far a cell may stray from its recent mean while the limiter holds it."""
 
@@ -206,11 +210,11 @@ def _flashed(window: np.ndarray, dark: float) -> bool:
 
 
 class _Counter:
-    """Per cell, the transitions within the last ``frames`` values, tracked from the first of
-    them: a rise of ``DETECT`` from the lowest value since the cell's last transition (with
-    that low below ``dark``), or a fall of ``DETECT`` from the highest (to below ``dark``),
-    opposite to the cell's last transition. Fast or slow alike: a flash is a pair of
-    opposing changes however long each takes.
+    """Per cell, the most transitions any stretch of the last ``frames`` values makes, each
+    tracked from its start: a rise of ``DETECT`` from the lowest value since the cell's
+    last transition (with that low below ``dark``), or a fall of ``DETECT`` from the
+    highest (to below ``dark``), opposite to the cell's last transition. Fast or slow
+    alike: a flash is a pair of opposing changes however long each takes.
 
     One tracker per start frame, in a ring, all stepped together: a new value costs a few
     array operations, not a pass over the window."""

@@ -52,7 +52,7 @@ _REFERENCE_PULSE = 0.5  # pulse_react at which a strong hit is a cue of about 1
 _REFERENCE_MOTION = 0.5
 _DECAY_S = {"hit": 0.15, "kick": 0.22, "snare": 0.14, "hat": 0.07}  # swell decay times
 _SURGE_CAP = 0.6  # the largest step of the surge (per unit of gain): loud hits never cut
-_SURGE_TOP = 0.5  # and after the scene's gain (per unit of pulse, twice past 0.5): loud scenes
+_SURGE_TOP = 0.5  # and after the scene's gain (per unit of pulse; of its square past 0.5)
 _SURGE_MAX = 1.0  # the largest step at any pulse_react (at 2: a storm of cuts on dense songs)
 _SURGE_SHAPE = (0.65, 0.35)  # how a hit's step is shared by its frame and the next
 _PALETTE_CONTRAST = 2.5  # score per unit of colour distance from the previous scene's palette
@@ -243,7 +243,7 @@ def _energy(features, fps: float) -> np.ndarray:
 def _band_swells(features, s, fps: float) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Per band, hits as swells: normalised per song (percentiles, so quiet mixes hit as hard
     as loud ones), compressed (one huge hit does not flatten the rest), an attack on the
-    onset's frame and an exponential decay. Also the hits that step the surge (every onset
+    onset's frame and an exponential decay. Also the hits that step the surge (every onset,
     every snare and, at half weight, every kick), on their frames only."""
     from ..audio.features import envelope_source
 
