@@ -126,6 +126,20 @@ def test_a_full_screen_8hz_strobe_is_limited_to_three_flashes_a_second(on, off):
     assert all(not np.array_equal(out[t], out[t - 1]) for t in beats)
 
 
+@pytest.mark.parametrize("low, high, period, frames_on", [
+    (20, 255, 12, 6), (20, 255, 12, 9), (120, 255, 15, 9), (20, 255, 30, 3), (20, 200, 20, 4),
+    (200, 20, 15, 3)])
+def test_holding_a_flash_adds_no_flash_of_its_own(low, high, period, frames_on):
+    # Full-screen flashes 1-2.5 times a second, some frames long: under the limit or just
+    # over it. The hold after each must not rise and fall by itself (a reference that still
+    # held the flash made 2.5 flashes a second into 4, 1 into 2).
+    frames = np.full((120, 32, 32, 3), low, np.uint8)
+    for t in range(0, 120, period):
+        frames[t:t + frames_on] = high
+    out = FlashLimiter(FPS).apply(frames)
+    assert count_flashes(out) <= min(count_flashes(frames), 3)
+
+
 def test_a_pulse_that_fades_out_slowly_is_limited_too():
     # Up by 0.12 in one frame, back down over six (0.02 a frame): each fall is slow, but
     # four and a half flashes a second all the same.

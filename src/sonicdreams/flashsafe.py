@@ -27,14 +27,17 @@ How it decides (everything from the **input** frames, with a safety margin)
 
   Both in luminance (darker state below 0.8) and in red.
 * **Limit.** For the ``R = ⌈fps/4⌉`` frames after a cell was at risk, its luminance is held
-  within ``±m`` of ``S``, a triangular-weighted mean of the cell's input luminance over the
-  last ``L = ⌈fps/2⌉`` frames: ``T = S + clip(Y − S, −m, m)``. ``m`` is ``HALF_SWING``
-  (0.025) at a risky frame and opens linearly to 1 (no limit) over ``R`` frames, so the cell
-  glides back to the input. ``S`` still holds the flash that set the hold off, so a held
-  cell can drift toward it and drop back on release: a hold can add a flash of its own (on
-  full-screen flashes once or twice a second, an independent counter finds 2–3 a second
-  out), never more than three. Saturated red is capped at ``2·m`` by desaturating toward
-  each pixel's own luminance.
+  within ``m`` above ``S``, the cell's lowest input luminance over the last ``L = ⌈fps/2⌉``
+  frames: ``T = S + clip(Y − S, 0, m)`` (``Y`` is never below ``S``). ``m`` is
+  ``HALF_SWING`` (0.045) at a risky frame and opens linearly to 1 (no limit) over ``R``
+  frames, so the cell glides back to the input; a held hit still shows, at under half a
+  transition. The darker state, not a mean: a bright flash never moves ``S`` (a mean holds the
+  flash that set the hold off, rises and falls as it passes through the window and so adds
+  a flash of its own: full-screen flashes 2.5 times a second came out at 4), and a dark one
+  only lengthens the dip it is part of. On strobes of 0.7–3.8 flashes a second at any
+  duty, an independent counter finds no more flashes out than in. Saturated red is capped
+  (0.05 at a risky frame, opening with ``m``) by desaturating toward each pixel's own
+  luminance.
 * **Pixels.** Each grid cell gets an affine map in linear light (``a·x`` to darken,
   ``1 − a·(1 − x)`` to lift) that moves its mean to ``T``, and a saturation factor; the maps
   are interpolated bilinearly between cell centres, so there are no block edges. Frames
@@ -88,11 +91,13 @@ when no quick flash holds it sooner. Not more: cells out of step add up (the rul
 of the screen is any cells that flashed), and the glide back to the picture after a hold is
 a transition too (at a budget of 6, an independent counter saw 4 flashes a second on real
 songs)."""
-HALF_SWING = 0.025
-"""How far a cell may stray from its recent mean while the limiter holds it."""
+HALF_SWING = 0.045
+"""How far above its recent darkest state a cell may go while the limiter holds it: half a
+transition, so a held beat still shows."""
 
 _WEIGHTS = np.array([0.2126, 0.7152, 0.0722], np.float32)
 _RED_SCALE = 320 / 20 * 0.1  # (R−G−B)·320 > 20  ⇔  Q > 0.1
+_RED_HOLD = 0.05  # the most saturated red a held cell keeps (half the rule's red step)
 _STEP = DETECT / 4  # a quick flash moves its cells at least this much a frame
 _SAMPLES = 128  # measure on about this many pixel rows (a strided sample of the frame)
 
@@ -353,19 +358,17 @@ class FlashLimiter:
         return frames if out is None else out
 
     def _limit(self, frame: Frames, y: np.ndarray, q: np.ndarray, m: np.ndarray) -> Frames:
-        n = len(self._y)
-        ref = min(n, self.reference_frames)
-        weights = np.minimum(np.arange(1, ref + 1), np.arange(ref, 0, -1)).astype(np.float32)
-        past = np.stack(list(self._y)[-ref:])
-        s = np.tensordot(weights / weights.sum(), past, axes=1)
-        target = np.where(m >= 1, y, s + np.clip(y - s, -m, m))  # released cells: exactly y
+        # The darkest recent state, not a mean: a mean still holds the flash that set the
+        # hold off and would rise and fall with it (an added flash on each real one).
+        s = np.min(list(self._y)[-self.reference_frames:], axis=0)
+        target = np.where(m >= 1, y, s + np.clip(y - s, 0, m))  # released cells: exactly y
         darken = target < y
         lift = target > y
         gain = np.ones_like(y)
         gain[darken] = target[darken] / y[darken]
         gain[lift] = (1 - target[lift]) / np.maximum(1 - y[lift], 1e-6)
         offset = np.where(lift, 1 - gain, 0).astype(np.float32)
-        cap = 2 * m
+        cap = _RED_HOLD * m / HALF_SWING  # opens with m
         saturation = np.where(q > cap, cap / np.maximum(q, 1e-6), 1).astype(np.float32)
         if not (darken.any() or lift.any() or (saturation < 1).any()):
             return frame
