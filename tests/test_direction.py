@@ -137,6 +137,27 @@ def test_surge_steps_forward_on_the_hits_only_and_never_back():
     assert np.abs(still).max() == 0.0
 
 
+def test_a_strong_look_steps_the_surge_in_proportion_to_the_onsets():
+    """At the default, every picked hit steps the surge much alike; at pulse_react 1 a soft
+    onset steps it less than a loud one, about in proportion (the intense look's picture
+    moves as hard as the song hits)."""
+    f, kicks = _click_features()
+    bands = np.array(f.onset_bands)
+    sizes = np.random.default_rng(4).uniform(0.25, 1.0, len(kicks))
+    bands[3, kicks] = sizes
+    f = _replace(f, onset_bands=bands)
+    soft, loud = sizes < 0.35, sizes > 0.9
+
+    def steps(pulse_react: float) -> np.ndarray:
+        surge = direct(f, settings=RenderSettings(pulse_react=pulse_react), seed=1).cue("surge")
+        return np.diff(surge, prepend=0.0)[kicks]
+
+    default, strong = steps(0.5), steps(1.0)
+    assert default[soft].mean() > 0.7 * default[loud].mean()
+    assert strong[soft].mean() < 0.5 * strong[loud].mean()
+    assert np.corrcoef(strong, sizes)[0, 1] > 0.98
+
+
 def test_a_new_section_gets_a_palette_that_looks_different():
     """Consecutive scenes' palettes are far apart in colour (the same picture in both would
     look clearly different), not merely different names."""

@@ -463,7 +463,7 @@ class RenderSettings:
         0.5, "speed of the motion: a random walk of the latent driven by loudness; the "
         "original suggests at most 2",
         _number(0, 10), group="motion", lsd=True,
-        looks={"calm": 0.3, "intense": 0.5, "original": 0.5})
+        looks={"calm": 0.3, "intense": 0.3, "original": 0.5})
     motion_percussive: bool = option(
         False, "motion follows the percussive part of the song", _bool, group="motion",
         lsd=True)
