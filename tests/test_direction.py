@@ -150,12 +150,19 @@ def test_a_strong_look_steps_the_surge_in_proportion_to_the_onsets():
 
     def steps(pulse_react: float) -> np.ndarray:
         surge = direct(f, settings=RenderSettings(pulse_react=pulse_react), seed=1).cue("surge")
-        return np.diff(surge, prepend=0.0)[kicks]
+        return np.diff(surge, prepend=0.0)
 
-    default, strong = steps(0.5), steps(1.0)
+    default, every = steps(0.5)[kicks], steps(1.0)
+    strong = every[kicks]
     assert default[soft].mean() > 0.7 * default[loud].mean()
     assert strong[soft].mean() < 0.5 * strong[loud].mean()
     assert np.corrcoef(strong, sizes)[0, 1] > 0.98
+    # between the onsets (a noise floor of a twentieth of the loudest, half of it under the
+    # median) the picture all but rests
+    between = np.ones(len(every), bool)
+    between[kicks] = between[np.minimum(kicks + 1, len(every) - 1)] = False
+    assert every[between].max() < 0.06 * strong.max()
+    assert every[between].sum() < 0.15 * every[~between].sum()
 
 
 def test_a_new_section_gets_a_palette_that_looks_different():

@@ -140,6 +140,23 @@ def test_holding_a_flash_adds_no_flash_of_its_own(low, high, period, frames_on):
     assert count_flashes(out) <= min(count_flashes(frames), 3)
 
 
+def test_cells_that_are_not_held_keep_their_red():
+    # The left half rises and falls slowly five times a second (held cell by cell, no
+    # quick flash); the right half is a still, saturated red that must come out as it was.
+    from sonicdreams.flashsafe import _DECODE
+
+    linear = np.resize(np.concatenate([np.linspace(0.05, 0.17, 7),
+                                       np.linspace(0.17, 0.05, 7)[1:-1]]), 90)
+    frames = np.zeros((90, 64, 64, 3), np.uint8)
+    frames[:, :, :32] = np.searchsorted(_DECODE, linear).astype(np.uint8)[:, None, None, None]
+    frames[:, :, 32:] = (255, 0, 0)
+    limiter = FlashLimiter(FPS)
+    out = limiter.apply(frames)
+    assert limiter.limited_frames > 0
+    inside = (slice(None), slice(8, -8), slice(40, None))  # away from the bilinear seam
+    assert out[inside].tobytes() == frames[inside].tobytes()
+
+
 def test_a_pulse_that_fades_out_slowly_is_limited_too():
     # Up by 0.12 in one frame, back down over six (0.02 a frame): each fall is slow, but
     # four and a half flashes a second all the same.

@@ -33,13 +33,17 @@ How it decides (everything from the **input** frames, with a safety margin)
   frames, so the cell glides back to the input; a held hit still shows, at under half a
   transition. The darker state, not a mean: a bright flash never moves ``S`` (a mean holds the
   flash that set the hold off, rises and falls as it passes through the window and so adds
-  a flash of its own: full-screen flashes 2.5 times a second came out at 4), and a dark one
-  only lengthens the dip it is part of. On strobes of 0.7–3.8 flashes a second at any
-  duty, an independent counter finds no more flashes out than in. Saturated red is capped
-  (0.05 at a risky frame, opening with ``m``) by desaturating toward each pixel's own
-  luminance.
-* **Pixels.** Each grid cell gets an affine map in linear light (``a·x`` to darken,
-  ``1 − a·(1 − x)`` to lift) that moves its mean to ``T``, and a saturation factor; the maps
+  a flash of its own: full-screen flashes 2.5 times a second came out at 4). The price: a
+  held cell is as dark as its darkest recent frame (a bright picture with black dips stays
+  dark for the whole hold), and a hold that starts while a cell is bright steps it down,
+  which can be a transition of its own. On 216 regular strobes (0.7–3.8 flashes a second,
+  any duty, dark or bright) an independent counter finds no more flashes out than in (the
+  mean reference: 70 worse); of 80 random sequences, two come out with a flash more than
+  went in, one of them 3 → 4 (the mean reference: three). Saturated red in a held cell is capped (0.05 at a
+  risky frame, opening with ``m``; released cells keep their red) by desaturating toward
+  each pixel's own luminance.
+* **Pixels.** Each grid cell gets a gain in linear light (``a·x``, ``a ≤ 1``: a hold only
+  darkens) that moves its mean to ``T``, and a saturation factor; the maps
   are interpolated bilinearly between cell centres, so there are no block edges. Frames
   whose cells all keep their value are returned as they came — **byte for byte**: on
   content without flash risk the limiter changes nothing.
@@ -90,7 +94,7 @@ BUDGET = 4
 when no quick flash holds it sooner. Not more: cells out of step add up (the rule's quarter
 of the screen is any cells that flashed), and the glide back to the picture after a hold is
 a transition too (at a budget of 6, an independent counter saw 4 flashes a second on real
-songs)."""
+songs, with the earlier mean reference)."""
 HALF_SWING = 0.045
 """How far above its recent darkest state a cell may go while the limiter holds it: half a
 transition, so a held beat still shows."""
@@ -362,15 +366,12 @@ class FlashLimiter:
         # hold off and would rise and fall with it (an added flash on each real one).
         s = np.min(list(self._y)[-self.reference_frames:], axis=0)
         target = np.where(m >= 1, y, s + np.clip(y - s, 0, m))  # released cells: exactly y
-        darken = target < y
-        lift = target > y
+        darken = target < y  # never above: T <= Y
         gain = np.ones_like(y)
         gain[darken] = target[darken] / y[darken]
-        gain[lift] = (1 - target[lift]) / np.maximum(1 - y[lift], 1e-6)
-        offset = np.where(lift, 1 - gain, 0).astype(np.float32)
-        cap = _RED_HOLD * m / HALF_SWING  # opens with m
+        cap = np.where(m >= 1, np.inf, _RED_HOLD * m / HALF_SWING)  # opens with m
         saturation = np.where(q > cap, cap / np.maximum(q, 1e-6), 1).astype(np.float32)
-        if not (darken.any() or lift.any() or (saturation < 1).any()):
+        if not (darken.any() or (saturation < 1).any()):
             return frame
         h, w = frame.shape[:2]
         lin = _DECODE[frame]
@@ -380,8 +381,6 @@ class FlashLimiter:
             lin *= (1 + _spread(saturation - 1, h, w))[..., None]
             lin += luma
         lin *= (1 + _spread(gain - 1, h, w))[..., None]
-        if lift.any():
-            lin += _spread(offset, h, w)[..., None]
         np.clip(lin, 0, 1, out=lin)
         lin *= 65535
         return _encode_table()[np.rint(lin, out=lin).astype(np.uint16)]
