@@ -39,9 +39,9 @@ How it decides (everything from the **input** frames, with a safety margin)
   which can be a transition of its own. On 216 regular strobes (0.7–3.8 flashes a second,
   any duty, dark or bright) an independent counter finds no more flashes out than in (the
   mean reference: 70 worse); of 80 random sequences, two come out with a flash more than
-  went in, one of them 3 → 4 (the mean reference: three). Saturated red in a held cell is capped (0.05 at a
-  risky frame, opening with ``m``; released cells keep their red) by desaturating toward
-  each pixel's own luminance.
+  went in, one of them 3 → 4 (the mean reference: three). Saturated red in a held cell is
+  capped (0.05 at a risky frame, opening with ``m``; released cells keep their red) by
+  desaturating toward each pixel's own luminance.
 * **Pixels.** Each grid cell gets a gain in linear light (``a·x``, ``a ≤ 1``: a hold only
   darkens) that moves its mean to ``T``, and a saturation factor; the maps
   are interpolated bilinearly between cell centres, so there are no block edges. Frames
