@@ -14,7 +14,7 @@ How it decides (everything from the **input** frames, with a safety margin)
 
   - *Quick flashes.* Within the last ``K = ⌈fps/3⌉ + 1`` frames, cells covering ``AREA``
     (25 %) of the picture went up and at a later frame down (or down and up) by ``DETECT``
-    (0.09, against the rule's 0.10), moving at least ``DETECT/4`` a frame (a strobe that
+    (0.08, against the rule's 0.10), moving at least ``DETECT/4`` a frame (a strobe that
     moves across the screen still has a quarter of its cells under it for a rise and the
     fall after it). The whole picture is held.
   - *Every flash, slow ones too, cell by cell.* Over the last ``D = ⌈fps⌉ + 1`` frames (one
@@ -82,9 +82,10 @@ GRID = 32
 coarse cell whose bright parts are darkened while its dark parts are lifted keeps its mean
 and still flashes inside (at 8×8, a counter on 16×16 cells saw 4–5 flashes a second get
 through on an 8-hits-a-second strobe; at 32×32, none)."""
-DETECT = 0.09
+DETECT = 0.08
 """A change this large counts as a flash transition (the rule: 0.10; the margin absorbs
-encoding noise)."""
+encoding noise: at 0.09, two intense renders with three flashes a second before encoding
+had four after H.264)."""
 DARK = 0.8
 """A luminance flash needs its darker state below this."""
 AREA = 0.25
