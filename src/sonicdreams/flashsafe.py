@@ -30,18 +30,18 @@ How it decides (everything from the **input** frames, with a safety margin)
   within ``m`` above ``S``, the cell's lowest input luminance over the last ``L = ⌈fps/2⌉``
   frames: ``T = S + clip(Y − S, 0, m)`` (``Y`` is never below ``S``). ``m`` is
   ``HALF_SWING`` (0.045) at a risky frame and opens linearly to 1 (no limit) over ``R``
-  frames, so the cell glides back to the input; a held hit still shows, at under half a
+  frames, so the cell glides back to the input; a held hit still shows, at about half a
   transition. The darker state, not a mean: a bright flash never moves ``S`` (a mean holds the
   flash that set the hold off, rises and falls as it passes through the window and so adds
   a flash of its own: full-screen flashes 2.5 times a second came out at 4). The price: a
   held cell is as dark as its darkest recent frame (a bright picture with black dips stays
   dark for the whole hold), and a hold that starts while a cell is bright steps it down,
-  which can be a transition of its own. On 216 regular strobes (0.7–3.8 flashes a second,
-  any duty, dark or bright) an independent counter finds no more flashes out than in (the
-  mean reference: 70 worse); of 80 random sequences, two come out with a flash more than
-  went in, one of them 3 → 4 (the mean reference: three). Saturated red in a held cell is
-  capped (0.05 at a risky frame, opening with ``m``; released cells keep their red) by
-  desaturating toward each pixel's own luminance.
+  which can be a transition of its own. At ``DETECT`` 0.09, on 216 regular strobes
+  (0.7–3.8 flashes a second, any duty, dark or bright) an independent counter finds no more
+  flashes out than in (the mean reference: 70 worse); of 80 random sequences, two come out
+  with a flash more than went in, one of them 3 → 4 (the mean reference: three). Saturated
+  red in a held cell is capped (0.05 at a risky frame, opening with ``m``; released cells
+  keep their red) by desaturating toward each pixel's own luminance.
 * **Pixels.** Each grid cell gets a gain in linear light (``a·x``, ``a ≤ 1``: a hold only
   darkens) that moves its mean to ``T``, and a saturation factor; the maps
   are interpolated bilinearly between cell centres, so there are no block edges. Frames
@@ -97,8 +97,8 @@ of the screen is any cells that flashed), and the glide back to the picture afte
 a transition too (at a budget of 6, an independent counter saw 4 flashes a second on real
 songs, with the earlier mean reference)."""
 HALF_SWING = 0.045
-"""How far above its recent darkest state a cell may go while the limiter holds it: half a
-transition, so a held beat still shows."""
+"""How far above its recent darkest state a cell may go while the limiter holds it: about half
+a transition, so a held beat still shows."""
 
 _WEIGHTS = np.array([0.2126, 0.7152, 0.0722], np.float32)
 _RED_SCALE = 320 / 20 * 0.1  # (R−G−B)·320 > 20  ⇔  Q > 0.1
