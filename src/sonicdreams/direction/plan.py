@@ -277,23 +277,20 @@ def _band_swells(features, s,
     # Every onset and every snare: what a listener taps along to; the kick band at half
     # weight (it hears bass notes as well as kicks; its hits drive the swells).
     every = bands[3] if len(bands) > 3 else np.zeros(features.n_frames)
-    strength = np.zeros(len(every))
-    if len(every):  # above the song's median (between the beats: still), 1 at its 98th pct
-        floor, top = float(np.median(every)), float(np.percentile(every, 98))
-        if top - floor > 1e-6 * max(top, 1e-30) and np.isfinite(top - floor):
-            strength = np.clip((every - floor) / (top - floor), 0.0, 1.3)
-    return out, np.maximum.reduce([hits["hit"], hits["snare"], 0.5 * hits["kick"]]), strength
+    return (out, np.maximum.reduce([hits["hit"], hits["snare"], 0.5 * hits["kick"]]),
+            _strength(every, gate=0.0))
 
 
-def _strength(x: np.ndarray) -> np.ndarray:
-    """Onset strength above the song's median, 1 at its 98th percentile; 0 below 0.2."""
+def _strength(x: np.ndarray, *, gate: float = 0.2) -> np.ndarray:
+    """Onset strength above the song's median (between the beats: still), 1 at its 98th
+    percentile, at most 1.3; 0 below ``gate``."""
     if len(x) == 0:
         return np.zeros(0)
     floor, top = float(np.median(x)), float(np.percentile(x, 98))
-    if top - floor <= 1e-9:
+    if not top - floor > 1e-9:  # flat, or not finite
         return np.zeros(len(x))
     y = np.clip((x - floor) / (top - floor), 0.0, 1.3)
-    y[y < 0.2] = 0.0
+    y[y < gate] = 0.0
     return y
 
 
