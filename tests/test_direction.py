@@ -141,6 +141,8 @@ def test_a_strong_look_steps_the_surge_in_proportion_to_the_onsets():
     """At the default, every picked hit steps the surge much alike; at pulse_react 1 a soft
     onset steps it less than a loud one, about in proportion (the intense look's picture
     moves as hard as the song hits)."""
+    from scipy.stats import spearmanr
+
     f, kicks = _click_features()
     bands = np.array(f.onset_bands)
     sizes = np.random.default_rng(4).uniform(0.25, 1.0, len(kicks))
@@ -155,14 +157,16 @@ def test_a_strong_look_steps_the_surge_in_proportion_to_the_onsets():
     default, every = steps(0.5)[kicks], steps(1.0)
     strong = every[kicks]
     assert default[soft].mean() > 0.7 * default[loud].mean()
-    assert strong[soft].mean() < 0.5 * strong[loud].mean()
-    assert np.corrcoef(strong, sizes)[0, 1] > 0.98
-    # between the onsets (a noise floor of a twentieth of the loudest, half of it under the
-    # median) the picture all but rests
+    # in proportion, through a soft knee (a mid hit still shows)
+    assert 0.45 * strong[loud].mean() < strong[soft].mean() < 0.6 * strong[loud].mean()
+    assert spearmanr(strong, sizes).statistic > 0.95  # louder onset, longer step
+    assert np.corrcoef(strong, sizes)[0, 1] > 0.95
+    # between the onsets (a noise floor of a twentieth of the loudest) the picture drifts
+    # with the texture, by a tenth of a strong onset's step at most
     between = np.ones(len(every), bool)
     between[kicks] = between[np.minimum(kicks + 1, len(every) - 1)] = False
-    assert every[between].max() < 0.06 * strong.max()
-    assert every[between].sum() < 0.15 * every[~between].sum()
+    assert every[between].max() < 0.15 * strong.max()
+    assert every[between].sum() < 0.5 * every[~between].sum()
 
 
 def test_a_new_section_gets_a_palette_that_looks_different():
@@ -230,6 +234,52 @@ def test_scenes_start_on_downbeats_and_their_transitions_end_there():
         before = mix[k - int(scene.transition_s * fps) + 1:k]
         assert np.all(np.diff(before) > 0)  # moving all the way, faster towards the beat
         assert np.diff(before)[-1] > np.diff(before)[0]
+
+
+def test_a_strong_look_moves_into_a_scene_on_the_onsets():
+    """At pulse_react 1 a transition advances in jolts on the onsets and rests between them,
+    and still arrives on the downbeat; at the default it is the eased curve."""
+    f, beats = _song_with_sections()
+    fps = float(f.fps)
+    bands = np.zeros((4, f.n_frames), np.float32)
+    onsets = np.round(beats * fps).astype(int)
+    onsets = onsets[onsets < f.n_frames]
+    bands[3] = np.random.default_rng(2).random(f.n_frames) * 0.02
+    bands[3, onsets] = 1.0
+    f = _replace(f, onset_bands=bands)
+    strong = direct(f, settings=RenderSettings(pulse_react=1.0), seed=4)
+    default = direct(f, settings=RenderSettings(), seed=4)
+    on = np.zeros(f.n_frames, bool)
+    on[onsets] = True
+    for scene, eased in zip(strong.scenes[1:], default.scenes[1:], strict=True):
+        assert scene.start_s == eased.start_s and scene.transition_s >= 0.9
+        k = int(round(scene.start_s * fps))
+        span = np.arange(k - int(scene.transition_s * fps) + 1, k)
+        mix = strong.cue("mix")
+        assert np.all(np.diff(mix[span]) >= 0) and mix[k - 1] < 1.0  # onward, not there yet
+        assert strong.cues[k, CUE["scene_a"]] == strong.cues[k, CUE["scene_b"]] == \
+            strong.scenes.index(scene)  # arrived on the downbeat
+        steps = np.diff(mix[span[0] - 1:k])  # the step into each frame of the move
+        moving = on[span] | on[span - 1]  # an onset's frame and the next
+        assert steps[moving].min() > 4 * steps[~moving].max()
+        landing = 1.0 - mix[k - 1]  # the step onto the downbeat (an onset)
+        assert 4 * steps[~moving].max() < landing
+        assert max(steps.max(), landing) <= 0.2 + 1e-6  # never a cut: a fifth at most
+        u = (span / fps - (scene.start_s - scene.transition_s)) / scene.transition_s
+        np.testing.assert_allclose(default.cue("mix")[span], u ** 3, atol=1e-6)
+
+
+def test_a_paced_transition_never_jumps_more_than_a_fifth():
+    from sonicdreams.direction.plan import _capped_shares
+
+    weights = np.array([0.02] * 7 + [1.0, 0.35] + [0.02] * 5 + [1.0])  # one beat, two onsets
+    share = _capped_shares(weights, 0.2)
+    assert np.isclose(share.sum(), 1.0) and share.max() <= 0.2 + 1e-12
+    np.testing.assert_allclose(share[[7, 8, 14]], 0.2)  # the onsets: as much as allowed
+    rest = np.ones(len(weights), bool)
+    rest[[7, 8, 14]] = False
+    np.testing.assert_allclose(share[rest] / weights[rest], share[0] / weights[0])  # in step
+    np.testing.assert_allclose(_capped_shares(np.ones(4), 0.25), 0.25)
 
 
 def test_a_returning_section_gets_its_palette_back():

@@ -141,12 +141,13 @@ def test_holding_a_flash_adds_no_flash_of_its_own(low, high, period, frames_on):
 
 
 def test_cells_that_are_not_held_keep_their_red():
-    # The left half rises and falls slowly four times a second (held cell by cell, no
-    # quick flash); the right half is a still, saturated red that must come out as it was.
+    # The left half rises and falls slowly, four transitions and more a second (held cell by
+    # cell, too slow for a quick flash); the right half is a still, saturated red that must
+    # come out as it was.
     from sonicdreams.flashsafe import _DECODE
 
-    linear = np.resize(np.concatenate([np.linspace(0.05, 0.17, 9),
-                                       np.linspace(0.17, 0.05, 9)[1:-1]]), 90)
+    linear = np.resize(np.concatenate([np.linspace(0.05, 0.15, 7),
+                                       np.linspace(0.15, 0.05, 7)[1:-1]]), 90)
     frames = np.zeros((90, 64, 64, 3), np.uint8)
     frames[:, :, :32] = np.searchsorted(_DECODE, linear).astype(np.uint8)[:, None, None, None]
     frames[:, :, 32:] = (255, 0, 0)
@@ -238,6 +239,67 @@ def test_segments_with_warm_up_match_one_pass():
         # in chunks of odd sizes: chunking must not matter either
         parts += [limiter.apply(frames[lo:min(lo + 7, b)]) for lo in range(a, b, 7)]
     assert np.concatenate(parts).tobytes() == whole.tobytes()
+
+
+def _hit(level: np.ndarray) -> np.ndarray:
+    """Full-screen frames [shape=(n, 48, 64, 3)] of linear luminance ``level``."""
+    from sonicdreams.flashsafe import _DECODE
+
+    codes = np.searchsorted(_DECODE, np.clip(level, 0, 1)).astype(np.uint8)
+    return np.broadcast_to(codes[:, None, None, None], (len(level), 48, 64, 3)).copy()
+
+
+@pytest.mark.parametrize("decay", [0.5, 0.7, 0.85])
+def test_one_hit_and_a_double_hit_pass_untouched(decay):
+    """A hit that fades over many frames completes a quick flash on each of them, and a
+    double hit makes three opposing changes: each is one flash, or two, and passes."""
+    level = np.full(60, 0.03)
+    level[20:] = 0.03 + 0.5 * decay ** np.arange(40)  # one hit, fading
+    frames = _hit(level)
+    assert FlashLimiter(FPS).apply(frames).tobytes() == frames.tobytes()
+    level = np.full(60, 0.03)
+    level[[20, 24]] = 0.6  # a double hit
+    frames = _hit(level)
+    assert count_flashes(frames) == 2
+    assert FlashLimiter(FPS).apply(frames).tobytes() == frames.tobytes()
+
+
+def test_quick_flashes_are_counted_as_the_rule_counts_transitions():
+    from sonicdreams.flashsafe import _quick_flashes
+
+    def flashes(flags):
+        return _quick_flashes(flags, count=30, gap=11)
+
+    assert flashes([0, -1, -1, -1, -1, -1, 0]) == 1  # one fall over five frames: one flash
+    assert flashes([0, -1, 0, 0, 1, 0, -1, 0]) == 2  # fall, rise, fall: a flash and a half
+    assert flashes([0, -1] + [0] * 20 + [-1]) == 2  # two trains
+    assert flashes([1, -1] * 6) == 6  # a strobe at half the frame rate
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # only the last second counts
+        flags = rng.choice([-1, 0, 0, 0, 1], 50).tolist()
+        assert flashes(flags) == flashes(flags[-30:])
+
+
+def test_a_segment_starting_at_any_frame_matches_one_pass():
+    """The warm-up restores every part of the state (the per-cell counts, the quick flashes
+    of the last second and the runs before them), wherever a segment starts."""
+    # quick flashes just under a second apart: the second sets off a hold of the third
+    pairs = np.full((160, 48, 64, 3), 30, np.uint8)
+    for t in (10, 39, 44, 80, 109, 114, 140):
+        pairs[t] = 220
+    # a long flash (its rise K - 1 frames before its fall), another a second later, then a
+    # white frame: the hold there needs the first rise, from the far end of the warm-up
+    level = np.full(110, 0.02)
+    level[51:60] = level[88] = 0.5
+    level[96] = 1.0
+    for frames in (_bursts(), pairs, _hit(level)):
+        whole = FlashLimiter(FPS).apply(frames)
+        assert not np.array_equal(whole, frames)
+        for a in range(1, len(frames) - 12):
+            limiter = FlashLimiter(FPS)
+            warm = min(a, history_frames(FPS))
+            limiter.prime(frames[a - warm:a])
+            assert limiter.apply(frames[a:a + 12]).tobytes() == whole[a:a + 12].tobytes(), a
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,17 +12,22 @@ How it decides (everything from the **input** frames, with a safety margin)
 ---------------------------------------------------------------------------
 * **Risk.** Two ways, each over a window of recent frames:
 
-  - *Quick flashes.* Within the last ``K = ⌈fps/3⌉ + 1`` frames, cells covering ``AREA``
-    (25 %) of the picture went up and at a later frame down (or down and up) by ``DETECT``
-    (0.08, against the rule's 0.10), moving at least ``DETECT/4`` a frame (a strobe that
-    moves across the screen still has a quarter of its cells under it for a rise and the
-    fall after it). The whole picture is held.
+  - *Quick flashes.* A frame completes a quick flash when cells covering ``AREA`` (25 %) of
+    the picture went up within the last ``K = ⌈fps/3⌉ + 1`` frames and come down now (or
+    down and up) by ``DETECT`` (0.08, against the rule's 0.10), moving at least
+    ``DETECT/4`` a frame (a strobe that moves across the screen still has a quarter of its
+    cells under it for a rise and the fall after it). They are counted as the rule counts:
+    completions on consecutive frames the same way are one transition (a fade completes
+    one on each frame), a train of m transitions less than ``K`` frames apart is
+    ``(m + 1) // 2`` flashes. While ``QUICK_BUDGET`` (2) were counted within the last
+    second, the whole picture is held. One hit, fading or not, and a double hit pass
+    untouched; two a second pass until the third.
   - *Every flash, slow ones too, cell by cell.* Over the last ``D = ⌈fps⌉ + 1`` frames (one
     second) each cell's transitions are counted as the rule counts them: a rise of
     ``DETECT`` from its lowest value since its last transition, or a fall from its highest,
     opposite to the last one, however fast or slow (a hit that fades out over five frames
     is a flash like a strobe), on blocks of 2×2 grid cells (detail that moves across a small
-    cell is not a flash). Cells with ``BUDGET`` (4) transitions or more are held once they
+    cell is not a flash). Cells with ``BUDGET`` (5) transitions or more are held once they
     cover ``AREA`` of the picture.
 
   Both in luminance (darker state below 0.8) and in red.
@@ -65,6 +70,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterable
 from fractions import Fraction
 from functools import lru_cache
 
@@ -72,7 +78,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = ["FlashLimiter", "history_frames", "segment_limiter", "measure", "GRID", "DETECT",
-           "AREA", "BUDGET", "HALF_SWING"]
+           "AREA", "BUDGET", "QUICK_BUDGET", "HALF_SWING"]
 
 Frames = npt.NDArray[np.uint8]
 
@@ -90,12 +96,16 @@ DARK = 0.8
 """A luminance flash needs its darker state below this."""
 AREA = 0.25
 """Fraction of the picture that must flash (cells over their budget) for a risk."""
-BUDGET = 4
-"""A cell is held from its fourth transition within a second: three pass (a flash and a half),
-when no quick flash holds it sooner. Not more: cells out of step add up (the rule's quarter
-of the screen is any cells that flashed), and the glide back to the picture after a hold is
-a transition too (at a budget of 6, an independent counter saw 4 flashes a second on real
-songs, with the earlier mean reference)."""
+BUDGET = 5
+"""A cell is held from its fifth transition within a second: four pass (two flashes), when no
+quick flash holds it sooner. Not more: cells out of step add up (the rule's quarter of the
+screen is any cells that flashed), and a hold that starts while a cell is bright steps it
+down, a transition of its own (at 6, a full-screen strobe of 2.5 flashes a second came out
+at 3). Not fewer: at 4, legal content was held (on 30 s of the default look, 19–119 of 900
+frames per style, where the rule's counter found at most 2 flashes a second)."""
+QUICK_BUDGET = 2
+"""Quick flashes within a second from which the whole picture is held. Not the rule's 3: a
+flash is seen when it completes, so the hold must be on before the third one rises."""
 HALF_SWING = 0.045
 """How far above its recent darkest state a cell may go while the limiter holds it: about half
 a transition, so a held beat still shows."""
@@ -134,10 +144,18 @@ def _params(fps: float) -> tuple[int, int, int, int]:
             max(1, math.ceil(fps / 2)))
 
 
+def _quick_count_frames(fps: float) -> int:
+    """Frames over which quick flashes are counted: one second."""
+    return max(1, math.ceil(fps))
+
+
 def history_frames(fps: float | Fraction) -> int:
     """Frames before a segment that :meth:`FlashLimiter.prime` needs for an exact state."""
     d, k, r, ref = _params(float(fps))
-    return max(r + max(d, k) - 1, ref - 1)
+    count = _quick_count_frames(float(fps))
+    # a risk flag of the last r frames; from D grids, or from the quick flags of the last
+    # second, each from K grids
+    return max(r + max(d, count + k - 1) - 1, ref - 1)
 
 
 def segment_limiter(fps: float | Fraction, a: int, *,
@@ -201,22 +219,49 @@ def _unpooled(flags: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return flags.reshape(h // 2, 1, w // 2, 1).repeat(2, axis=1).repeat(2, axis=3).reshape(shape)
 
 
-def _flashed(window: np.ndarray, dark: float) -> bool:
-    """Did ``AREA`` of the picture change by ``DETECT`` one way and then, at a later frame,
-    the other way within ``window`` [shape=(n, cells)]? A cell counts at a frame where it is
-    moving by ``_STEP`` or more and has moved ``DETECT`` from its extreme earlier in the
-    window. Catches quick flashes of any cells at once, wherever they move on the screen."""
+def _flashed(window: np.ndarray, dark: float) -> int:
+    """Does the newest frame of ``window`` [shape=(n, cells)] complete a quick flash: did
+    ``AREA`` of the picture change by ``DETECT`` one way at an earlier frame of the window
+    and the other way now? +1 if it completes one by a rise, -1 by a fall, else 0. A cell
+    counts at a frame where it is moving by ``_STEP`` or more and has moved ``DETECT`` from
+    its extreme earlier in the window. Catches quick flashes of any cells at once, wherever
+    they move on the screen."""
     if len(window) < 3:
-        return False
+        return 0
     low = np.minimum.accumulate(window[:-1])
     high = np.maximum.accumulate(window[:-1])
     now, step = window[1:], np.diff(window, axis=0)
     up = (now - low >= DETECT) & (step >= _STEP) & (low < dark)  # risen that far, fast
     down = (high - now >= DETECT) & (step <= -_STEP) & (now < dark)
-    # cells that moved one way at frame i and back at a later frame j, for every i < j
+    # cells that moved one way at an earlier frame and back at the newest
     up, down = up.astype(np.float32), down.astype(np.float32)
-    pairs = np.triu(up @ down.T + down @ up.T, k=1) / window.shape[1]
-    return bool((pairs >= AREA).any())
+    cells = window.shape[1]
+    if ((up[:-1] @ down[-1]) / cells >= AREA).any():
+        return -1
+    if ((down[:-1] @ up[-1]) / cells >= AREA).any():
+        return 1
+    return 0
+
+
+def _quick_flashes(completes: Iterable[int], *, count: int, gap: int) -> int:
+    """Quick flashes among the last ``count`` of ``completes`` (per frame: +1 / -1 where a
+    quick flash completes by a rise / a fall, else 0), counted as the rule counts
+    transitions: completions on consecutive frames the same way are one transition (a fade
+    completes one on each of its frames); a train of transitions less than ``gap`` frames
+    apart makes (m + 1) // 2 flashes for m transitions. A pure function of the last ``count``
+    values (a segment's warm-up restores it exactly)."""
+    flags = list(completes)[-count:]
+    total, m, last_sign, last_t = 0, 0, 0, -gap
+    for t, sign in enumerate(flags):
+        if not sign:
+            continue
+        if t - last_t >= gap:  # a new train
+            total += (m + 1) // 2
+            m, last_sign = 1, sign
+        elif sign != last_sign or t - last_t > 1:
+            m, last_sign = m + 1, sign
+        last_t = t
+    return total + (m + 1) // 2
 
 
 class _Counter:
@@ -302,11 +347,14 @@ class FlashLimiter:
         self.fps = float(fps)
         (self.detect_frames, self.quick_frames, self.release_frames,
          self.reference_frames) = _params(self.fps)
+        self.quick_count_frames = _quick_count_frames(self.fps)
         self.history = history_frames(fps)
         keep = max(self.quick_frames, self.reference_frames)
         self._y: deque[np.ndarray] = deque(maxlen=keep)
         self._q: deque[np.ndarray] = deque(maxlen=keep)
         self._since_risk: np.ndarray | None = None  # per cell: frames since its last risk
+        # per frame of the last second: does it complete a quick flash (+1 / -1 / 0)
+        self._quick: deque[int] = deque(maxlen=self.quick_count_frames)
         self._counters = (_Counter(self.detect_frames, DARK),
                           _Counter(self.detect_frames, np.inf))
         self.limited_frames = 0
@@ -326,10 +374,12 @@ class FlashLimiter:
                 for counter, grid in zip(self._counters, (y, q), strict=True)]
         risky = _unpooled(over[0] | over[1], y.shape)
         k = self.quick_frames
-        if not risky.all() and (
-                _flashed(np.stack(list(self._y)[-k:]).reshape(-1, y.size), DARK)
-                or _flashed(np.stack(list(self._q)[-k:]).reshape(-1, q.size), np.inf)):
-            risky[:] = True  # a quick flash, anywhere: hold the whole picture
+        quick = (_flashed(np.stack(list(self._y)[-k:]).reshape(-1, y.size), DARK)
+                 or _flashed(np.stack(list(self._q)[-k:]).reshape(-1, q.size), np.inf))
+        # (looked for on every frame, held or not: the flags are a function of the input)
+        self._quick.append(quick)
+        if _quick_flashes(self._quick, count=self.quick_count_frames, gap=k) >= QUICK_BUDGET:
+            risky[:] = True  # quick flashes, anywhere: hold the whole picture
         since = self._since_risk
         if since is None or since.shape != risky.shape:
             since = np.full(risky.shape, self.release_frames, np.int32)

@@ -37,7 +37,8 @@ CUES = ("hit", "kick", "snare", "hat", "energy", "flow", "hue", "mix", "scene_a"
 ``pulse_react`` 1); ``energy``: the song's loudness
 over bars, 0 … 1; ``flow``: a phase that grows about 1 per second at ``motion_react`` 0.5;
 ``hue``: where pitch places the colours in the palette (a phase, about ±0.06); ``mix``: 0 in
-scene ``scene_a``, 1 in ``scene_b`` (a transition in between); ``palette_*``: indices into
+scene ``scene_a``, 1 in ``scene_b`` (a transition in between: eased, or past ``pulse_react``
+0.5 more and more paced by the onsets); ``palette_*``: indices into
 :data:`~sonicdreams.direction.palettes.PALETTES`; ``variant_*``: a number in [0, 1) per scene
 (symmetry, camera); ``intensity``: how hard the current scene plays, about 0.7 … 1.3;
 ``surge``: a phase that steps forward on every hit's frame by the hit's size (about 0.4 for a
@@ -56,8 +57,12 @@ _SURGE_CAP = 0.6  # the largest step of the surge (per unit of gain): loud hits 
 _SURGE_TOP = 0.5  # and after the scene's gain (per unit of pulse; of its square past 0.5)
 _SURGE_MAX = 1.0  # the largest step at any pulse_react (at 2: a storm of cuts on dense songs)
 _SURGE_SHAPE = (0.65, 0.35)  # how a hit's step is shared by its frame and the next
+_FOLLOW_KNEE = 1.6  # past pulse_react 0.5: a mid onset steps the surge 0.7 of a strong one
+_FOLLOW_FLOOR = 25  # ... counted from this percentile of the song's onset strength
 _PALETTE_CONTRAST = 2.5  # score per unit of colour distance from the previous scene's palette
 _MIN_SCENE_S = 4.0  # sections shorter than this merge into the one before
+_TRANSITION_PACE = 0.02  # a silent frame's weight in a paced transition (an onset's: up to 1)
+_TRANSITION_JOLT = 0.2  # the most of a paced transition one frame takes (the eased: 3/frames)
 _MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 _PITCHES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
@@ -171,7 +176,12 @@ def direct(features, *, settings, seed: int) -> Direction:
     scenes = _scenes(features, s, seed, downbeats, beats, energy, chroma, tonic, mode)
 
     cues = np.zeros((n, len(CUES)), dtype=np.float32)
-    a, b, mix = _scene_mix(scenes, times)
+    bands, hits, strength = _band_swells(features, s, fps)
+    drive = np.convolve(np.tanh(_FOLLOW_KNEE * strength) / np.tanh(_FOLLOW_KNEE * 1.3),
+                        _SURGE_SHAPE)[:n]  # every onset, in proportion: 0 … 1
+    reacts = np.array([s.pulse_react if sc.pulse_react is None else sc.pulse_react
+                       for sc in scenes])  # each scene's pulse_react
+    a, b, mix = _scene_mix(scenes, times, drive=drive, follow=_follow(reacts))
     cues[:, CUE["scene_a"]], cues[:, CUE["scene_b"]], cues[:, CUE["mix"]] = a, b, mix
     pal = np.array([sc.palette for sc in scenes], dtype=np.float32)
     var = np.array([sc.variant for sc in scenes], dtype=np.float32)
@@ -182,14 +192,12 @@ def direct(features, *, settings, seed: int) -> Direction:
         return (1.0 - mix) * values[a] + mix * values[b]
 
     intensity = blended(np.array([sc.intensity for sc in scenes]))
-    pulse = blended(np.array([s.pulse_react if sc.pulse_react is None else sc.pulse_react
-                              for sc in scenes])) / _REFERENCE_PULSE
+    pulse = blended(reacts) / _REFERENCE_PULSE
     motion = blended(np.array([s.motion_react if sc.motion_react is None else sc.motion_react
                                for sc in scenes])) / _REFERENCE_MOTION
     cues[:, CUE["intensity"]] = intensity
     cues[:, CUE["energy"]] = energy
 
-    bands, hits, strength = _band_swells(features, s, fps)
     gain = pulse * (0.55 + 0.45 * intensity)
     for name in ("hit", "kick", "snare", "hat"):
         cues[:, CUE[name]] = bands[name] * gain
@@ -203,11 +211,10 @@ def direct(features, *, settings, seed: int) -> Direction:
     # more from pulse_react 0.5 to 1): a strong look moves with every onset as hard as it
     # sounds, where the steps above make every picked hit much alike (held-out songs,
     # beat_corr of the intense look: cppn and nebula +0.1).
-    follow = np.clip(pulse - 1.0, 0.0, 1.0)
-    strong = np.minimum(gain / 2 * np.tanh(strength) / np.tanh(1.3), _SURGE_MAX)
-    steps = (1.0 - follow) * steps + follow * strong
+    follow = _follow(pulse * _REFERENCE_PULSE)
     # Most of the lurch on the hit's frame, the rest on the next: as quick, never a cut.
     steps = np.convolve(steps, _SURGE_SHAPE)[:n]
+    steps = (1.0 - follow) * steps + follow * np.minimum(gain / 2 * drive, _SURGE_MAX)
     cues[:, CUE["surge"]] = np.cumsum(steps)
 
     harmonic = np.asarray(features.harmonic, dtype=np.float64)
@@ -254,8 +261,8 @@ def _band_swells(features, s,
     as loud ones), compressed (one huge hit does not flatten the rest), an attack on the
     onset's frame and an exponential decay. Also the hits that step the surge (every onset,
     every snare and, at half weight, every kick), on their frames only, and the onset
-    strength of every frame (0 up to the song's median, 1 at its 98th percentile, at most
-    1.3)."""
+    strength of every frame (0 up to the song's ``_FOLLOW_FLOOR`` percentile, 1 at its 98th,
+    at most 1.3)."""
     from ..audio.features import envelope_source
 
     source = envelope_source(s.pulse_percussive, s.pulse_harmonic)
@@ -278,18 +285,21 @@ def _band_swells(features, s,
     # weight (it hears bass notes as well as kicks; its hits drive the swells).
     every = bands[3] if len(bands) > 3 else np.zeros(features.n_frames)
     return (out, np.maximum.reduce([hits["hit"], hits["snare"], 0.5 * hits["kick"]]),
-            _strength(every, gate=0.0))
+            _strength(every, gate=0.0, floor_percentile=_FOLLOW_FLOOR))
 
 
-def _strength(x: np.ndarray, *, gate: float = 0.2) -> np.ndarray:
-    """Onset strength above the song's median (between the beats: still), 1 at its 98th
-    percentile, at most 1.3; 0 below ``gate``."""
+def _strength(x: np.ndarray, *, gate: float = 0.2,
+              floor_percentile: float | None = None) -> np.ndarray:
+    """Onset strength above the song's ``floor_percentile`` (default: its median, so the
+    picture rests between the beats), 1 at its 98th percentile, at most 1.3; 0 below
+    ``gate``."""
     if len(x) == 0:
         return np.zeros(0)
-    floor, top = float(np.median(x)), float(np.percentile(x, 98))
-    if not top - floor > 1e-9:  # flat, or not finite
+    lo = float(np.median(x) if floor_percentile is None else np.percentile(x, floor_percentile))
+    top = float(np.percentile(x, 98))
+    if not top - lo > 1e-9:  # flat, or not finite
         return np.zeros(len(x))
-    y = np.clip((x - floor) / (top - floor), 0.0, 1.3)
+    y = np.clip((x - lo) / (top - lo), 0.0, 1.3)
     y[y < gate] = 0.0
     return y
 
@@ -476,11 +486,33 @@ def _choose_palettes(feats, s, seed: int, tonic: int, mode: str, rows) -> list[i
     return chosen
 
 
-def _scene_mix(scenes, times: np.ndarray):
+def _follow(pulse_react: np.ndarray) -> np.ndarray:
+    """How much the picture moves with every onset in proportion (0 up to pulse_react 0.5,
+    1 from pulse_react 1) instead of in steps on the picked hits and eased transitions."""
+    return np.clip(np.asarray(pulse_react) / _REFERENCE_PULSE - 1.0, 0.0, 1.0)
+
+
+def _capped_shares(weights: np.ndarray, cap: float) -> np.ndarray:
+    """Shares of a whole (summing to 1) in proportion to ``weights`` (all > 0), none above
+    ``cap`` (>= 1/len): what a share over the cap loses goes to the others, in proportion."""
+    share = weights / weights.sum()
+    full = np.zeros(len(share), bool)
+    while (share > cap + 1e-12).any():
+        full |= share > cap
+        share[full] = cap
+        free = ~full
+        share[free] = weights[free] * (1.0 - cap * full.sum()) / weights[free].sum()
+    return share
+
+
+def _scene_mix(scenes, times: np.ndarray, *, drive: np.ndarray, follow: np.ndarray):
     """For each frame: the scene before, the scene after, and how far the move has gone.
 
     The move into scene k eases in (slow, then fast) and ends on its start (a downbeat): the
-    biggest change lands on the beat."""
+    biggest change lands on the beat. With ``follow[k]`` (its scene's :func:`_follow`) it
+    advances instead by ``drive``, every onset's strength: in jolts on the hits, resting
+    between them (an even pace through silence), so the new scene arrives with the music;
+    no frame takes more than ``_TRANSITION_JOLT`` of the move (never a cut)."""
     n = len(times)
     a = np.zeros(n, dtype=np.int64)
     b = np.zeros(n, dtype=np.int64)
@@ -494,5 +526,11 @@ def _scene_mix(scenes, times: np.ndarray):
         during = (times >= begin) & (times < scene.start_s)
         if scene.transition_s > 0 and during.any():
             u = (times[during] - begin) / scene.transition_s
-            a[during], b[during], mix[during] = k - 1, k, u ** 3
+            idx = np.flatnonzero(during)
+            # the last step lands on the scene's first frame (a downbeat)
+            w = drive[idx[0]:min(idx[-1] + 2, n)] + _TRANSITION_PACE
+            paced = np.cumsum(_capped_shares(w, max(_TRANSITION_JOLT, 1.0 / len(w))))
+            paced = paced[:len(idx)]
+            mix_k = (1.0 - follow[k]) * u ** 3 + follow[k] * paced
+            a[during], b[during], mix[during] = k - 1, k, mix_k
     return a, b, mix

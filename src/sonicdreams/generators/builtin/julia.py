@@ -17,7 +17,7 @@ What drives what (see :data:`sonicdreams.direction.CUES`):
 
 - **Scene** (``variant_a``/``variant_b``, ``mix``): where ``k`` sits along the main cardioid of
   the Mandelbrot set (rabbits, spirals, dendrites, seahorses), the view's turn and zoom; in a
-  transition both scenes' sets are drawn and crossfaded with the eased ``mix``, so the
+  transition both scenes' sets are drawn and crossfaded (``mix``, smoothed once more), so the
   picture never cuts. The palette (``palette_a``/``palette_b``) is the scene's.
 - **Latent** ``z``: a small walk of ``k`` around the scene's place, the zoom, turn and centre
   (kept small, so the set's share of the frame, and with it the mix of colours, stays steady
@@ -57,7 +57,7 @@ _MAX_ITER = 96  # escape-time iterations; beyond this a point counts as inside t
 _BAILOUT2 = 256.0  # squared escape radius (a large one makes the fractional count smooth)
 _LATENT = 0.4  # how far the latent moves all it drives (p): a scene keeps its colours
 _PATH = 0.05  # radians along the cardioid one unit of p moves k
-_SURGE = 0.12  # radians the view turns per unit of surge (a strong hit: about 0.06)
+_SURGE = 0.16  # radians the view turns per unit of surge (a strong hit: about 0.08)
 _SPIN = 0.05  # radians the view turns per unit of p
 _FLOW_SPIN = 0.3  # radians the view turns per unit of flow: a steady turn, never still
 _FAMILY = (1.1, 5.2)  # the range of cardioid angles the scenes' variants spread k over
