@@ -196,6 +196,18 @@ def test_a_strobe_that_moves_across_the_screen_is_limited():
     assert count_flashes(FlashLimiter(FPS).apply(frames)) <= 3
 
 
+@pytest.mark.parametrize("lit, period", [(3, 8), (4, 6), (2, 7)])
+def test_a_band_that_moves_while_it_is_lit_is_limited(lit, period):
+    # A band over three eighths of the screen, moving while it is lit for a few frames: the
+    # cells it lights are not the cells it puts out, but each of them flashes.
+    frames = np.full((120, 48, 64, 3), 40, np.uint8)
+    for t in range(120):
+        if t % period < lit:
+            frames[t][:, (np.arange(64) - 6 * t) % 64 < 24] = 230
+    assert count_flashes(frames) >= 4
+    assert count_flashes(FlashLimiter(FPS).apply(frames)) <= 3
+
+
 def test_a_slow_fade_is_unchanged_byte_for_byte():
     levels = np.linspace(0, 255, 90).round().astype(np.uint8)
     frames = np.broadcast_to(levels[:, None, None, None], (90, 48, 64, 3)).copy()
