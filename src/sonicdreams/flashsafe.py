@@ -17,12 +17,11 @@ How it decides (everything from the **input** frames, with a safety margin)
     and come down now (or down and up) by ``DETECT`` (0.08, against the rule's 0.10),
     moving at least ``DETECT/4`` a frame (a strobe that moves across the screen, or a band
     that moves while it is lit, still puts out a quarter of the screen at once). They are
-    counted as the rule counts:
-    completions on consecutive frames the same way are one transition (a fade completes
-    one on each frame), a train of m transitions less than ``K`` frames apart is
-    ``(m + 1) // 2`` flashes. While ``QUICK_BUDGET`` (2) were counted within the last
-    second, the whole picture is held. One hit, fading or not, and a double hit pass
-    untouched; two a second pass until the third.
+    counted as the rule counts: completions on consecutive frames the same way are one
+    transition (a fade completes one on each frame), a train of m transitions less than
+    ``K`` frames apart is ``(m + 1) // 2`` flashes. While ``QUICK_BUDGET`` (2) were
+    counted within the last second, the whole picture is held. One hit, fading or not, and
+    a double hit pass untouched; two a second pass until the third.
   - *Every flash, slow ones too, cell by cell.* Over the last ``D = ⌈fps⌉ + 1`` frames (one
     second) each cell's transitions are counted as the rule counts them: a rise of
     ``DETECT`` from its lowest value since its last transition, or a fall from its highest,
@@ -46,9 +45,8 @@ How it decides (everything from the **input** frames, with a safety margin)
   strobes (0.7–3.8 flashes a second, 1–9 frames lit, dark or bright) an independent counter
   finds at most 2 flashes in a second out and never more out than in; on 240 random
   sequences (full-screen, half-screen, moving bands, red) never more than 3 and never more
-  than in. Saturated
-  red in a held cell is capped (0.05 at a risky frame, opening with ``m``; released cells
-  keep their red) by desaturating toward each pixel's own luminance.
+  than in. Saturated red in a held cell is capped (0.05 at a risky frame, opening with
+  ``m``; released cells keep their red) by desaturating toward each pixel's own luminance.
 * **Pixels.** Each grid cell gets a gain in linear light (``a·x``, ``a ≤ 1``: a hold only
   darkens) that moves its mean to ``T``, and a saturation factor; the maps
   are interpolated bilinearly between cell centres, so there are no block edges. Frames

@@ -57,6 +57,7 @@ _SURGE_CAP = 0.6  # the largest step of the surge (per unit of gain): loud hits 
 _SURGE_TOP = 0.5  # and after the scene's gain (per unit of pulse; of its square past 0.5)
 _SURGE_MAX = 1.0  # the largest step at any pulse_react (at 2: a storm of cuts on dense songs)
 _SURGE_SHAPE = (0.65, 0.35)  # how a hit's step is shared by its frame and the next
+_STRENGTH_MAX = 1.3  # onset strength: 1 at the song's 98th percentile, at most this
 _FOLLOW_KNEE = 1.6  # past pulse_react 0.5: a mid onset steps the surge 0.7 of a strong one
 _FOLLOW_FLOOR = 25  # ... counted from this percentile of the song's onset strength
 _PALETTE_CONTRAST = 2.5  # score per unit of colour distance from the previous scene's palette
@@ -177,8 +178,9 @@ def direct(features, *, settings, seed: int) -> Direction:
 
     cues = np.zeros((n, len(CUES)), dtype=np.float32)
     bands, hits, strength = _band_swells(features, s, fps)
-    drive = np.convolve(np.tanh(_FOLLOW_KNEE * strength) / np.tanh(_FOLLOW_KNEE * 1.3),
-                        _SURGE_SHAPE)[:n]  # every onset, in proportion: 0 … 1
+    # every onset, in proportion: 0 … 1
+    drive = np.tanh(_FOLLOW_KNEE * strength) / np.tanh(_FOLLOW_KNEE * _STRENGTH_MAX)
+    drive = np.convolve(drive, _SURGE_SHAPE)[:n]
     reacts = np.array([s.pulse_react if sc.pulse_react is None else sc.pulse_react
                        for sc in scenes])  # each scene's pulse_react
     a, b, mix = _scene_mix(scenes, times, drive=drive, follow=_follow(reacts))
@@ -192,7 +194,8 @@ def direct(features, *, settings, seed: int) -> Direction:
         return (1.0 - mix) * values[a] + mix * values[b]
 
     intensity = blended(np.array([sc.intensity for sc in scenes]))
-    pulse = blended(reacts) / _REFERENCE_PULSE
+    react = blended(reacts)  # pulse_react, frame by frame
+    pulse = react / _REFERENCE_PULSE
     motion = blended(np.array([s.motion_react if sc.motion_react is None else sc.motion_react
                                for sc in scenes])) / _REFERENCE_MOTION
     cues[:, CUE["intensity"]] = intensity
@@ -211,7 +214,7 @@ def direct(features, *, settings, seed: int) -> Direction:
     # more from pulse_react 0.5 to 1): a strong look moves with every onset as hard as it
     # sounds, where the steps above make every picked hit much alike (held-out songs,
     # beat_corr of the intense look: cppn and nebula +0.1).
-    follow = _follow(pulse * _REFERENCE_PULSE)
+    follow = _follow(react)
     # Most of the lurch on the hit's frame, the rest on the next: as quick, never a cut.
     steps = np.convolve(steps, _SURGE_SHAPE)[:n]
     steps = (1.0 - follow) * steps + follow * np.minimum(gain / 2 * drive, _SURGE_MAX)
@@ -299,7 +302,7 @@ def _strength(x: np.ndarray, *, gate: float = 0.2,
     top = float(np.percentile(x, 98))
     if not top - lo > 1e-9:  # flat, or not finite
         return np.zeros(len(x))
-    y = np.clip((x - lo) / (top - lo), 0.0, 1.3)
+    y = np.clip((x - lo) / (top - lo), 0.0, _STRENGTH_MAX)
     y[y < gate] = 0.0
     return y
 
