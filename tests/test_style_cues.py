@@ -180,9 +180,9 @@ def test_cppn_frames_keep_their_share_of_each_tone(monkeypatch):
     def spy():
         kernel = paint()
 
-        def call(fields, tone, *rest):
+        def call(tone, *rest):
             seen.append(np.array(tone))
-            return kernel(fields, tone, *rest)
+            return kernel(tone, *rest)
 
         return call
 

@@ -549,9 +549,11 @@ class RenderSettings:
     crf: int = option(18, "quality: lower is better and bigger (the H.264 scale)",
                       _number(0, 51, integer=True), group="output")
     preset: str = option(
-        "medium", "encoder speed: ultrafast … veryslow (slower = smaller files)",
-        _choice("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
-                "slower", "veryslow"), group="output")
+        "auto", "encoder speed: ultrafast … veryslow (slower = smaller files at the same "
+        "quality); auto = superfast on fewer than 4 cores, veryfast on more (the encoder "
+        "keeps pace with the picture)",
+        _choice("auto", "ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
+                "slow", "slower", "veryslow"), group="output")
     audio_bitrate: int = option(192_000, "soundtrack bitrate in bits per second, e.g. 192k",
                                 _bitrate, group="output", metavar="RATE", default_text="192k")
     batch_size: int | None = option(

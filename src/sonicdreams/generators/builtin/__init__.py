@@ -32,5 +32,8 @@ def list_builtin() -> list[StyleInfo]:
     return [StyleInfo(name, cls.description) for name, cls in BUILTIN_STYLES.items()]
 
 
-def load_builtin(name: str, *, size: tuple[int, int] = (512, 512)) -> ProceduralStyle:
-    return BUILTIN_STYLES[name](size=size)
+def load_builtin(name: str, *, size: tuple[int, int] = (512, 512),
+                 reference: bool = False) -> ProceduralStyle:
+    """The built-in style ``name`` drawing frames of ``size``; ``reference`` draws every part at
+    the output's own pixels (slow: what the fast path is measured against)."""
+    return BUILTIN_STYLES[name](size=size, reference=reference)

@@ -179,6 +179,17 @@ def grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     return xx, yy
 
 
+def axes(size: tuple[int, int], work: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The x and y coordinates (float32, as :func:`grid`'s for a frame of ``size``) of the
+    pixel centres of a ``work`` grid over the same picture, placed as a bilinear sampler of
+    that grid at the frame's pixel centres expects them (``(i + 0.5)·work / size − 0.5``)."""
+    (h, w), (hw, ww) = size, work
+    scale = 2.0 / h
+    ys = ((np.arange(hw, dtype=np.float64) + 0.5) * (h / hw)) * scale - 1.0
+    xs = ((np.arange(ww, dtype=np.float64) + 0.5) * (w / ww) - w / 2) * scale
+    return xs.astype(np.float32), ys.astype(np.float32)
+
+
 def resize_rgb(img: npt.NDArray[np.uint8], size: tuple[int, int]) -> npt.NDArray[np.uint8]:
     """Bilinear resize of an RGB frame to (height, width) with Pillow (SIMD, releases the GIL)."""
     if img.shape[:2] == tuple(size):
@@ -203,19 +214,33 @@ class ProceduralStyle:
     directed = True
     """It draws the director's cues (see :mod:`sonicdreams.direction`): ``render(z, c, cues)``."""
 
-    def __init__(self, size: tuple[int, int] = (512, 512)) -> None:
+    work_pixels = 512 * 512
+    """About how many pixels the style's smooth parts are computed at (its fast path)."""
+
+    def __init__(self, size: tuple[int, int] = (512, 512), *, reference: bool = False) -> None:
         h, w = (int(size[0]), int(size[1]))
         if h < 2 or w < 2 or h > 8192 or w > 8192:
             from ...errors import SettingsError
 
             raise SettingsError(f"size={size!r} must be (height, width) between 2 and 8192")
         self.size = (h, w)
+        self.reference = bool(reference)
+        """Draw every part at the output's own pixels: the slow path the fast one is held to."""
         self.batch_size = max(1, min(8, os.cpu_count() or 1)) * 2
         # Frames are pure functions of (z, c): calls may run side by side.
         self.concurrent_calls = max(1, min(8, os.cpu_count() or 1))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(size={self.size})"
+        ref = ", reference=True" if self.reference else ""
+        return f"{type(self).__name__}(size={self.size}{ref})"
+
+    def work_size(self, size: tuple[int, int] | None = None) -> tuple[int, int]:
+        """Where the smooth parts of a frame of ``size`` (the output's) are computed: about
+        ``work_pixels`` pixels, never more than the frame; the frame itself for a reference."""
+        from ._noise import budget_size
+
+        size = self.size if size is None else size
+        return tuple(size) if self.reference else budget_size(size, self.work_pixels)
 
     def frame(self, z: np.ndarray, c: np.ndarray, cue: np.ndarray) -> npt.NDArray[np.uint8]:
         raise NotImplementedError
@@ -293,12 +318,9 @@ class KernelStyle(ProceduralStyle):
     """
 
     kernel = None
-    work_pixels = 512 * 512
 
     def frame(self, z: np.ndarray, c: np.ndarray, cue: np.ndarray) -> npt.NDArray[np.uint8]:
-        from ._noise import budget_size
-
-        args = self._kernel_args(z, c, cue, budget_size(self.size, self.work_pixels))
+        args = self._kernel_args(z, c, cue, self.work_size())
         return resize_rgb(type(self).kernel()(*args), self.size)
 
     @staticmethod

@@ -39,7 +39,6 @@ from __future__ import annotations
 import numpy as np
 
 from ...direction import CUE, palette_mix
-from ._noise import budget_size
 from ._toolkit import (
     KernelStyle,
     class_mix,
@@ -182,9 +181,9 @@ class Julia(KernelStyle):
 
     def frame(self, z: np.ndarray, c: np.ndarray, cue: np.ndarray) -> np.ndarray:
         h, w = self.size
-        size = budget_size((int(h * _SUPERSAMPLE), int(w * _SUPERSAMPLE)), self.work_pixels)
+        size = self.work_size((int(h * _SUPERSAMPLE), int(w * _SUPERSAMPLE)))
         if size[0] < h:  # the budget is below the output: no upscaled supersampling
-            size = budget_size(self.size, self.work_pixels)
+            size = self.work_size()
         kernel = type(self).kernel()
         mix = _ease(np.nan_to_num(float(cue[CUE["mix"]])))
         if 0.0 < mix < 1.0 and cue[CUE["variant_a"]] != cue[CUE["variant_b"]]:

@@ -34,7 +34,6 @@ import numpy as np
 from ...direction import CUE, palette_mix
 from ._noise import (
     TEX_SIZE,
-    budget_size,
     lookup,
     noise_texture,
     palette_table,
@@ -112,7 +111,7 @@ class Kaleidoscope(ProceduralStyle):
     work_pixels = 384 * 384  # computed at about this many pixels, then scaled
 
     def frame(self, z: np.ndarray, c: np.ndarray, cue: np.ndarray) -> np.ndarray:
-        h, w = budget_size(self.size, self.work_pixels)
+        h, w = self.work_size()
         r, theta, backlight = self._tables(h, w)
         p = np.clip(latent_params(z, _N_PARAMS, key=self.name), -6.0, 6.0)
         cue = np.nan_to_num(np.asarray(cue, dtype=np.float64), nan=0.0, posinf=0.0,

@@ -27,7 +27,6 @@ import numpy as np
 
 from ._noise import (
     TEX_SIZE,
-    budget_size,
     lookup,
     noise_texture,
     palette_table,
@@ -73,7 +72,7 @@ class Nebula(ProceduralStyle):
     work_pixels = 320 * 320  # smooth by nature: computed at about this many pixels, then scaled
 
     def frame(self, z: np.ndarray, c: np.ndarray, cue: np.ndarray) -> np.ndarray:
-        h, w = budget_size(self.size, self.work_pixels)
+        h, w = self.work_size()
         f = frame_cues(cue)
         kick, snare, hat = accent(f.kick), accent(f.snare), accent(f.hat, 0.6)
         beat = accent(f.beat)

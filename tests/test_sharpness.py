@@ -1,0 +1,77 @@
+"""Native detail: a built-in style's fast path (smooth parts on a coarser grid) draws the
+same picture as its reference path (every part at the output's own pixels).
+
+The benchmark (benchmarks/bench_render.py) checks 512², 1920x1080 and 1080x1920; here the
+sizes are small, but large enough that every style's fast path really works on a coarser
+grid than the output (asserted), so the comparison cannot pass by drawing the same thing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage.metrics import structural_similarity
+
+import sonicdreams
+from _style_inputs import latents
+from sonicdreams.generators.builtin import load_builtin
+
+# The styles whose fast path is held to its reference here, with a size at which that
+# path is coarser than the output. (The others still draw everything on one coarse grid
+# and stretch it: at 640x360 they keep 60–83 % of the reference's fine detail; issue 14.)
+SHARP = {"cppn": (360, 640)}
+
+
+@pytest.fixture(scope="module")
+def cues(excerpt):
+    """The director's cues of three frames of real music: the quietest, the strongest hit,
+    and the middle of a scene transition."""
+    from sonicdreams.direction import CUE, direct
+    from sonicdreams.settings import RenderSettings
+
+    features = sonicdreams.analyze(excerpt, fps=30, duration=30)
+    cues = direct(features, settings=RenderSettings.create({}), seed=1).cues
+    hit, mix = cues[:, CUE["hit"]], cues[:, CUE["mix"]]
+    moving = np.flatnonzero((mix > 0.3) & (mix < 0.7))
+    assert len(moving), "the excerpt has a scene transition"
+    return cues[[int(np.argmin(hit)), int(np.argmax(hit)), int(moving[len(moving) // 2])]]
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    return float(structural_similarity(a, b, channel_axis=2, data_range=255))
+
+
+def fine_detail(frames: np.ndarray) -> float:
+    """Mean absolute difference between the grey picture and itself blurred by one pixel:
+    the detail a stretched (bilinear) picture loses. A picture drawn on a grid 3× coarser
+    and stretched keeps about half of it."""
+    from scipy.ndimage import gaussian_filter
+
+    grey = frames.astype(np.float32).mean(axis=-1)
+    return float(np.abs(grey - gaussian_filter(grey, (0, 1.0, 1.0))).mean())
+
+
+@pytest.mark.parametrize(("name", "size"), SHARP.items())
+@pytest.mark.parametrize("tall", [False, True])
+def test_the_fast_path_draws_the_reference_picture(name, size, tall, cues):
+    size = size[::-1] if tall else size
+    fast = load_builtin(name, size=size)
+    reference = load_builtin(name, size=size, reference=True)
+    assert fast.work_size() < size and reference.work_size() == size
+    z, c = latents(len(cues), seed=5), np.eye(12, dtype=np.float32)[[0, 4, 7]]
+    a, b = fast.render(z, c, cues), reference.render(z, c, cues)
+    assert a.shape == b.shape == (len(cues), *size, 3)
+    scores = [ssim(x, y) for x, y in zip(a, b, strict=True)]
+    assert min(scores) >= 0.97, scores
+    assert fine_detail(a) >= 0.9 * fine_detail(b)  # as sharp: not a stretched picture
+    # and the frames are pictures, not a flat field that any two paths agree on
+    assert min(float(x.std()) for x in a) > 20
+
+
+def test_a_reference_draws_at_the_output_size():
+    style = load_builtin("cppn", size=(1080, 1920), reference=True)
+    assert style.work_size() == (1080, 1920)
+    assert "reference=True" in repr(style)
+    fast = load_builtin("cppn", size=(1080, 1920))
+    h, w = fast.work_size()
+    assert h * w < 1080 * 1920 / 16 and abs(w / h - 16 / 9) < 0.02  # the aspect is kept
