@@ -1,6 +1,17 @@
 """Rendering benchmark: prints one JSON object.
 
-Figures (2-core machine, see benchmarks/README.md):
+Issue 14 ("Sharp at every size, faster than the song"), 2 cores:
+- ``sizes``: whole CLI renders of a real 3-minute song (analysis without cache, the default
+  style and look, 30 fps), ratio = wall time / song length: 512x512 <= 0.35, 1280x720 <= 1.0,
+  1920x1080 and 1080x1920 <= 2.0; each with the CPU time of every stage and its share.
+- ``effects``: the same render at 1280x720 with every effect on, over the one with them
+  off: <= 1.2.
+- ``styles``: every built-in style, the first 60 s of the song at 512x512 and 1280x720.
+- ``sharpness``: every built-in style's fast path against its reference path (every part at
+  the output's own pixels) on three frames of the song's own cues: SSIM >= 0.97 at 512x512,
+  1920x1080 and 1080x1920, and the share of the reference's fine detail it keeps.
+
+Earlier figures (see benchmarks/README.md):
 - ``e2e_3min_s``: a 3-minute real song, default style, 512x512, 30 fps, analysis (no cache)
   + render + encode (preset medium): must be below the song's length (faster than real time).
 - ``pipeline_fps``: frames/s of the render pipeline with a generator that returns ready
@@ -11,7 +22,8 @@ Figures (2-core machine, see benchmarks/README.md):
   working (reference §2.12–2.13: its analysis, O(N²) vectors, PNG frames on disk read twice
   as moviepy does, encode, tmp.wav mux) against ``sonicdreams.render``, on a 30 s clip.
 
-Usage: python benchmarks/bench_render.py [--song PATH] [--skip-60min] [--skip-e2e]
+Usage: python benchmarks/bench_render.py [--song PATH] [--only sizes,effects,styles,sharpness,
+       e2e,pipeline,original,60min]
 """
 
 from __future__ import annotations
@@ -29,8 +41,13 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SONG = Path("/tmp/debs/x/usr/share/games/fretsonfire/data/songs/sectoid/"
-                    "War of freedom/song.ogg")
+# Sectoid's "War of freedom" (2:55, from Debian's fretsonfire-songs-sectoid, CC-BY-SA)
+SONGS = (Path("/work/songs/sectoid-war-of-freedom.ogg"),
+         Path("/tmp/debs/x/usr/share/games/fretsonfire/data/songs/sectoid/War of freedom/song.ogg"))
+DEFAULT_SONG = next((p for p in SONGS if p.exists()), SONGS[0])
+SIZES = {"512x512": 0.35, "1280x720": 1.0, "1920x1080": 2.0, "1080x1920": 2.0}
+EFFECTS_ON = ["--contrast-strength", "0.5", "--flash-strength", "0.5", "--zoom-strength", "0.5",
+              "--hue-strength", "0.5", "--rgb-split-strength", "0.5", "--shake-strength", "0.5"]
 
 
 class ReadyFrames:
@@ -80,10 +97,12 @@ def e2e(song: Path, tmp: Path) -> dict:
     env = {**os.environ, "SONICDREAMS_CACHE": "off"}
     # warm-up (numba compile, imports) on a 2 s clip in the same way
     subprocess.run([sys.executable, "-m", "sonicdreams", "render", str(song), "-o",
-                    str(tmp / "warm.mp4"), "--duration", "2", "--quiet"], env=env, check=True)
+                    str(tmp / "warm.mp4"), "--duration", "2", "--quiet"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "sonicdreams", "render", str(song), "-o",
-                    str(tmp / "e2e.mp4"), "--quiet", "--seed", "1"], env=env, check=True)
+                    str(tmp / "e2e.mp4"), "--quiet", "--seed", "1"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
     elapsed = time.perf_counter() - t0
     from sonicdreams.video import probe_video
 
@@ -91,6 +110,102 @@ def e2e(song: Path, tmp: Path) -> dict:
     return {"e2e_song_s": round(info.duration_s, 2), "e2e_3min_s": round(elapsed, 2),
             "e2e_realtime_factor": round(info.duration_s / elapsed, 2),
             "e2e_render_fps": round(info.n_frames / elapsed, 1)}
+
+
+def staged(song: Path, tmp: Path, size: str, *options: str) -> dict:
+    """A whole CLI render in a fresh process (no analysis cache), with its stage times."""
+    from sonicdreams.video import probe_video
+
+    out = tmp / f"staged-{size}.mp4"
+    env = {**os.environ, "SONICDREAMS_CACHE": "off"}
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "_stages.py"), "render",
+                           str(song), "-o", str(out), "--size", size, "--seed", "1", "--quiet",
+                           "-y", *options], env=env, check=True, capture_output=True, text=True)
+    row = json.loads(done.stdout.strip().splitlines()[-1])
+    info = probe_video(out)
+    row.update(song_s=round(info.duration_s, 2), frames=info.n_frames, fps=float(info.fps),
+               ratio=round(row["wall_s"] / info.duration_s, 3))
+    out.unlink()
+    return row
+
+
+def warm_up(song: Path, tmp: Path) -> None:
+    """Compile the styles' kernels into the cache first: the renders measure rendering (the
+    first run is measured on its own)."""
+    from sonicdreams.generators.builtin import BUILTIN_STYLES
+
+    for name in BUILTIN_STYLES:
+        subprocess.run([sys.executable, "-m", "sonicdreams", "render", str(song), "-o",
+                        str(tmp / "warm.mp4"), "--duration", "2", "--size", "64x64",
+                        "--style", name, "--quiet", "-y"], check=True, capture_output=True)
+
+
+def sizes(song: Path, tmp: Path) -> dict:
+    rows = {size: staged(song, tmp, size) for size in SIZES}
+    for size, row in rows.items():
+        row["target"] = f"<= {SIZES[size]}"
+        row["met"] = row["ratio"] <= SIZES[size]
+    return rows
+
+
+def effects_cost(song: Path, tmp: Path) -> dict:
+    off = staged(song, tmp, "1280x720")
+    on = staged(song, tmp, "1280x720", *EFFECTS_ON)
+    ratio = on["wall_s"] / off["wall_s"]
+    return {"size": "1280x720", "off_ratio": off["ratio"], "on_ratio": on["ratio"],
+            "on_over_off": round(ratio, 3), "target": "<= 1.2", "met": ratio <= 1.2,
+            "on_stage_cpu_s": on["stage_cpu_s"]}
+
+
+def styles(song: Path, tmp: Path, seconds: float = 60.0) -> dict:
+    from sonicdreams.generators.builtin import BUILTIN_STYLES
+
+    return {name: {size: staged(song, tmp, size, "--style", name, "--duration", str(seconds))
+                   ["ratio"] for size in ("512x512", "1280x720")}
+            for name in BUILTIN_STYLES}
+
+
+def sharpness(song: Path) -> dict:
+    """Fast path against reference path, per style and size (3 frames: the quietest, the
+    strongest hit, the middle of a scene transition, in the song's first minute)."""
+    from skimage.metrics import structural_similarity
+
+    import sonicdreams
+    from sonicdreams.direction import CUE, direct
+    from sonicdreams.generators.builtin import BUILTIN_STYLES, load_builtin
+    from sonicdreams.measure import fine_detail
+    from sonicdreams.settings import RenderSettings
+
+    features = sonicdreams.analyze(song, fps=30, duration=60, cache=False)
+    cues = direct(features, settings=RenderSettings.create({}), seed=1).cues
+    hit, mix = cues[:, CUE["hit"]], cues[:, CUE["mix"]]
+    moving = np.flatnonzero((mix > 0.3) & (mix < 0.7))
+    picks = [int(np.argmin(hit)), int(np.argmax(hit))] + ([int(moving[len(moving) // 2])]
+                                                           if len(moving) else [])
+    z = np.clip(np.random.default_rng(5).standard_normal((len(picks), 512)), -2, 2)
+    z = z.astype(np.float32)
+    c = np.eye(12, dtype=np.float32)[[0, 4, 7][:len(picks)]]
+    out: dict = {}
+    for name in BUILTIN_STYLES:
+        for size in ("512x512", "1920x1080", "1080x1920"):
+            w, h = map(int, size.split("x"))
+            fast = load_builtin(name, size=(h, w))
+            ref = load_builtin(name, size=(h, w), reference=True)
+            fast.render(z[:1], c[:1], cues[picks[:1]])  # compiled, tables made
+            t0 = time.perf_counter()
+            a = fast.render(z, c, cues[picks])
+            t1 = time.perf_counter()
+            b = ref.render(z, c, cues[picks])
+            t2 = time.perf_counter()
+            ssim = min(structural_similarity(x, y, channel_axis=2, data_range=255)
+                       for x, y in zip(a, b, strict=True))
+            out.setdefault(name, {})[size] = {
+                "ssim": round(float(ssim), 4), "met": bool(ssim >= 0.97),
+                "detail_kept": round(fine_detail(a) / max(fine_detail(b), 1e-9), 3),
+                "work_size": "x".join(map(str, fast.work_size()[::-1])),
+                "fast_ms": round(1000 * (t1 - t0) / len(picks), 1),
+                "reference_ms": round(1000 * (t2 - t1) / len(picks), 1)}
+    return out
 
 
 def pipeline(song: Path, tmp: Path) -> dict:
@@ -205,24 +320,41 @@ def original_way(song: Path, tmp: Path, seconds: float = 30.0) -> dict:
             "speedup_vs_original": round(original_s / ours_s, 2), "clip_s": seconds}
 
 
+PARTS = ("sizes", "effects", "styles", "sharpness", "e2e", "pipeline", "original", "60min")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--song", type=Path, default=DEFAULT_SONG)
-    parser.add_argument("--skip-60min", action="store_true")
-    parser.add_argument("--skip-e2e", action="store_true")
-    parser.add_argument("--skip-original", action="store_true")
+    parser.add_argument("--only", default=",".join(PARTS),
+                        help="comma-separated parts to run (default: all)")
     args = parser.parse_args()
+    parts = set(args.only.split(","))
+    unknown = parts - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
     result: dict = {"benchmark": "render", "cpu_count": os.cpu_count()}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         song = _song_or_loop(args.song, tmp, 180)
         result["song"] = str(song)
-        if not args.skip_e2e:
+        if parts & {"sizes", "effects", "styles"}:
+            warm_up(song, tmp)
+        if "sizes" in parts:
+            result["sizes"] = sizes(song, tmp)
+        if "effects" in parts:
+            result["effects"] = effects_cost(song, tmp)
+        if "styles" in parts:
+            result["styles"] = styles(song, tmp)
+        if "sharpness" in parts:
+            result["sharpness"] = sharpness(song)
+        if "e2e" in parts:
             result.update(e2e(song, tmp))
-        result.update(pipeline(song, tmp))
-        if not args.skip_original:
+        if "pipeline" in parts:
+            result.update(pipeline(song, tmp))
+        if "original" in parts:
             result.update(original_way(song, tmp))
-        if not args.skip_60min:
+        if "60min" in parts:
             one = memory(tmp, 1, long_song(tmp, 1))
             sixty = memory(tmp, 60, long_song(tmp, 60))
             result.update({
@@ -231,7 +363,9 @@ def main() -> None:
                 "rss_ratio_60_vs_1": round(sixty["peak_rss_mb"] / one["peak_rss_mb"], 3),
                 "render_60min_s": round(sixty["seconds"], 1),
             })
-    result["targets"] = {"e2e_3min_s": "<= 180", "pipeline_fps": ">= 150",
+    result["targets"] = {"sizes": {k: f"ratio <= {v}" for k, v in SIZES.items()},
+                         "effects": "on/off <= 1.2", "sharpness": "ssim >= 0.97",
+                         "e2e_3min_s": "<= 180", "pipeline_fps": ">= 150",
                          "peak_rss_60min_mb": "<= 1024 and within 20% of 1 min",
                          "speedup_vs_original": ">= 5"}
     print(json.dumps(result, indent=2))

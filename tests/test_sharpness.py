@@ -15,11 +15,12 @@ from skimage.metrics import structural_similarity
 import sonicdreams
 from _style_inputs import latents
 from sonicdreams.generators.builtin import load_builtin
+from sonicdreams.measure import fine_detail
 
 # The styles whose fast path is held to its reference here, with a size at which that
 # path is coarser than the output. (The others still draw everything on one coarse grid
 # and stretch it: at 640x360 they keep 60–83 % of the reference's fine detail; issue 14.)
-SHARP = {"cppn": (360, 640)}
+SHARP = {"cppn": (360, 640), "kaleidoscope": (360, 640)}
 
 
 @pytest.fixture(scope="module")
@@ -39,16 +40,6 @@ def cues(excerpt):
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(structural_similarity(a, b, channel_axis=2, data_range=255))
-
-
-def fine_detail(frames: np.ndarray) -> float:
-    """Mean absolute difference between the grey picture and itself blurred by one pixel:
-    the detail a stretched (bilinear) picture loses. A picture drawn on a grid 3× coarser
-    and stretched keeps about half of it."""
-    from scipy.ndimage import gaussian_filter
-
-    grey = frames.astype(np.float32).mean(axis=-1)
-    return float(np.abs(grey - gaussian_filter(grey, (0, 1.0, 1.0))).mean())
 
 
 @pytest.mark.parametrize(("name", "size"), SHARP.items())

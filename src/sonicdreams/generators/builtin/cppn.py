@@ -253,7 +253,7 @@ _paint = lazy_kernel(_paint_py)
 class CPPN(KernelStyle):
     name = "cppn"
     description = "flowing organic shapes from a coordinate network, in the scene's palette"
-    work_pixels = 160 * 160  # the smooth fields: computed at about this many pixels
+    work_pixels = 200 * 200  # the smooth fields: computed at about this many pixels
 
     def frame(self, z: np.ndarray, c: np.ndarray, cue: np.ndarray) -> np.ndarray:
         h, w = self.work_size()

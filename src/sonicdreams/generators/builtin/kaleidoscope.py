@@ -32,23 +32,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...direction import CUE, palette_mix
-from ._noise import (
-    TEX_SIZE,
-    lookup,
-    noise_texture,
-    palette_table,
-    row_blocks,
-    sample_noise,
-    smoothstep,
-)
-from ._toolkit import (
-    ProceduralStyle,
-    class_mix,
-    grid,
-    knee,
-    latent_params,
-    resize_rgb,
-)
+from ._noise import TEX_SIZE, noise_texture, sample_noise
+from ._toolkit import ProceduralStyle, axes, class_mix, knee, latent_params, lazy_kernel
 
 __all__ = ["Kaleidoscope"]
 
@@ -105,24 +90,109 @@ def _cut(variant: float) -> float:
     return float(np.sin(2 * np.pi * 3.7 * (float(variant) % 1.0)))
 
 
+def _glass_py(planes, scenes, table, look, iris, out):
+    """Paint the glass into ``out`` (uint8 rows × columns × 3), sampling the planes bilinearly.
+
+    ``planes`` (float32 [2, 5, rows, columns], a grid as fine as ``out`` or coarser over the
+    same picture): per scene, the two band coordinates (their whole numbers are the pieces'
+    edges), the shimmer's noise, and how fast each band coordinate changes per pixel of
+    ``out``. ``scenes``: 1, or 2 in a transition, when the second scene shows inside the
+    iris. ``table``: the palette (float64 [256, 3], 0 … 255). ``look``: (each scene's place
+    of its pieces in the palette (two), the rims' light, the shimmer, the light's gain).
+    ``iris``: (radius, half the width of its soft edge), in the grid's units (the height
+    spans 2). The pieces' edges, the lead and the rims are drawn at the output's own pixels.
+    """
+    h, w = out.shape[0], out.shape[1]
+    hs, ws = planes.shape[2], planes.shape[3]
+    rim, shimmer, gain = look[2], look[3], look[4]
+    radius, edge = iris[0], iris[1]
+    ex = np.empty(w, dtype=np.float64)  # the backlight is separable: e^(-1.2 x²)·e^(-1.2 y²)
+    xs = np.empty(w, dtype=np.float64)
+    x0 = np.empty(w, dtype=np.int64)
+    x1 = np.empty(w, dtype=np.int64)
+    ax = np.empty(w, dtype=np.float64)
+    for j in range(w):
+        xs[j] = (j + 0.5 - w / 2) * 2.0 / h
+        ex[j] = np.exp(-1.2 * xs[j] * xs[j])
+        sx = min(max((j + 0.5) * ws / w - 0.5, 0.0), ws - 1.0)
+        x0[j] = int(sx)
+        x1[j] = min(x0[j] + 1, ws - 1)
+        ax[j] = sx - x0[j]
+    rows = np.empty((2, 5, ws), dtype=np.float64)  # the planes, sampled at this output row
+    rgb = np.empty((2, 3), dtype=np.float64)
+    for i in range(h):
+        y = (i + 0.5) * 2.0 / h - 1.0
+        ey = np.exp(-1.2 * y * y)
+        sy = min(max((i + 0.5) * hs / h - 0.5, 0.0), hs - 1.0)
+        y0 = int(sy)
+        y1 = min(y0 + 1, hs - 1)
+        ay = sy - y0
+        for s in range(scenes):
+            for k in range(5):
+                for q in range(ws):
+                    rows[s, k, q] = planes[s, k, y0, q] + ay * (planes[s, k, y1, q]
+                                                               - planes[s, k, y0, q])
+        for j in range(w):
+            inner = 0.0
+            if scenes == 2:  # the next scene opens from the centre like an iris
+                r = np.sqrt(xs[j] * xs[j] + y * y)
+                inner = min(max((r - (radius + edge)) / (-2.0 * edge), 0.0), 1.0)
+                inner = inner * inner * (3.0 - 2.0 * inner)
+            back = 0.55 + 0.9 * ey * ex[j]
+            a, p, q = ax[j], x0[j], x1[j]
+            for s in range(2):
+                if (s == 0 and inner >= 1.0) or (s == 1 and inner <= 0.0):
+                    rgb[s, 0] = rgb[s, 1] = rgb[s, 2] = 0.0
+                    continue
+                A = rows[s, 0, p] + a * (rows[s, 0, q] - rows[s, 0, p])
+                B = rows[s, 1, p] + a * (rows[s, 1, q] - rows[s, 1, p])
+                n = rows[s, 2, p] + a * (rows[s, 2, q] - rows[s, 2, p])
+                ga = rows[s, 3, p] + a * (rows[s, 3, q] - rows[s, 3, p])
+                gb = rows[s, 4, p] + a * (rows[s, 4, q] - rows[s, 4, p])
+                ia = np.floor(A)
+                ib = np.floor(B)
+                da = 0.5 - abs(A - ia - 0.5)  # how far from the piece's edge, in pieces
+                db = 0.5 - abs(B - ib - 0.5)
+                # dark lead between the pieces, 1.6 output pixels of soft edge
+                lead = min((da - _LEAD) / max(ga, 1e-4), (db - _LEAD) / max(gb, 1e-4))
+                lead = min(max((lead + 0.8) / 1.6, 0.0), 1.0)
+                lead = lead * lead * (3.0 - 2.0 * lead)
+                # light gathers at the rims and shines through each piece unevenly
+                m = min(max((min(da, db) - 0.3) / (0.06 - 0.3), 0.0), 1.0)
+                light = m * m * (3.0 - 2.0 * m) * rim + 0.8 + shimmer * n
+                tint = ia * 0.4142 + ib * 0.7320
+                tint -= np.floor(tint)
+                light *= (0.55 + 0.7 * tint) * lead * back * gain
+                t = ia * 0.31 + ib * 0.17 + look[s]
+                k = int((t - np.floor(t)) * 255.999)
+                for ch in range(3):
+                    rgb[s, ch] = table[k, ch] * light
+            for ch in range(3):
+                v = rgb[0, ch] + inner * (rgb[1, ch] - rgb[0, ch])
+                out[i, j, ch] = np.uint8(min(max(v, 0.0), 255.0) + 0.5)
+    return out
+
+
+_glass = lazy_kernel(_glass_py)
+
+
 class Kaleidoscope(ProceduralStyle):
     name = "kaleidoscope"
     description = "mirrored mosaics of coloured glass with 6 to 12-fold symmetry, tinted by pitch"
-    work_pixels = 384 * 384  # computed at about this many pixels, then scaled
+    work_pixels = 256 * 256  # the smooth band coordinates: computed at about this many pixels
 
     def frame(self, z: np.ndarray, c: np.ndarray, cue: np.ndarray) -> np.ndarray:
-        h, w = self.work_size()
-        r, theta, backlight = self._tables(h, w)
+        hs, ws = self.work_size()
         p = np.clip(latent_params(z, _N_PARAMS, key=self.name), -6.0, 6.0)
         cue = np.nan_to_num(np.asarray(cue, dtype=np.float64), nan=0.0, posinf=0.0,
                             neginf=0.0)
         mix = min(1.0, max(0.0, float(cue[CUE["mix"]])))
         mix = mix * mix * (3.0 - 2.0 * mix)
         lut = palette_mix(cue[CUE["palette_a"]], cue[CUE["palette_b"]], mix) * np.float32(255)
-        hits = (knee(cue[CUE["hit"]]),
-                knee(cue[CUE["kick"]]), knee(cue[CUE["snare"]]), knee(cue[CUE["hat"]]))
-        look = (p, hits, float(cue[CUE["flow"]]), float(cue[CUE["surge"]]), float(cue[CUE["hue"]]),
-                class_mix(c) @ _CLASS_TEXTURE, palette_table(lut))
+        light_hit, kick, snare, hat = (knee(cue[CUE["hit"]]), knee(cue[CUE["kick"]]),
+                                       knee(cue[CUE["snare"]]), knee(cue[CUE["hat"]]))
+        ct = class_mix(c) @ _CLASS_TEXTURE
+        flow, surge = float(cue[CUE["flow"]]), float(cue[CUE["surge"]])
 
         # The scene's symmetry; in a transition the next one opens from the centre (an iris
         # growing with the mix, filling the frame when the mix reaches 1).
@@ -131,64 +201,40 @@ class Kaleidoscope(ProceduralStyle):
         cut_a, cut_b = _cut(cue[CUE["variant_a"]]), _cut(cue[CUE["variant_b"]])
         if order_a == order_b and cut_a == cut_b:
             mix = 0.0
-        radius = mix * (float(r[0, 0]) + 3 * _IRIS_EDGE) - _IRIS_EDGE
-        box = self._window(h, w, radius + _IRIS_EDGE) if mix > 0.0 else None
+        corner = float(np.hypot(1.0, self.size[1] / self.size[0]))
+        radius = mix * (corner + 3 * _IRIS_EDGE) - _IRIS_EDGE
         if mix >= 1.0:
-            order_a, cut_a, box = order_b, cut_b, None
-
-        img = np.empty((h, w, 3), dtype=np.uint8)
-        for r0, r1 in row_blocks(h, w):
-            rows = self._mosaic(r, theta, backlight, (r0, r1), (0, w), order_a, cut_a, *look)
-            if box is not None and box[0].start < r1 and box[0].stop > r0:
-                b0, b1 = max(r0, box[0].start), min(r1, box[0].stop)
-                cols = box[1]
-                new = self._mosaic(r, theta, backlight, (b0, b1), (cols.start, cols.stop),
-                                   order_b, cut_b, *look)
-                inner = smoothstep(radius + _IRIS_EDGE, radius - _IRIS_EDGE, r[b0:b1, cols])
-                old = rows[b0 - r0:b1 - r0, cols]
-                new -= old
-                new *= inner[..., None]
-                old += new
-            np.minimum(rows, np.float32(255.0), out=rows)
-            img[r0:r1] = rows[..., :3]
-        return resize_rgb(img, self.size)
-
-    def _tables(self, h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Radius, angle and the light behind the glass per pixel (cached per size)."""
-        cache = getattr(self, "_table_cache", None)
-        if cache is None or cache[0] != (h, w):
-            x, y = grid(h, w)
-            r = np.hypot(x, y)
-            backlight = (0.55 + 0.9 * np.exp(-1.2 * r * r)).astype(np.float32)
-            cache = self._table_cache = ((h, w), r, np.arctan2(y, x), backlight)
-        return cache[1], cache[2], cache[3]
+            order_a, cut_a = order_b, cut_b
+        scenes = [(order_a, cut_a)] + ([(order_b, cut_b)] if 0.0 < mix < 1.0 else [])
+        x, y = axes(self.size, (hs, ws))
+        x, y = np.broadcast_to(x[None, :], (hs, ws)), np.broadcast_to(y[:, None], (hs, ws))
+        r, theta = np.hypot(x, y), np.arctan2(y, x)
+        planes = np.zeros((2, 5, hs, ws), dtype=np.float32)
+        for k, (order, cut) in enumerate(scenes):
+            self._bands(planes[k], r, theta, order, cut, p, flow, surge, ct)
+        planes[:, 3:] *= np.float32(hs / self.size[0])  # slopes per pixel of the output
+        # The latent barely tints and pitch only leans the colours (every piece moves along
+        # the palette at once): a section keeps its colours while the glass moves.
+        tint = (0.02 * np.tanh(0.3 * p[11]) + _HUE * float(cue[CUE["hue"]])
+                + _PITCH_SHIFT * np.tanh(ct[3]))
+        look = np.array([
+            tint + 3.1 * scenes[0][1], tint + 3.1 * scenes[-1][1],  # each scene's cut
+            0.45 + 0.5 * snare,  # the rims flare on a snare
+            0.12 + 0.25 * hat,  # the light shimmers on the hats
+            0.95 + 0.6 * light_hit + 0.15 * kick,  # the light behind the glass swells
+        ], dtype=np.float64)
+        table = np.ascontiguousarray(lut, dtype=np.float64)
+        out = np.empty((*self.size, 3), dtype=np.uint8)
+        return _glass()(planes, len(scenes), table, look,
+                        np.array([radius, _IRIS_EDGE]), out)
 
     @staticmethod
-    def _window(h: int, w: int, radius: float) -> tuple[slice, slice] | None:
-        """The rows and columns that hold the disc of ``radius`` around the centre."""
-        if radius <= 0.0:
-            return None
-        half = radius * h / 2  # grid units to pixels: the height spans 2 units
-        r0, r1 = max(0, int(np.floor(h / 2 - half))), min(h, int(np.ceil(h / 2 + half)))
-        c0, c1 = max(0, int(np.floor(w / 2 - half))), min(w, int(np.ceil(w / 2 + half)))
-        if r1 - r0 < 2 or c1 - c0 < 2:
-            return None
-        return slice(r0, r1), slice(c0, c1)
-
-    @staticmethod
-    def _mosaic(r_all: np.ndarray, theta_all: np.ndarray, backlight_all: np.ndarray,
-                rows: tuple[int, int], cols: tuple[int, int], order: int, cut: float,
-                p: np.ndarray, hits: tuple[float, float, float, float], flow: float, surge: float,
-                hue: float, ct: np.ndarray, table: np.ndarray) -> np.ndarray:
-        """The glass seen through ``order`` mirrors in rows and columns [first, end) of the
-        frame, float32 RGB and a spare channel [shape=(rows, cols, 4)]."""
+    def _bands(out: np.ndarray, r: np.ndarray, theta: np.ndarray, order: int, cut: float,
+               p: np.ndarray, flow: float, surge: float, ct: np.ndarray) -> None:
+        """The smooth planes of a scene's glass into ``out`` (float32 [5, rows, columns]):
+        the two band coordinates, the shimmer's noise, and the band coordinates' slopes
+        per pixel of the grid."""
         f32 = np.float32
-        light_hit, kick, snare, hat = hits
-        # One more row below (where there is one), for the slopes of the band coordinates.
-        r0, r1 = rows
-        extra = 1 if r1 < r_all.shape[0] else 0
-        win = slice(r0, r1 + extra), slice(*cols)
-        r, theta = r_all[win], theta_all[win]
         # Fold the angle into one wedge, mirrored: the same glass seen in every wedge.
         sector = f32(2.0 * np.pi / order)
         # The hits turn the mirrors, as a hand turns a kaleidoscope: the same glass, new patterns.
@@ -209,52 +255,17 @@ class Kaleidoscope(ProceduralStyle):
         smooth = noise_texture(3, 2.0, cutoff=24.0)
         detail = noise_texture(4, 1.6, cutoff=32.0)
         warp = f32(TEX_SIZE * 0.05 * (1.0 + 0.4 * np.tanh(_MOVE * p[5] + _PITCH * ct[0])))
-        q = sample_noise(smooth, u * f32(0.6) + slide * f32(p[6]),
-                         v * f32(0.6) + slide * f32(p[7]))
-        n = sample_noise(detail, u + warp * q.real, v + warp * q.imag)
+        q = sample_noise(smooth, (u * f32(0.6) + slide * f32(p[6])).astype(np.float32),
+                         (v * f32(0.6) + slide * f32(p[7])).astype(np.float32))
+        n = sample_noise(detail, (u + warp * q.real).astype(np.float32),
+                         (v + warp * q.imag).astype(np.float32))
 
         # Two band coordinates; their whole numbers are the edges of the pieces.
         bands = f32(1.8 + 0.6 * np.tanh(_MOVE * p[8] + _PITCH * ct[1]))
         ring_freq = f32(np.pi * (5.0 + 3.0 * np.tanh(_MOVE * p[9] + 0.5 * _PITCH * ct[2])))
         ring = np.sin(r * ring_freq - f32(_MOVE * p[10]))
-        ring *= f32(0.6)
-        A = n.real * bands
-        A += ring
-        B = n.imag * bands
-        # How fast each changes per pixel, to draw the lead anti-aliased (a line thinner than a
-        # pixel would flicker at every small move).
-        ga = _pixel_slope(A)
-        gb = _pixel_slope(B)
-        ia = np.floor(A)
-        ib = np.floor(B)
-        A -= ia  # position inside the piece, 0..1 each way
-        B -= ib
-        t = ia * f32(0.31)
-        t += ib * f32(0.17)
-        # The latent barely tints and pitch only leans the colours (every piece moves along
-        # the palette at once): a section keeps its colours while the glass moves.
-        t += f32(0.02 * np.tanh(0.3 * p[11]) + _HUE * hue + 3.1 * cut
-                 + _PITCH_SHIFT * np.tanh(ct[3]))
-        col = lookup(table, t)  # one place in the palette per piece
-
-        # Dark lead between the pieces, about 1.6 pixels of soft edge.
-        da = _to_edge(A)
-        db = _to_edge(B)
-        lead = (da - f32(_LEAD)) / ga
-        np.minimum(lead, (db - f32(_LEAD)) / gb, out=lead)
-        lead = smoothstep(-0.8, 0.8, lead)
-        # Light gathers at the rims of the pieces and shines through each unevenly; some
-        # pieces are darker glass.
-        np.minimum(da, db, out=da)
-        light = smoothstep(0.3, 0.06, da)
-        light *= f32(0.45 + 0.5 * snare)  # the rims flare on a snare
-        light += f32(0.8) + f32(0.12 + 0.25 * hat) * q.real
-        tint = ia * f32(0.4142)
-        tint += ib * f32(0.7320)
-        tint -= np.floor(tint)
-        light *= f32(0.55) + f32(0.7) * tint
-        light *= lead
-        light *= backlight_all[win]
-        light *= f32(0.95 + 0.6 * light_hit + 0.15 * kick)
-        col *= light[..., None]
-        return col[:col.shape[0] - extra]
+        out[0] = n.real * bands + f32(0.6) * ring
+        out[1] = n.imag * bands
+        out[2] = q.real
+        out[3] = _pixel_slope(out[0])
+        out[4] = _pixel_slope(out[1])
