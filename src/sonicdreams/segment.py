@@ -87,6 +87,8 @@ def render_segment(path: Path, spec, generator, vectors, chain, amplitudes, a: i
     ``a`` does not depend on which process rendered the previous segment; then every frame
     passes through it, last, before encoding.
     """
+    from threadpoolctl import threadpool_limits
+
     from .effects import apply_effects
     from .video import SegmentWriter
 
@@ -135,8 +137,11 @@ def render_segment(path: Path, spec, generator, vectors, chain, amplitudes, a: i
         return writer.prepare(frames)  # colour conversion here, not on the encoder's thread
 
     written = 0
-    # The stages stop and are joined before the writer deletes its partial file.
-    with SegmentWriter(path, spec) as writer, Jobs() as jobs:
+    # The stages stop and are joined before the writer deletes its partial file. numpy's
+    # BLAS gets one thread: the stages are the threads (its own spun beside them, a third
+    # of the limiter's CPU time at 1080p).
+    with threadpool_limits(limits=1, user_api="blas"), SegmentWriter(path, spec) as writer, \
+            Jobs() as jobs:
         generated = jobs.stage(itertools.chain(warm, chunks), generate, name="generate",
                                workers=workers)
         for frames in jobs.stage(generated, post, name="effects"):
