@@ -1,5 +1,5 @@
 """Run one ``sonicdreams render`` command line in this process and print, as one JSON line,
-its wall time and the CPU time of each stage (every thread counted).
+its wall time and the CPU time of each stage (on whichever threads it runs).
 
 Each stage's functions are wrapped to add up the CPU time (``time.thread_time``) of the
 thread that runs them: the style's frames on its threads, the limiter and the colour
@@ -88,6 +88,10 @@ def _instrument() -> None:
 
     _wrap_decoding(decode.AudioStream)
     _wrap(analyze, "analyze", "analysis")
+    from sonicdreams.audio import _grid  # the analysis' own pool of threads
+
+    _wrap(_grid, "_spectral_job", "analysis")
+    _wrap(_grid, "_chroma_job", "analysis")
     _wrap(direction, "direct", "trajectory")
     _wrap(trajectory, "plan_stream", "trajectory")
     _wrap(pipeline, "_segment_vectors", "trajectory")
@@ -113,11 +117,10 @@ def main(argv: list[str]) -> dict:
 
     _instrument()
     startup = _process_cpu() - c0
-    code = 0
     try:
-        cli(argv)
+        code = cli(argv)
     except SystemExit as exit_:
-        code = exit_.code or 0
+        code = exit_.code
     if code:
         raise SystemExit(f"the render failed (exit {code})")
     wall, cpu = time.perf_counter() - t0, _process_cpu() - c0

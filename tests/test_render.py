@@ -257,7 +257,8 @@ def test_config_file_and_dump_config(excerpt, tmp_path):
 
 # -- interruption and resume ----------------------------------------------------------------------
 
-RENDER_ARGS = ["--style", "cppn", "--size", "384x384", "--fps", "24", "--duration", "6",
+# (16 s: a Ctrl-C sent once the first segment is written lands well before the last)
+RENDER_ARGS = ["--style", "cppn", "--size", "384x384", "--fps", "24", "--duration", "16",
                "--segment-seconds", "1", "--seed", "11", "--preset", "ultrafast", "--quiet"]
 
 

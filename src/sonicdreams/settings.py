@@ -550,7 +550,7 @@ class RenderSettings:
                       _number(0, 51, integer=True), group="output")
     preset: str = option(
         "auto", "encoder speed: ultrafast … veryslow (slower = smaller files at the same "
-        "quality); auto = superfast on fewer than 4 cores, veryfast on more (the encoder "
+        "quality); auto = superfast on fewer than 4 cores, veryfast on 4 or more (the encoder "
         "keeps pace with the picture)",
         _choice("auto", "ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
                 "slow", "slower", "veryslow"), group="output")

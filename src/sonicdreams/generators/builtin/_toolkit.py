@@ -27,6 +27,7 @@ from ..base import check_batch
 
 __all__ = [
     "Z_DIM",
+    "axes",
     "FrameCues",
     "frame_cues",
     "swell",
@@ -225,7 +226,8 @@ class ProceduralStyle:
             raise SettingsError(f"size={size!r} must be (height, width) between 2 and 8192")
         self.size = (h, w)
         self.reference = bool(reference)
-        """Draw every part at the output's own pixels: the slow path the fast one is held to."""
+        """Draw every part at the output's own pixels (or finer: julia supersamples), the slow
+        path the fast one is held to."""
         self.batch_size = max(1, min(8, os.cpu_count() or 1)) * 2
         # Frames are pure functions of (z, c): calls may run side by side.
         self.concurrent_calls = max(1, min(8, os.cpu_count() or 1))
@@ -283,7 +285,7 @@ class ProceduralStyle:
         """What decides this style's frames besides their size: its name and code version."""
         from ... import __version__
 
-        return f"builtin|{self.name}|{__version__}"
+        return f"builtin|{self.name}|{__version__}" + ("|reference" if self.reference else "")
 
 
 def lazy_kernel(py_func):

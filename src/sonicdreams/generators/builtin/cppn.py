@@ -135,19 +135,21 @@ def _paint_py(tone, shade_base, fb, fc, look, lut, out):
     ripple frequency, shade depth); ``lut``: the palette ring float32 [256, 3] in 0..1. The
     thin filament, the ripple and the palette's edges are drawn at the output's own pixels.
 
-    A row goes in three passes, each a loop the compiler turns into SIMD: the planes are
-    sampled and the shading worked out, the palette read, then the highlights' knee.
+    A row goes in passes, each a loop the compiler turns into SIMD: the planes sampled at
+    the row, then at its pixels with the shading worked out, the palette read, then the
+    highlights' knee.
     """
     h, w = out.shape[0], out.shape[1]
     hs, ws = tone.shape[0], tone.shape[1]
     f32 = np.float32
     one, zero = f32(1.0), f32(0.0)
     hue, pull, gain = f32(look[0]), f32(look[1]), f32(look[2])
-    inv_w2 = f32(1.0 / (16.0 * look[3] * look[3]))
+    inv_w2 = f32(1.0 / (64.0 * look[3] * look[3]))
     glow, ripple = f32(look[4]), f32(look[5])
     rfreq, cfreq = f32(look[6] / (2.0 * np.pi)), f32(5.0 / (2.0 * np.pi))
     depth = f32(look[7])
     scale = f32(lut.shape[0] - 0.001)
+    top = lut.shape[0] - 1
     x0 = np.empty(w, dtype=np.int32)  # each output column's two source columns, and weight
     x1 = np.empty(w, dtype=np.int32)
     ax = np.empty(w, dtype=np.float32)
@@ -181,17 +183,20 @@ def _paint_py(tone, shade_base, fb, fc, look, lut, out):
             t += (f32(0.5) - t) * pull
             t += hue
             t -= np.floor(t)
-            k_lo[j] = np.int32(t * scale)
+            k_lo[j] = min(max(np.int32(t * scale), 0), top)  # (a NaN reads nothing else)
             t += f32(0.5)
-            k_hi[j] = np.int32((t - np.floor(t)) * scale)
-            # the ripple: sin(2π·x) as a parabola through its peaks (within 6 %: it is faint)
+            k_hi[j] = min(max(np.int32((t - np.floor(t)) * scale), 0), top)
+            # the ripple: sin(2π·x) as a parabola through its peaks, refined (within 0.001)
             x = rfreq * b + cfreq * c
             x -= np.floor(x)
-            x = f32(2.0) * x - one
+            x = one - f32(2.0) * x  # (sin(2π·x) = sin(π·(1 - 2x)))
             wave = f32(4.0) * x * (one - abs(x))
-            shades[j] = ((one - depth) + depth * sb) * (one - ripple * wave)
-            # the filament: exp(-c²/width²) as (1 - c²/16width²)^16 (within 0.02 of it)
+            wave += f32(0.225) * (wave * abs(wave) - wave)
+            shades[j] = ((one - depth) + depth * sb) * (one + ripple * wave)
+            # the filament: exp(-c²/width²) as (1 - c²/64width²)^64 (within 0.005 of it)
             g = max(zero, one - c * c * inv_w2)
+            g *= g
+            g *= g
             g *= g
             g *= g
             g *= g

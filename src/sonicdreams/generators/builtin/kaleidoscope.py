@@ -55,28 +55,24 @@ _LEAD = 0.06  # half the width of a lead line, in pieces
 _CLASS_TEXTURE = np.random.default_rng(13).standard_normal((12, 4)).astype(np.float32)
 
 
-def _pixel_slope(f: np.ndarray) -> np.ndarray:
-    """|df/dx| + |df/dy| per pixel (a shader's fwidth), never below a tiny floor."""
+def _pixel_slope(f: np.ndarray, scale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+    """|df/dx| + |df/dy| per pixel (a shader's fwidth), never below a tiny floor; ``scale``:
+    (rows, columns) of this grid per pixel of the one the slope is for."""
     g = np.zeros_like(f)
     if f.shape[1] > 1:
         np.subtract(f[:, 1:], f[:, :-1], out=g[:, :-1])
         g[:, -1] = g[:, -2]
         np.abs(g, out=g)
+        g *= np.float32(scale[1])
     if f.shape[0] > 1:
         gy = np.empty_like(f)
         np.subtract(f[1:], f[:-1], out=gy[:-1])
         gy[-1] = gy[-2]
         np.abs(gy, out=gy)
+        gy *= np.float32(scale[0])
         g += gy
     np.maximum(g, np.float32(1e-4), out=g)
     return g
-
-
-def _to_edge(frac: np.ndarray) -> np.ndarray:
-    """How far (in pieces, 0 to 0.5) a position ``frac`` (0..1) in a piece is from its edge."""
-    d = np.abs(frac - np.float32(0.5))
-    np.subtract(np.float32(0.5), d, out=d)
-    return d
 
 
 def _order(variant: float) -> int:
@@ -164,7 +160,7 @@ def _glass_py(planes, scenes, table, look, iris, out):
                 tint -= np.floor(tint)
                 light *= (0.55 + 0.7 * tint) * lead * back * gain
                 t = ia * 0.31 + ib * 0.17 + look[s]
-                k = int((t - np.floor(t)) * 255.999)
+                k = min(max(int((t - np.floor(t)) * 255.999), 0), 255)
                 for ch in range(3):
                     rgb[s, ch] = table[k, ch] * light
             for ch in range(3):
@@ -210,9 +206,9 @@ class Kaleidoscope(ProceduralStyle):
         x, y = np.broadcast_to(x[None, :], (hs, ws)), np.broadcast_to(y[:, None], (hs, ws))
         r, theta = np.hypot(x, y), np.arctan2(y, x)
         planes = np.zeros((2, 5, hs, ws), dtype=np.float32)
+        per_pixel = (hs / self.size[0], ws / self.size[1])  # the slopes: per output pixel
         for k, (order, cut) in enumerate(scenes):
-            self._bands(planes[k], r, theta, order, cut, p, flow, surge, ct)
-        planes[:, 3:] *= np.float32(hs / self.size[0])  # slopes per pixel of the output
+            self._bands(planes[k], r, theta, order, cut, p, flow, surge, ct, per_pixel)
         # The latent barely tints and pitch only leans the colours (every piece moves along
         # the palette at once): a section keeps its colours while the glass moves.
         tint = (0.02 * np.tanh(0.3 * p[11]) + _HUE * float(cue[CUE["hue"]])
@@ -230,10 +226,11 @@ class Kaleidoscope(ProceduralStyle):
 
     @staticmethod
     def _bands(out: np.ndarray, r: np.ndarray, theta: np.ndarray, order: int, cut: float,
-               p: np.ndarray, flow: float, surge: float, ct: np.ndarray) -> None:
+               p: np.ndarray, flow: float, surge: float, ct: np.ndarray,
+               per_pixel: tuple[float, float]) -> None:
         """The smooth planes of a scene's glass into ``out`` (float32 [5, rows, columns]):
         the two band coordinates, the shimmer's noise, and the band coordinates' slopes
-        per pixel of the grid."""
+        per pixel of the output (``per_pixel``: grid rows and columns per output pixel)."""
         f32 = np.float32
         # Fold the angle into one wedge, mirrored: the same glass seen in every wedge.
         sector = f32(2.0 * np.pi / order)
@@ -267,5 +264,5 @@ class Kaleidoscope(ProceduralStyle):
         out[0] = n.real * bands + f32(0.6) * ring
         out[1] = n.imag * bands
         out[2] = q.real
-        out[3] = _pixel_slope(out[0])
-        out[4] = _pixel_slope(out[1])
+        out[3] = _pixel_slope(out[0], per_pixel)
+        out[4] = _pixel_slope(out[1], per_pixel)
