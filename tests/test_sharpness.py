@@ -20,7 +20,7 @@ from sonicdreams.measure import fine_detail
 # The styles whose fast path is held to its reference here, with a size at which that
 # path is coarser than the output. (The others still draw everything on one coarse grid
 # and stretch it: at 640x360 they keep 60–83 % of the reference's fine detail; issue 14.)
-SHARP = {"cppn": (360, 640), "kaleidoscope": (360, 640)}
+SHARP = {"cppn": (360, 640), "kaleidoscope": (360, 640), "flow": (360, 640)}
 
 
 @pytest.fixture(scope="module")

@@ -32,15 +32,26 @@ def test_pitch_a_and_b_differ(style):
     assert np.abs(frames[0] - frames[1]).mean() > 10
 
 
-@pytest.mark.parametrize("module, cls", [(flow, Flow), (julia, Julia)],
-                         ids=["flow", "julia"])
-def test_python_fallback_draws_what_the_compiled_kernel_draws(module, cls):
-    """Without numba the same function runs as plain Python: same picture (up to rounding)."""
+def _flow_frame(style, z, c, trace, ink):
+    """A flow frame drawn by the given trace and ink functions (compiled or plain)."""
+    xs, ys, view, field, dye, fine, look, lut = style._params(z, c, neutral_cues(1)[0])
+    planes = [np.empty((len(ys), len(xs)), dtype=np.float32) for _ in range(3)]
+    trace(xs, ys, view, field, dye, fine, look, *planes)
+    return ink(*planes, look, lut, np.empty((*style.size, 3), dtype=np.uint8))
+
+
+def test_python_fallback_draws_what_the_compiled_kernel_draws():
+    """Without numba the same functions run as plain Python: same picture (up to rounding)."""
     z, c = latents(1, 9)[0], one_hot(2)[0]
-    args = cls._kernel_args(z, c, neutral_cues(1)[0], (18, 24))
-    compiled = module._kernel()(*args).astype(int)
-    plain = getattr(module, f"_{cls.name}_py")(*args).astype(int)
-    assert module._kernel() is not getattr(module, f"_{cls.name}_py")  # numba is installed
+    args = Julia._kernel_args(z, c, neutral_cues(1)[0], (18, 24))
+    compiled = julia._kernel()(*args).astype(int)
+    plain = julia._julia_py(*args).astype(int)
+    assert julia._kernel() is not julia._julia_py  # numba is installed
+    assert np.mean(np.abs(compiled - plain) > 2) < 0.01
+    style = Flow(size=(18, 24))
+    compiled = _flow_frame(style, z, c, flow._trace(), flow._ink()).astype(int)
+    plain = _flow_frame(style, z, c, flow._trace_py, flow._ink_py).astype(int)
+    assert flow._trace() is not flow._trace_py and flow._ink() is not flow._ink_py
     assert np.mean(np.abs(compiled - plain) > 2) < 0.01
 
 
@@ -68,9 +79,9 @@ def test_flow_ink_is_drawn_out_along_the_streamlines(seed):
     """The filaments lie along the flow: the picture changes less along the local velocity
     than across it (an isotropic picture would change as much both ways)."""
     z, c = latents(1, seed)[0], one_hot(seed)[0]
-    args = Flow._kernel_args(z, c, neutral_cues(1)[0], (160, 160))
-    xs, ys, view, field = args[:4]
-    grey = flow._kernel()(*args).astype(float).mean(axis=-1)
+    style = Flow(size=(160, 160))
+    xs, ys, view, field = style._params(z, c, neutral_cues(1)[0])[:4]
+    grey = _flow_frame(style, z, c, flow._trace(), flow._ink()).astype(float).mean(axis=-1)
     x, y = np.meshgrid(xs, ys)
     a, b = view[0], view[1]
     u = (a * x - b * y + view[2]).astype(np.float32)

@@ -191,6 +191,39 @@ def axes(size: tuple[int, int], work: tuple[int, int]) -> tuple[np.ndarray, np.n
     return xs.astype(np.float32), ys.astype(np.float32)
 
 
+def _upsample_py(plane, out):
+    """``plane`` (float32, rows × columns) sampled bilinearly at the pixel centres of ``out``
+    (a finer grid over the same picture: ``(i + 0.5)·rows / out rows − 0.5``, as ``axes``)."""
+    h, w = out.shape[0], out.shape[1]
+    hs, ws = plane.shape[0], plane.shape[1]
+    x0 = np.empty(w, dtype=np.int64)
+    x1 = np.empty(w, dtype=np.int64)
+    ax = np.empty(w, dtype=np.float32)
+    for j in range(w):
+        sx = min(max((j + 0.5) * ws / w - 0.5, 0.0), ws - 1.0)
+        x0[j] = int(sx)
+        x1[j] = min(x0[j] + 1, ws - 1)
+        ax[j] = sx - x0[j]
+    row = np.empty(ws, dtype=np.float32)
+    for i in range(h):
+        sy = min(max((i + 0.5) * hs / h - 0.5, 0.0), hs - 1.0)
+        y0 = int(sy)
+        y1 = min(y0 + 1, hs - 1)
+        ay = np.float32(sy - y0)
+        for q in range(ws):
+            row[q] = plane[y0, q] + ay * (plane[y1, q] - plane[y0, q])
+        for j in range(w):
+            out[i, j] = row[x0[j]] + ax[j] * (row[x1[j]] - row[x0[j]])
+    return out
+
+
+def upsample(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A smooth plane of a coarse grid (float32) sampled bilinearly at the pixels of a frame
+    of ``size`` over the same picture (see :func:`axes`)."""
+    return _upsample()(np.ascontiguousarray(plane, dtype=np.float32),
+                       np.empty(size, dtype=np.float32))
+
+
 def resize_rgb(img: npt.NDArray[np.uint8], size: tuple[int, int]) -> npt.NDArray[np.uint8]:
     """Bilinear resize of an RGB frame to (height, width) with Pillow (SIMD, releases the GIL)."""
     if img.shape[:2] == tuple(size):
@@ -310,6 +343,9 @@ def lazy_kernel(py_func):
         return compiled[0]
 
     return get
+
+
+_upsample = lazy_kernel(_upsample_py)
 
 
 class KernelStyle(ProceduralStyle):

@@ -32,14 +32,15 @@ import numpy.typing as npt
 
 from ._noise import TEX_SIZE, noise_texture
 from ._toolkit import (
-    KernelStyle,
+    ProceduralStyle,
     accent,
+    axes,
     class_nudge,
     cue_palette,
     frame_cues,
-    grid,
     latent_params,
     lazy_kernel,
+    upsample,
 )
 
 __all__ = ["Flow"]
@@ -85,22 +86,22 @@ def _dyes() -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     return smooth, fine
 
 
-def _flow_py(xs, ys, view, field, dye, fine, look, lut, out, band, tone, sheen):
-    """Draw one frame into ``out`` (uint8, rows × columns × 3).
+def _trace_py(xs, ys, view, field, dye, fine, look, band, tone, sheen):
+    """Follow the water back from each point of a grid: the smooth planes of a frame.
 
     ``xs``/``ys``: the grid's x per column and y per row; ``view``: (scale·cos, scale·sin,
     offset u, offset v, dt, dye scale, dye offset u, dye offset v, sheen scale), in texels;
     ``field``: the velocity, (vx, vy) interleaved per texel [2·256²]; ``dye`` and ``fine``:
-    the dye and the sheen's noise [256²]; ``look``: (bands, hue, colour per unit of dye,
-    sheen, brightness, filament width); ``lut``: palette [256, 3] in 0..1; ``band``, ``tone``,
-    ``sheen``: float32 scratch of the frame's shape.
+    the dye and the sheen's noise [256²]; ``look``: (bands, hue, colour per unit of dye, …).
+    Into the float32 planes of the grid's shape: ``band`` (the dye's band coordinate: its
+    whole numbers are the filaments), ``tone`` (the ink's place in the palette) and ``sheen``
+    (the silk's streaks).
     """
     h = ys.shape[0]
     w = xs.shape[0]
     a, b, ou, ov, dt = view[0], view[1], view[2], view[3], view[4]
     dscale, du, dv, fscale = view[5], view[6], view[7], view[8]
-    bands, hue, spread, gloss, bright, width = look[0], look[1], look[2], look[3], look[4], look[5]
-    flare = look[6]
+    bands, hue, spread = look[0], look[1], look[2]
     half_dt = 0.5 * dt
     for i in range(h):
         y = ys[i]
@@ -170,8 +171,18 @@ def _flow_py(xs, ys, view, field, dye, fine, look, lut, out, band, tone, sheen):
             band[i, j] = d * bands
             tone[i, j] = hue + spread * np.tanh(d)
             sheen[i, j] = acc * (1.0 / _STEPS)
+    return band
 
-    # Second pass: thin anti-aliased filaments where the dye's bands change, ink in between.
+
+def _ink_py(band, tone, sheen, look, lut, out):
+    """Paint the ink into ``out`` (uint8 rows × columns × 3) from the planes of ``_trace_py``
+    at the output's own pixels: thin anti-aliased filaments where the dye's bands change,
+    ink in between. ``look``: as ``_trace_py``'s (the sheen, brightness, filament width and
+    glow at 3 … 6); ``lut``: palette [256, 3] in 0..1.
+    """
+    h = out.shape[0]
+    w = out.shape[1]
+    gloss, bright, width, flare = look[3], look[4], look[5], look[6]
     for i in range(h):
         ii = i + 1 if i + 1 < h else i - 1
         for j in range(w):
@@ -206,7 +217,8 @@ def _flow_py(xs, ys, view, field, dye, fine, look, lut, out, band, tone, sheen):
     return out
 
 
-_kernel = lazy_kernel(_flow_py)
+_trace = lazy_kernel(_trace_py)
+_ink = lazy_kernel(_ink_py)
 
 
 @lru_cache(maxsize=64)
@@ -215,25 +227,30 @@ def _scene_params(variant: float) -> np.ndarray:
     return np.random.default_rng([int(variant * 2**31), 79]).standard_normal(_N_PARAMS)
 
 
-class Flow(KernelStyle):
+class Flow(ProceduralStyle):
     name = "flow"
     description = "silky filaments of ink swirled by a flowing liquid"
-    work_pixels = 320 * 320  # smooth along the flow: computed at about this many pixels
+    work_pixels = 320 * 320  # the water's smooth planes: computed at about this many pixels
 
-    kernel = staticmethod(_kernel)
+    def frame(self, z: np.ndarray, c: np.ndarray, cue: np.ndarray) -> np.ndarray:
+        # The water is followed on a coarser grid (the dye's bands and the silk's streaks
+        # are smooth); the filaments are drawn at the output's own pixels.
+        xs, ys, view, field, dye, fine, look, lut = self._params(z, c, cue)
+        planes = [np.empty((len(ys), len(xs)), dtype=np.float32) for _ in range(3)]
+        _trace()(xs, ys, view, field, dye, fine, look, *planes)
+        if planes[0].shape != self.size:
+            planes = [upsample(p, self.size) for p in planes]
+        return _ink()(*planes, look, lut, np.empty((*self.size, 3), dtype=np.uint8))
 
-    @staticmethod
-    def _kernel_args(z: np.ndarray, c: np.ndarray, cue: np.ndarray,
-                     size: tuple[int, int]) -> tuple:
-        """The arguments of ``_flow_py`` for a frame of ``size`` (output array included)."""
-        h, w = size
+    def _params(self, z: np.ndarray, c: np.ndarray, cue: np.ndarray) -> tuple:
+        """The arguments of ``_trace_py`` (without its planes) and the palette."""
         f = frame_cues(cue)
         kick, snare, hat = accent(f.kick), accent(f.snare), accent(f.hat, 0.6)
         beat = accent(f.beat)
         beat = 0.9 * np.tanh(beat / 0.9)  # the loudest hits swell, never cut
         base = (1.0 - f.mix) * _scene_params(f.variant_a) + f.mix * _scene_params(f.variant_b)
         p = _SCENE * base + _LATENT * np.clip(
-            latent_params(z, _N_PARAMS, key=Flow.name), -6.0, 6.0).astype(np.float64)
+            latent_params(z, _N_PARAMS, key=self.name), -6.0, 6.0).astype(np.float64)
         ct = class_nudge(c, _CLASS_TEXTURE).astype(np.float64)
 
         # The view: placed by the scene and the latent, pushed in by the kick.
@@ -265,10 +282,7 @@ class Flow(KernelStyle):
             0.035,  # filament width, in bands
             1.3 * (1.0 + 0.9 * snare),  # filament glow: the snare's flare
         ], dtype=np.float64)
-        x, y = grid(h, w)
-        xs = np.ascontiguousarray(x[0], dtype=np.float64)
-        ys = np.ascontiguousarray(y[:, 0], dtype=np.float64)
+        xs, ys = axes(self.size, self.work_size())
         lut = np.ascontiguousarray(cue_palette(f), dtype=np.float64)
-        img = np.empty((h, w, 3), dtype=np.uint8)
-        scratch = [np.empty((h, w), dtype=np.float32) for _ in range(3)]
-        return (xs, ys, view, field.ravel(), *_dyes(), look, lut, img, *scratch)
+        return (xs.astype(np.float64), ys.astype(np.float64), view, field.ravel(), *_dyes(),
+                look, lut)
