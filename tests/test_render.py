@@ -264,9 +264,12 @@ RENDER_ARGS = ["--style", "cppn", "--size", "384x384", "--fps", "24", "--duratio
 
 def _start_render(excerpt, out, cwd):
     env = {**os.environ, "SONICDREAMS_CACHE": str(cwd / "cache")}
+    # Ctrl-C as in a terminal, even when the test run itself was started in the background
+    # (a shell's background job ignores SIGINT, and its children inherit that).
     return subprocess.Popen([sys.executable, "-m", "sonicdreams", "render", str(excerpt), "-o",
                              str(out), *RENDER_ARGS], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for_segments(work: Path, count: int, proc, timeout: float = 120) -> None:
