@@ -28,6 +28,8 @@ from ..base import check_batch
 __all__ = [
     "Z_DIM",
     "axes",
+    "sampling",
+    "upsample",
     "FrameCues",
     "frame_cues",
     "swell",
@@ -191,25 +193,30 @@ def axes(size: tuple[int, int], work: tuple[int, int]) -> tuple[np.ndarray, np.n
     return xs.astype(np.float32), ys.astype(np.float32)
 
 
-def _upsample_py(plane, out):
-    """``plane`` (float32, rows × columns) sampled bilinearly at the pixel centres of ``out``
-    (a finer grid over the same picture: ``(i + 0.5)·rows / out rows − 0.5``, as ``axes``)."""
+@lru_cache(maxsize=32)
+def sampling(n: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where ``n`` pixels read a coarser line of ``n_in`` over the same picture, bilinearly:
+    each pixel's two neighbours on it (int32) and the second one's weight (float32), at
+    ``(i + 0.5)·n_in / n − 0.5`` (see :func:`axes`), clamped at the ends."""
+    at = np.clip((np.arange(n) + 0.5) * (n_in / n) - 0.5, 0.0, n_in - 1.0)
+    lo = at.astype(np.int32)
+    hi = np.minimum(lo + 1, n_in - 1).astype(np.int32)
+    frac = (at - lo).astype(np.float32)
+    for a in (lo, hi, frac):
+        a.setflags(write=False)
+    return lo, hi, frac
+
+
+def _upsample_py(plane, rows, cols, out):
+    """``plane`` (float32, rows × columns) sampled bilinearly at the pixels of ``out``;
+    ``rows``, ``cols``: the :func:`sampling` of its height and width."""
     h, w = out.shape[0], out.shape[1]
-    hs, ws = plane.shape[0], plane.shape[1]
-    x0 = np.empty(w, dtype=np.int64)
-    x1 = np.empty(w, dtype=np.int64)
-    ax = np.empty(w, dtype=np.float32)
-    for j in range(w):
-        sx = min(max((j + 0.5) * ws / w - 0.5, 0.0), ws - 1.0)
-        x0[j] = int(sx)
-        x1[j] = min(x0[j] + 1, ws - 1)
-        ax[j] = sx - x0[j]
+    ws = plane.shape[1]
+    y0s, y1s, ays = rows
+    x0, x1, ax = cols
     row = np.empty(ws, dtype=np.float32)
     for i in range(h):
-        sy = min(max((i + 0.5) * hs / h - 0.5, 0.0), hs - 1.0)
-        y0 = int(sy)
-        y1 = min(y0 + 1, hs - 1)
-        ay = np.float32(sy - y0)
+        y0, y1, ay = y0s[i], y1s[i], ays[i]
         for q in range(ws):
             row[q] = plane[y0, q] + ay * (plane[y1, q] - plane[y0, q])
         for j in range(w):
@@ -220,8 +227,9 @@ def _upsample_py(plane, out):
 def upsample(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """A smooth plane of a coarse grid (float32) sampled bilinearly at the pixels of a frame
     of ``size`` over the same picture (see :func:`axes`)."""
-    return _upsample()(np.ascontiguousarray(plane, dtype=np.float32),
-                       np.empty(size, dtype=np.float32))
+    (h, w), (hs, ws) = size, plane.shape
+    return _upsample()(np.ascontiguousarray(plane, dtype=np.float32), sampling(h, hs),
+                       sampling(w, ws), np.empty(size, dtype=np.float32))
 
 
 def resize_rgb(img: npt.NDArray[np.uint8], size: tuple[int, int]) -> npt.NDArray[np.uint8]:

@@ -40,6 +40,7 @@ from ._toolkit import (
     frame_cues,
     latent_params,
     lazy_kernel,
+    sampling,
 )
 
 __all__ = ["CPPN"]
@@ -124,13 +125,14 @@ def _dense_py(w, b, x, squash, out):
     return out
 
 
-def _paint_py(tone, shade_base, fb, fc, look, lut, out):
+def _paint_py(tone, shade_base, fb, fc, rows_at, cols_at, look, lut, out):
     """Colour a frame into ``out`` (uint8 rows × columns × 3), sampling the planes bilinearly.
 
     The planes (float32, a grid as fine as ``out`` or coarser over the same picture):
     ``tone``, where each pixel sits in the palette before the cues (0 shadow … 0.5
     highlight); ``shade_base``, its shading before the ripple (-1 … 1); ``fb`` and ``fc``,
     the second and third fields in spreads from their means (the ripple and the filament).
+    ``rows_at``, ``cols_at``: the planes' :func:`~._toolkit.sampling` for ``out``.
     ``look``: (hue offset, highlight pull, exposure, filament width, filament glow, ripple,
     ripple frequency, shade depth); ``lut``: the palette ring float32 [256, 3] in 0..1. The
     thin filament, the ripple and the palette's edges are drawn at the output's own pixels.
@@ -140,7 +142,7 @@ def _paint_py(tone, shade_base, fb, fc, look, lut, out):
     highlights' knee.
     """
     h, w = out.shape[0], out.shape[1]
-    hs, ws = tone.shape[0], tone.shape[1]
+    ws = tone.shape[1]
     f32 = np.float32
     one, zero = f32(1.0), f32(0.0)
     hue, pull, gain = f32(look[0]), f32(look[1]), f32(look[2])
@@ -150,25 +152,17 @@ def _paint_py(tone, shade_base, fb, fc, look, lut, out):
     depth = f32(look[7])
     scale = f32(lut.shape[0] - 0.001)
     top = lut.shape[0] - 1
-    x0 = np.empty(w, dtype=np.int32)  # each output column's two source columns, and weight
-    x1 = np.empty(w, dtype=np.int32)
-    ax = np.empty(w, dtype=np.float32)
-    for j in range(w):
-        sx = min(max((j + 0.5) * ws / w - 0.5, 0.0), ws - 1.0)
-        x0[j] = int(sx)
-        x1[j] = min(x0[j] + 1, ws - 1)
-        ax[j] = sx - x0[j]
+    y0s, y1s, ays = rows_at
+    x0, x1, ax = cols_at
     rows = np.empty((4, ws), dtype=np.float32)  # the planes, sampled at this output row
     k_lo = np.empty(w, dtype=np.int32)  # palette entries: the colour and its opposite
     k_hi = np.empty(w, dtype=np.int32)
     shades = np.empty(w, dtype=np.float32)
     lines = np.empty(w, dtype=np.float32)
+    waves = np.empty(w, dtype=np.float32)
     values = np.empty(3 * w, dtype=np.float32)
     for i in range(h):
-        sy = min(max((i + 0.5) * hs / h - 0.5, 0.0), hs - 1.0)
-        y0 = int(sy)
-        y1 = min(y0 + 1, hs - 1)
-        ay = f32(sy - y0)
+        y0, y1, ay = y0s[i], y1s[i], ays[i]
         for q in range(ws):
             rows[0, q] = tone[y0, q] + ay * (tone[y1, q] - tone[y0, q])
             rows[1, q] = shade_base[y0, q] + ay * (shade_base[y1, q] - shade_base[y0, q])
@@ -186,14 +180,21 @@ def _paint_py(tone, shade_base, fb, fc, look, lut, out):
             k_lo[j] = min(max(np.int32(t * scale), 0), top)  # (a NaN reads nothing else)
             t += f32(0.5)
             k_hi[j] = min(max(np.int32((t - np.floor(t)) * scale), 0), top)
+            shades[j] = (one - depth) + depth * sb
+            waves[j] = rfreq * b + cfreq * c
+            lines[j] = c
+        # (each in a loop of its own: one long loop does not compile to SIMD)
+        for j in range(w):
             # the ripple: sin(2π·x) as a parabola through its peaks, refined (within 0.001)
-            x = rfreq * b + cfreq * c
+            x = waves[j]
             x -= np.floor(x)
             x = one - f32(2.0) * x  # (sin(2π·x) = sin(π·(1 - 2x)))
             wave = f32(4.0) * x * (one - abs(x))
             wave += f32(0.225) * (wave * abs(wave) - wave)
-            shades[j] = ((one - depth) + depth * sb) * (one + ripple * wave)
+            shades[j] *= one + ripple * wave
+        for j in range(w):
             # the filament: exp(-c²/width²) as (1 - c²/64width²)^64 (within 0.005 of it)
+            c = lines[j]
             g = max(zero, one - c * c * inv_w2)
             g *= g
             g *= g
@@ -320,5 +321,6 @@ class CPPN(KernelStyle):
             0.55,  # how deep the shading goes
         ], dtype=np.float64)
         lut = np.ascontiguousarray(cue_palette(f), dtype=np.float32)
-        return _paint()(tone, shade, fb, fc, look, lut,
-                        np.empty((*self.size, 3), dtype=np.uint8))
+        (h_out, w_out), (h_in, w_in) = self.size, tone.shape
+        return _paint()(tone, shade, fb, fc, sampling(h_out, h_in), sampling(w_out, w_in),
+                        look, lut, np.empty((*self.size, 3), dtype=np.uint8))
