@@ -3,8 +3,10 @@ custom effects through the original's ``EffectsGenerator`` contract.
 
 Every built-in effect takes a batch of frames uint8 [shape=(B, H, W, 3)], the per-frame
 amplitudes [shape=(B,)] in [0, 1] (an envelope of the music) and a strength, and returns a
-batch of the same shape. Colour effects are per-frame 256-entry lookup tables or Pillow
-conversions, so each costs a millisecond or two per 512x512 frame.
+batch of the same shape. A chain of them runs fused: one compiled pass per frame reads each
+pixel from where the geometric effects (zoom, shake, split) put it and maps its colour
+through the colour effects (contrast, flash: 256-entry tables; hue: a 3×3 turn), so every
+effect on costs about what one does.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from ._compiled import lazy_kernel
 from .errors import SettingsError
 
 __all__ = ["contrast", "flash", "zoom", "hue", "rgb_split", "shake", "BUILTIN_EFFECTS",
@@ -25,24 +28,223 @@ Frames = npt.NDArray[np.uint8]
 _LEVELS = np.arange(256, dtype=np.float32)
 
 
-def _luma_mean(frame: Frames) -> float:
-    # Pillow's ImageEnhance.Contrast pivots on the mean grey level; a 1/16 sample is enough.
-    sample = frame[::4, ::4].astype(np.float32)
-    return float((sample @ np.array([0.299, 0.587, 0.114], np.float32)).mean())
+_IDENTITY = np.arange(256, dtype=np.uint8)
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+_GEOMETRIC = ("zoom", "rgb_split", "shake")
 
 
-def _apply_lut(frame: Frames, lut: np.ndarray) -> Frames:
-    return np.clip(lut, 0, 255).astype(np.uint8)[frame]
+class _Pass:
+    """One frame's run of built-in effects as one pass: where each output channel is read
+    from (the geometric effects, composed into one map), then what its colour becomes (the
+    colour effects in chain order: a table, a hue turn, a table).
+
+    The geometric effects act on the frame as it comes, the colour effects on what they
+    moved; within each kind the chain's order holds. (Colour tables are the same for every
+    channel and pixel, so they give the same picture before or after a move; only the hue
+    turn of a red/blue split's fringes differs from running the effects one by one.) Each map takes an output pixel ``p``
+    (row, column) to ``scale·(p − centre) + centre + shift[channel]``: a zoom scales about
+    the centre, shake and the red/blue split shift, and their composition is again one
+    such map (edges repeated).
+    """
+
+    def __init__(self, frame: Frames) -> None:
+        self.frame = frame
+        h, w = frame.shape[:2]
+        self.centre = np.array([(h - 1) / 2.0, (w - 1) / 2.0])
+        self.scale = 1.0
+        self.shift = np.zeros((3, 2))
+        self.pre = None  # colour tables [shape=(3, 256)] before the hue turn, after it
+        self.post = None
+        self.matrix = None  # the hue turn (3×4, with an offset column), or None
+
+    def add(self, name: str, a: float, strength: float, index: int) -> bool:
+        """Add an effect at amplitude ``a``; False where it cannot join this pass (a second
+        hue turn: the caller starts a new pass)."""
+        if name in _GEOMETRIC:
+            h, w = self.frame.shape[:2]
+            if name == "zoom":
+                self.scale /= 1.0 + 0.25 * a * strength
+            elif name == "rgb_split":
+                dx = round(0.02 * w * a * strength)
+                self.shift[0, 1] += self.scale * dx  # red read from the right, blue the left
+                self.shift[2, 1] -= self.scale * dx
+            else:  # shake
+                angle = 2.399963 * index  # the golden angle: directions never repeat
+                size = 0.03 * h * a * strength
+                self.shift -= self.scale * np.array([round(size * np.sin(angle)),
+                                                     round(size * np.cos(angle))])
+            return True
+        if name == "hue":
+            if self.matrix is not None:
+                return False
+            angle = np.pi * a * strength
+            if abs(angle) >= 1e-3:
+                self.matrix = np.asarray(_hue_matrix(angle), np.float32).reshape(3, 4)
+            return True
+        table = _contrast_lut(self._grey(), a, strength) if name == "contrast" else \
+            _flash_lut(a, strength)
+        if self.matrix is None:
+            self.pre = table if self.pre is None else table[self.pre]
+        else:
+            self.post = table if self.post is None else table[self.post]
+        return True
+
+    def _grey(self) -> float:
+        # Pillow's ImageEnhance.Contrast pivots on the mean grey level of the frame it gets
+        # (the colour effects before it applied); a 1/16 sample is enough.
+        rgb = self.frame[::4, ::4].reshape(-1, 3)
+        if self.pre is not None:
+            rgb = self.pre[rgb]
+        if self.matrix is not None:
+            rgb = _turn(rgb, self.matrix)
+        if self.post is not None:
+            rgb = self.post[rgb]
+        return float((rgb.astype(np.float32) @ _LUMA).mean())
+
+    def run(self, out: Frames) -> None:
+        h, w = self.frame.shape[:2]
+        moved = self.scale != 1.0 or self.shift.any()
+        if not moved and self.pre is None and self.matrix is None and self.post is None:
+            out[...] = self.frame
+            return
+        # Source rows per output row (every channel's: only columns move apart), source
+        # columns per channel and output column.
+        rows = _reads(h, self.centre[0], self.scale, self.shift[:1, 0])
+        cols = _columns(w, self.centre[1], self.scale, self.shift[:, 1])
+        if self.matrix is None:  # one table: the two composed
+            pre, post = _IDENTITY, _compose(self.pre, self.post)
+        else:
+            pre, post = _compose(self.pre, None), _compose(self.post, None)
+        matrix = np.eye(3, 4, dtype=np.float32) if self.matrix is None else self.matrix
+        _fuse()(self.frame, *(r[0] for r in rows), *cols, pre, matrix,
+                self.matrix is not None, post, out)
+
+
+def _compose(first: np.ndarray | None, then: np.ndarray | None) -> np.ndarray:
+    first = _IDENTITY if first is None else first
+    return first if then is None else then[first]
+
+
+def _reads(n: int, centre: float, scale: float, shift: np.ndarray):
+    """For each channel and output index: the source indices below and above and the weight
+    of the one above (a bilinear read, edges repeated)."""
+    at = scale * (np.arange(n) - centre) + centre + shift[:, None]
+    at = np.clip(at, 0.0, n - 1.0)
+    lo = np.floor(at)
+    frac = (at - lo).astype(np.float32)
+    lo = lo.astype(np.int32)
+    return lo, np.minimum(lo + 1, n - 1).astype(np.int32), frac
+
+
+def _columns(w: int, centre: float, scale: float, shift: np.ndarray):
+    """:func:`_reads` of the columns, as indices into a row of interleaved RGB bytes."""
+    c0, c1, cx = _reads(w, centre, scale, shift)
+    channel = np.arange(3, dtype=np.uint32)[:, None]
+    return 3 * c0.astype(np.uint32) + channel, 3 * c1.astype(np.uint32) + channel, cx
+
+
+def _turn(rgb: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Colours [shape=(N, 3)] uint8 through the hue turn, rounded and clipped like Pillow."""
+    v = rgb.astype(np.float32) @ matrix[:, :3].T + matrix[:, 3]
+    return np.clip(v + 0.5, 0, 255).astype(np.uint8)
+
+
+def _contrast_lut(grey: float, a: float, strength: float) -> np.ndarray:
+    factor = 1.0 + a * strength
+    return np.clip(grey + factor * (_LEVELS - grey) + 0.5, 0, 255).astype(np.uint8)
+
+
+def _flash_lut(a: float, strength: float) -> np.ndarray:
+    top = max(255.0 * (1.0 - a * strength), 1.0)
+    return np.clip(np.minimum(_LEVELS, top) * (255.0 / top) + 0.5, 0, 255).astype(np.uint8)
+
+
+def _fuse_py(frame, r0, r1, ry, c0, c1, cx, pre, matrix, turn, post, out):
+    """One pass over a frame: each output channel read from its place, bilinearly (source
+    rows ``r0``/``r1`` with weight ``ry`` per output row, the same for every channel; source
+    columns ``c0``/``c1`` with ``cx`` per channel and output column), through the table
+    ``pre``, the hue turn (if ``turn``) and the table ``post``.
+
+    Separable: a source row is blended along the row once and kept while the next output
+    rows read it (a zoom reads each source row for one or two output rows), then two rows
+    are blended per output row in a loop that compiles to SIMD.
+    """
+    h, w = out.shape[0], out.shape[1]
+    f32 = np.float32
+    half, lo, hi = f32(0.5), f32(0.0), f32(255.0)
+    kept = np.empty((2, 3, w), dtype=np.float32)  # two source rows, blended along the row
+    at0, at1 = -1, -1  # which source rows they are
+    level = np.empty((3, w), dtype=np.uint32)
+    turned = np.empty((3, w), dtype=np.uint32)
+    flat = frame.reshape(frame.shape[0], frame.shape[1] * 3)
+    for i in range(h):
+        for k in range(2):
+            y = r0[i] if k == 0 else r1[i]
+            if y == at0 or y == at1:
+                continue
+            slot = 0 if at0 != r0[i] and at0 != r1[i] else 1
+            if slot == 0:
+                at0 = y
+            else:
+                at1 = y
+            src = flat[y]
+            for ch in range(3):
+                row, xs0, xs1, ax = kept[slot, ch], c0[ch], c1[ch], cx[ch]
+                for j in range(w):
+                    a = f32(src[xs0[j]])  # (unsigned indices: no test for negative ones)
+                    row[j] = a + ax[j] * (f32(src[xs1[j]]) - a)
+        above = kept[0] if at0 == r0[i] else kept[1]
+        below = kept[0] if at0 == r1[i] else kept[1]
+        ay = ry[i]
+        for ch in range(3):
+            t, u, v = above[ch], below[ch], level[ch]
+            for j in range(w):
+                v[j] = np.uint32(t[j] + ay * (u[j] - t[j]) + half)
+        if turn:
+            for ch in range(3):
+                for j in range(w):
+                    level[ch, j] = pre[level[ch, j]]
+            for ch in range(3):
+                m0, m1, m2, m3 = matrix[ch, 0], matrix[ch, 1], matrix[ch, 2], matrix[ch, 3]
+                t = turned[ch]
+                for j in range(w):
+                    x = (m0 * f32(level[0, j]) + m1 * f32(level[1, j]) + m2 * f32(level[2, j])
+                         + m3 + half)
+                    t[j] = np.uint32(min(max(x, lo), hi))
+            final = turned
+        else:
+            final = level
+        line = out[i]
+        for j in range(w):
+            for ch in range(3):
+                line[j, ch] = post[final[ch, j]]
+    return out
+
+
+_fuse = lazy_kernel(_fuse_py)
+
+
+def _run(frames: Frames, effects, frame_index: np.ndarray | None = None) -> Frames:
+    """``effects``: (name, amplitudes [shape=(B,)], strength) in chain order, all built in;
+    each frame in as few passes as its chain allows (one for the chains the options make)."""
+    index = np.arange(len(frames)) if frame_index is None else np.asarray(frame_index)
+    out = np.empty_like(frames)
+    for i in range(len(frames)):
+        frame, fused = frames[i], _Pass(frames[i])
+        for name, amplitude, strength in effects:
+            a = float(amplitude[i])
+            if not fused.add(name, a, strength, int(index[i])):
+                fused.run(out[i])
+                frame = out[i].copy()
+                fused = _Pass(frame)
+                fused.add(name, a, strength, int(index[i]))
+        fused.run(out[i])
+    return out
 
 
 def contrast(frames: Frames, amplitude: np.ndarray, strength: float) -> Frames:
     """The original's contrast: ``grey + f·(img − grey)`` with ``f = 1 + amplitude·strength``."""
-    out = np.empty_like(frames)
-    for i, (frame, a) in enumerate(zip(frames, amplitude, strict=True)):
-        grey = _luma_mean(frame)
-        factor = 1.0 + float(a) * strength
-        out[i] = _apply_lut(frame, grey + factor * (_LEVELS - grey) + 0.5)
-    return out
+    return _run(frames, [("contrast", amplitude, strength)])
 
 
 def flash(frames: Frames, amplitude: np.ndarray, strength: float) -> Frames:
@@ -51,29 +253,12 @@ def flash(frames: Frames, amplitude: np.ndarray, strength: float) -> Frames:
     At ``amplitude·strength = 1`` the original divided by zero and showed a black frame; here
     the frame goes (almost) white, which is what a flash means.
     """
-    out = np.empty_like(frames)
-    for i, (frame, a) in enumerate(zip(frames, amplitude, strict=True)):
-        top = max(255.0 * (1.0 - float(a) * strength), 1.0)
-        out[i] = _apply_lut(frame, np.minimum(_LEVELS, top) * (255.0 / top) + 0.5)
-    return out
+    return _run(frames, [("flash", amplitude, strength)])
 
 
 def zoom(frames: Frames, amplitude: np.ndarray, strength: float) -> Frames:
     """Zoom into the centre by up to ``1 + 0.25·strength`` on loud beats."""
-    from PIL import Image
-
-    h, w = frames.shape[1:3]
-    out = np.empty_like(frames)
-    for i, (frame, a) in enumerate(zip(frames, amplitude, strict=True)):
-        factor = 1.0 + 0.25 * float(a) * strength
-        if factor <= 1.0 + 1e-4:
-            out[i] = frame
-            continue
-        cw, ch = w / factor, h / factor
-        box = ((w - cw) / 2, (h - ch) / 2, (w + cw) / 2, (h + ch) / 2)
-        out[i] = np.asarray(Image.fromarray(frame).resize((w, h), Image.Resampling.BILINEAR,
-                                                          box=box))
-    return out
+    return _run(frames, [("zoom", amplitude, strength)])
 
 
 def _hue_matrix(angle: float) -> tuple[float, ...]:
@@ -87,56 +272,19 @@ def _hue_matrix(angle: float) -> tuple[float, ...]:
 
 def hue(frames: Frames, amplitude: np.ndarray, strength: float) -> Frames:
     """Turn every hue by up to ``180°·strength`` with the music."""
-    from PIL import Image
-
-    out = np.empty_like(frames)
-    for i, (frame, a) in enumerate(zip(frames, amplitude, strict=True)):
-        angle = np.pi * float(a) * strength
-        if abs(angle) < 1e-3:
-            out[i] = frame
-            continue
-        out[i] = np.asarray(Image.fromarray(frame).convert("RGB", _hue_matrix(angle)))
-    return out
-
-
-def _shifted(channel: np.ndarray, dx: int, dy: int) -> np.ndarray:
-    """A channel moved by (dx, dy) pixels, edges repeated."""
-    h, w = channel.shape
-    xs = np.clip(np.arange(w) - dx, 0, w - 1)
-    ys = np.clip(np.arange(h) - dy, 0, h - 1)
-    return channel[ys][:, xs]
+    return _run(frames, [("hue", amplitude, strength)])
 
 
 def rgb_split(frames: Frames, amplitude: np.ndarray, strength: float) -> Frames:
     """Chromatic aberration: red and blue slide apart by up to 2 %·strength of the width."""
-    out = frames.copy()
-    w = frames.shape[2]
-    for i, a in enumerate(amplitude):
-        dx = int(round(0.02 * w * float(a) * strength))
-        if dx:
-            out[i, :, :, 0] = _shifted(frames[i, :, :, 0], -dx, 0)
-            out[i, :, :, 2] = _shifted(frames[i, :, :, 2], dx, 0)
-    return out
+    return _run(frames, [("rgb_split", amplitude, strength)])
 
 
 def shake(frames: Frames, amplitude: np.ndarray, strength: float, *,
           frame_index: np.ndarray | None = None) -> Frames:
     """Camera shake: the frame jumps by up to 3 %·strength of its height on loud beats, in a
     direction that changes from frame to frame (fixed per frame index: renders repeat)."""
-    h = frames.shape[1]
-    index = np.arange(len(frames)) if frame_index is None else np.asarray(frame_index)
-    out = np.empty_like(frames)
-    for i, (frame, a) in enumerate(zip(frames, amplitude, strict=True)):
-        angle = 2.399963 * float(index[i])  # the golden angle: directions never repeat
-        size = 0.03 * h * float(a) * strength
-        dx, dy = int(round(size * np.cos(angle))), int(round(size * np.sin(angle)))
-        if dx == 0 and dy == 0:
-            out[i] = frame
-            continue
-        ys = np.clip(np.arange(h) - dy, 0, h - 1)
-        xs = np.clip(np.arange(frame.shape[1]) - dx, 0, frame.shape[1] - 1)
-        out[i] = frame[ys][:, xs]
-    return out
+    return _run(frames, [("shake", amplitude, strength)], frame_index)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,16 +362,18 @@ def apply_effects(frames: Frames, chain, amplitudes: dict[str, np.ndarray],
                   frame_index: np.ndarray) -> Frames:
     """Run ``chain``, a list of ``(name, strength_or_effects_generator)``, over a batch.
 
-    ``amplitudes[name]`` holds the batch's amplitudes of each effect.
+    ``amplitudes[name]`` holds the batch's amplitudes of each effect. Built-in effects next
+    to each other run fused, in one compiled pass per frame (see :class:`_Pass`).
     """
-    for name, what in chain:
-        amp = amplitudes[name]
+    run: list = []
+    for name, what in [*chain, (None, None)]:
+        if name in BUILTIN_EFFECTS and not isinstance(what, EffectsGenerator):
+            run.append((name, amplitudes[name], what))
+            continue
+        if run:
+            frames, run = _run(frames, run, frame_index), []
         if isinstance(what, EffectsGenerator):
-            frames = what.apply(frames, amp)
-        elif name == "shake":
-            frames = shake(frames, amp, what, frame_index=frame_index)
-        else:
-            frames = BUILTIN_EFFECTS[name].function(frames, amp, what)
+            frames = what.apply(frames, amplitudes[name])
     return frames
 
 

@@ -78,6 +78,8 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from ._compiled import lazy_kernel
+
 __all__ = ["FlashLimiter", "history_frames", "segment_limiter", "measure", "GRID", "DETECT",
            "AREA", "BUDGET", "QUICK_BUDGET", "HALF_SWING"]
 
@@ -316,24 +318,6 @@ def _risky(counts: np.ndarray) -> np.ndarray:
     return over if over.mean() >= AREA else np.zeros_like(over)
 
 
-@lru_cache(maxsize=8)
-def _upsampler(n: int, cells: int) -> np.ndarray:
-    """Bilinear interpolation matrix [shape=(n, cells)] from cell centres to pixels."""
-    pos = np.clip((np.arange(n) + 0.5) * cells / n - 0.5, 0, cells - 1)
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, cells - 1)
-    frac = (pos - lo).astype(np.float32)
-    m = np.zeros((n, cells), np.float32)
-    m[np.arange(n), lo] += 1 - frac
-    m[np.arange(n), hi] += frac
-    return m
-
-
-def _spread(grid: np.ndarray, h: int, w: int) -> np.ndarray:
-    """A cell grid interpolated to [shape=(h, w)]; zero cells stay exactly zero."""
-    return _upsampler(h, grid.shape[0]) @ grid @ _upsampler(w, grid.shape[1]).T
-
-
 class FlashLimiter:
     """Streaming limiter: feed frames in order through :meth:`apply` (see the module notes).
 
@@ -425,13 +409,64 @@ class FlashLimiter:
         if not (darken.any() or (saturation < 1).any()):
             return frame
         h, w = frame.shape[:2]
-        lin = _DECODE[frame]
-        if (saturation < 1).any():
-            luma = (lin @ _WEIGHTS)[..., None]
-            lin -= luma
-            lin *= (1 + _spread(saturation - 1, h, w))[..., None]
-            lin += luma
-        lin *= (1 + _spread(gain - 1, h, w))[..., None]
-        np.clip(lin, 0, 1, out=lin)
-        lin *= 65535
-        return _encode_table()[np.rint(lin, out=lin).astype(np.uint16)]
+        return _pixels()(frame, gain, saturation, _bilinear(h, gain.shape[0]),
+                         _bilinear(w, gain.shape[1]), bool((saturation < 1).any()), _DECODE,
+                         _WEIGHTS, _encode_table(), np.empty_like(frame))
+
+
+@lru_cache(maxsize=8)
+def _bilinear(n: int, cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each of ``n`` pixels: the cells whose centres are around it, below and above, and
+    the weight of the one above."""
+    pos = np.clip((np.arange(n) + 0.5) * cells / n - 0.5, 0, cells - 1)
+    lo = np.floor(pos).astype(np.int64)
+    return (lo.astype(np.uint32), np.minimum(lo + 1, cells - 1).astype(np.uint32),
+            (pos - lo).astype(np.float32))
+
+
+def _pixels_py(frame, gain, saturation, rows_at, cols_at, desaturate, decode, weights,
+               encode, out):
+    """Each pixel in linear light: pulled towards its luminance by the saturation factor (if
+    ``desaturate``), scaled by the gain, both bilinear between cell centres; sRGB again
+    through ``encode`` (indexed by ``round(lin·65535)``). Row by row, in loops of their own."""
+    h, w = out.shape[0], out.shape[1]
+    f32 = np.float32
+    r0, r1, ry = rows_at
+    c0, c1, cx = cols_at
+    cells = gain.shape[1]
+    g_cells = np.empty(cells, dtype=np.float32)
+    s_cells = np.empty(cells, dtype=np.float32)
+    g_row = np.empty(w, dtype=np.float32)
+    s_row = np.empty(w, dtype=np.float32)
+    lin = np.empty((3, w), dtype=np.float32)
+    for i in range(h):
+        a, b, t = r0[i], r1[i], ry[i]
+        for k in range(cells):
+            g_cells[k] = gain[a, k] + t * (gain[b, k] - gain[a, k])
+            s_cells[k] = saturation[a, k] + t * (saturation[b, k] - saturation[a, k])
+        for j in range(w):
+            p, q, u = c0[j], c1[j], cx[j]
+            g_row[j] = g_cells[p] + u * (g_cells[q] - g_cells[p])
+            s_row[j] = s_cells[p] + u * (s_cells[q] - s_cells[p])
+        src = frame[i]
+        for j in range(w):
+            for ch in range(3):
+                lin[ch, j] = decode[src[j, ch]]
+        if desaturate:
+            for j in range(w):
+                luma = weights[0] * lin[0, j] + weights[1] * lin[1, j] + weights[2] * lin[2, j]
+                for ch in range(3):
+                    lin[ch, j] = luma + s_row[j] * (lin[ch, j] - luma)
+        line = out[i]
+        for ch in range(3):
+            row = lin[ch]
+            for j in range(w):
+                v = min(max(row[j] * g_row[j], f32(0.0)), f32(1.0))
+                row[j] = v * f32(65535.0) + f32(0.5)
+        for j in range(w):
+            for ch in range(3):
+                line[j, ch] = encode[np.uint32(lin[ch, j])]
+    return out
+
+
+_pixels = lazy_kernel(_pixels_py)

@@ -61,7 +61,9 @@ def _median_rows_py(x: np.ndarray, k: int, out: np.ndarray) -> np.ndarray:
 
 
 if numba is not None:
-    _median_rows = numba.njit(nogil=True, cache=True)(_median_rows_py)
+    from .._compiled import njit
+
+    _median_rows = njit(_median_rows_py)
 else:  # pragma: no cover
     _median_rows = None
 

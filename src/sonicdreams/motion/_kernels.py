@@ -134,11 +134,11 @@ def class_walk_py(out, chroma_t, mapping, first, gain, complexity, min_is_zero, 
 
 
 try:
-    import numba
+    from .._compiled import njit
 
-    _emit = numba.njit(cache=True, nogil=True)(_emit_py)
-    latent_walk = numba.njit(cache=True, nogil=True)(latent_walk_py)
-    class_walk = numba.njit(cache=True, nogil=True)(class_walk_py)
+    _emit = njit(_emit_py)
+    latent_walk = njit(latent_walk_py)
+    class_walk = njit(class_walk_py)
 except ImportError:  # pragma: no cover - numba comes with librosa
     _emit = _emit_py
     latent_walk = latent_walk_py

@@ -23,6 +23,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from ..._compiled import lazy_kernel
 from ..base import check_batch
 
 __all__ = [
@@ -327,30 +328,6 @@ class ProceduralStyle:
         from ... import __version__
 
         return f"builtin|{self.name}|{__version__}" + ("|reference" if self.reference else "")
-
-
-def lazy_kernel(py_func):
-    """``py_func`` compiled with numba on first call of the returned getter, else ``py_func``.
-
-    Importing numba is slow, so styles compile their kernels only when they first draw; the
-    lock makes a batch's threads, which all ask at once, compile once.
-    """
-    compiled = []
-    lock = threading.Lock()
-
-    def get():
-        with lock:
-            if not compiled:
-                try:
-                    import numba
-                except ImportError:  # pragma: no cover - numba comes with librosa
-                    compiled.append(py_func)
-                else:
-                    compiled.append(numba.njit(cache=True, nogil=True, fastmath=True,
-                                               error_model="numpy")(py_func))
-        return compiled[0]
-
-    return get
 
 
 _upsample = lazy_kernel(_upsample_py)
