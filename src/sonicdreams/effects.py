@@ -116,7 +116,7 @@ class _Pass:
         else:
             pre, post = _compose(self.pre, None), _compose(self.post, None)
         matrix = np.eye(3, 4, dtype=np.float32) if self.matrix is None else self.matrix
-        _fuse()(self.frame, *(r[0] for r in rows), *cols, pre, matrix,
+        _fuse()(self.frame, *(r[0] for r in rows), *cols, self.scale != 1.0, pre, matrix,
                 self.matrix is not None, post, out)
 
 
@@ -159,10 +159,11 @@ def _flash_lut(a: float, strength: float) -> np.ndarray:
     return np.clip(np.minimum(_LEVELS, top) * (255.0 / top) + 0.5, 0, 255).astype(np.uint8)
 
 
-def _fuse_py(frame, r0, r1, ry, c0, c1, cx, pre, matrix, turn, post, out):
+def _fuse_py(frame, r0, r1, ry, c0, c1, cx, smooth, pre, matrix, turn, post, out):
     """One pass over a frame: each output channel read from its place, bilinearly (source
     rows ``r0``/``r1`` with weight ``ry`` per output row, the same for every channel; source
-    columns ``c0``/``c1`` with ``cx`` per channel and output column), through the table
+    columns ``c0``/``c1`` with ``cx`` per channel and output column; without ``smooth``
+    only the first of each, whole pixels), through the table
     ``pre``, the hue turn (if ``turn``) and the table ``post``.
 
     Separable: a source row is blended along the row once and kept while the next output
@@ -178,7 +179,13 @@ def _fuse_py(frame, r0, r1, ry, c0, c1, cx, pre, matrix, turn, post, out):
     turned = np.empty((3, w), dtype=np.uint32)
     flat = frame.reshape(frame.shape[0], frame.shape[1] * 3)
     for i in range(h):
-        for k in range(2):
+        if not smooth:  # whole-pixel moves: each value read as it is
+            src = flat[r0[i]]
+            for ch in range(3):
+                v, xs0 = level[ch], c0[ch]
+                for j in range(w):
+                    v[j] = src[xs0[j]]
+        for k in range(2 if smooth else 0):
             y = r0[i] if k == 0 else r1[i]
             if y == at0 or y == at1:
                 continue
@@ -196,7 +203,7 @@ def _fuse_py(frame, r0, r1, ry, c0, c1, cx, pre, matrix, turn, post, out):
         above = kept[0] if at0 == r0[i] else kept[1]
         below = kept[0] if at0 == r1[i] else kept[1]
         ay = ry[i]
-        for ch in range(3):
+        for ch in range(3 if smooth else 0):
             t, u, v = above[ch], below[ch], level[ch]
             for j in range(w):
                 v[j] = np.uint32(t[j] + ay * (u[j] - t[j]) + half)

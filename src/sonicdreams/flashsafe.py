@@ -187,21 +187,33 @@ def measure(frame: Frames) -> tuple[np.ndarray, np.ndarray]:
     """
     h, w = frame.shape[:2]
     step = max(1, min(h, w) // _SAMPLES)
-    lin = _DECODE[frame[::step, ::step]]
-    y = lin @ _WEIGHTS
-    r, g, b = lin[..., 0], lin[..., 1], lin[..., 2]
-    diff = r - g - b
-    q = np.where((r >= 0.8 * (r + g + b)) & (diff > 0), diff * _RED_SCALE, 0).astype(np.float32)
-    sh, sw = y.shape
+    sh, sw = -(-h // step), -(-w // step)  # the sample's size
     ch, cw = min(GRID, sh), min(GRID, sw)
-    rows, cols = _edges(sh, ch), _edges(sw, cw)
-    count = np.diff(np.append(rows, sh))[:, None] * np.diff(np.append(cols, sw))[None, :]
+    # (each sample row and column: its cell)
+    rows = np.repeat(np.arange(ch, dtype=np.int64), np.diff(np.append(_edges(sh, ch), sh)))
+    cols = np.repeat(np.arange(cw, dtype=np.int64), np.diff(np.append(_edges(sw, cw), sw)))
+    count = np.bincount(rows, minlength=ch)[:, None] * np.bincount(cols, minlength=cw)[None, :]
+    sums = _cells()(frame, step, rows, cols, _DECODE, _WEIGHTS, np.float32(_RED_SCALE),
+                    np.zeros((2, ch, cw), dtype=np.float64))
+    return (sums[0] / count).astype(np.float32), (sums[1] / count).astype(np.float32)
 
-    def cells(v: np.ndarray) -> np.ndarray:
-        s = np.add.reduceat(np.add.reduceat(v, rows, axis=0), cols, axis=1)
-        return (s / count).astype(np.float32)
 
-    return cells(y), cells(q)
+def _cells_py(frame, step, rows, cols, decode, weights, red_scale, sums):
+    """Sums per cell of ``Y`` and ``Q`` over the pixels of a strided sample of ``frame``."""
+    for i in range(rows.shape[0]):
+        src = frame[i * step]
+        y_row, q_row = sums[0, rows[i]], sums[1, rows[i]]
+        for j in range(cols.shape[0]):
+            r, g, b = decode[src[j * step, 0]], decode[src[j * step, 1]], decode[src[j * step, 2]]
+            k = cols[j]
+            y_row[k] += weights[0] * r + weights[1] * g + weights[2] * b
+            diff = r - g - b
+            if diff > 0 and r >= np.float32(0.8) * (r + g + b):
+                q_row[k] += diff * red_scale
+    return sums
+
+
+_cells = lazy_kernel(_cells_py)
 
 
 def _pooled(grid: np.ndarray) -> np.ndarray:
@@ -380,23 +392,24 @@ class FlashLimiter:
         for frame in frames:
             self._step(frame)
 
-    def apply(self, frames: Frames) -> Frames:
+    def apply(self, frames: Frames, *, in_place: bool = False) -> Frames:
         """The next frames [shape=(B, H, W, 3), uint8], limited; untouched frames are the
-        input's own bytes."""
-        out = None
+        input's own bytes. ``in_place``: limit them where they are (no copy of the batch)."""
+        out = frames if in_place else None
         for i, frame in enumerate(frames):
             decision = self._step(frame)
             if decision is None:
                 continue
-            limited = self._limit(frame, *decision)
-            if limited is not frame:
-                if out is None:
-                    out = frames.copy()
-                out[i] = limited
+            if out is None:
+                out = frames.copy()
+            if self._limit(frame, *decision, out=out[i]):
                 self.limited_frames += 1
         return frames if out is None else out
 
-    def _limit(self, frame: Frames, y: np.ndarray, q: np.ndarray, m: np.ndarray) -> Frames:
+    def _limit(self, frame: Frames, y: np.ndarray, q: np.ndarray, m: np.ndarray, *,
+               out: Frames) -> bool:
+        """Write ``frame`` limited into ``out`` (which may be ``frame``); False (``out``
+        untouched) where no cell needs a change."""
         # The darkest recent state, not a mean: a mean still holds the flash that set the
         # hold off and would rise and fall with it (an added flash on each real one).
         s = np.min(list(self._y)[-self.reference_frames:], axis=0)
@@ -407,11 +420,12 @@ class FlashLimiter:
         cap = np.where(m >= 1, np.inf, _RED_HOLD * m / HALF_SWING)  # opens with m
         saturation = np.where(q > cap, cap / np.maximum(q, 1e-6), 1).astype(np.float32)
         if not (darken.any() or (saturation < 1).any()):
-            return frame
+            return False
         h, w = frame.shape[:2]
-        return _pixels()(frame, gain, saturation, _bilinear(h, gain.shape[0]),
-                         _bilinear(w, gain.shape[1]), bool((saturation < 1).any()), _DECODE,
-                         _WEIGHTS, _encode_table(), np.empty_like(frame))
+        _pixels()(frame, gain, saturation, _bilinear(h, gain.shape[0]),
+                  _bilinear(w, gain.shape[1]), bool((saturation < 1).any()), _DECODE, _WEIGHTS,
+                  _encode_table(), _scaled_table(), out)
+        return True
 
 
 @lru_cache(maxsize=8)
@@ -424,11 +438,26 @@ def _bilinear(n: int, cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             (pos - lo).astype(np.float32))
 
 
+@lru_cache(maxsize=1)
+def _scaled_table() -> np.ndarray:
+    """uint8 [shape=(_GAINS + 1, 256)]: sRGB code ``v`` scaled in linear light by
+    ``k / _GAINS``, for every ``k``."""
+    k = np.arange(_GAINS + 1, dtype=np.float64)[:, None] / _GAINS
+    lin = np.clip(_DECODE.astype(np.float64)[None, :] * k, 0, 1)
+    return np.ascontiguousarray(_encode_table()[np.rint(lin * 65535).astype(np.int64)])
+
+
+_GAINS = 1023  # gain steps of 0.1 %: far below a visible step, and below DETECT by 80 times
+
+
 def _pixels_py(frame, gain, saturation, rows_at, cols_at, desaturate, decode, weights,
-               encode, out):
+               encode, scaled, out):
     """Each pixel in linear light: pulled towards its luminance by the saturation factor (if
     ``desaturate``), scaled by the gain, both bilinear between cell centres; sRGB again
-    through ``encode`` (indexed by ``round(lin·65535)``). Row by row, in loops of their own."""
+    through ``encode`` (indexed by ``round(lin·65535)``). In a row without desaturation a
+    pixel's code is read from ``scaled`` at its gain, rounded to a step of ``1 / _GAINS``: one
+    read per value instead of a decode, a product and an encode. Row by row, in loops of
+    their own. ``out`` may be ``frame``: a row is read before it is written."""
     h, w = out.shape[0], out.shape[1]
     f32 = np.float32
     r0, r1, ry = rows_at
@@ -449,6 +478,20 @@ def _pixels_py(frame, gain, saturation, rows_at, cols_at, desaturate, decode, we
             g_row[j] = g_cells[p] + u * (g_cells[q] - g_cells[p])
             s_row[j] = s_cells[p] + u * (s_cells[q] - s_cells[p])
         src = frame[i]
+        line = out[i]
+        plain = True  # (rows away from held red cells: saturation exactly 1)
+        for j in range(w if desaturate else 0):
+            if s_row[j] < f32(1.0):
+                plain = False
+        if plain:
+            steps = f32(scaled.shape[0] - 1)
+            for j in range(w):
+                g_row[j] = min(max(g_row[j], f32(0.0)), f32(1.0)) * steps + f32(0.5)
+            for j in range(w):
+                table = scaled[np.uint32(g_row[j])]
+                for ch in range(3):
+                    line[j, ch] = table[src[j, ch]]
+            continue
         for j in range(w):
             for ch in range(3):
                 lin[ch, j] = decode[src[j, ch]]
@@ -457,7 +500,6 @@ def _pixels_py(frame, gain, saturation, rows_at, cols_at, desaturate, decode, we
                 luma = weights[0] * lin[0, j] + weights[1] * lin[1, j] + weights[2] * lin[2, j]
                 for ch in range(3):
                     lin[ch, j] = luma + s_row[j] * (lin[ch, j] - luma)
-        line = out[i]
         for ch in range(3):
             row = lin[ch]
             for j in range(w):

@@ -99,6 +99,7 @@ def render_segment(path: Path, spec, generator, vectors, chain, amplitudes, a: i
     cores = os.cpu_count() or 1
     workers = max(1, min(int(getattr(generator, "concurrent_calls", 1)), -(-cores // batch)))
     chunks = _Chunks(a, b, batch, workers)
+    fresh = bool(getattr(generator, "fresh_frames", False))  # new arrays on every call
     # The warm-up in batches of its own: the segment's batches stay those of a render without.
     warm = _Chunks(first, a, batch, workers)
 
@@ -119,19 +120,23 @@ def render_segment(path: Path, spec, generator, vectors, chain, amplitudes, a: i
                 raise SonicDreamsError(f"the generator returned frames of shape "
                                        f"{frames.shape}; expected ({hi - lo}, height, width, 3)")
             parts.append(frames)
-        return start, parts[0] if len(parts) == 1 else np.concatenate(parts)
+        if len(parts) > 1:
+            return start, np.concatenate(parts), True
+        return start, parts[0], fresh  # (a custom generator may hand out its own arrays)
 
     def post(item):
-        start, frames = item
-        frames = fit_frames(frames, out_size, fit)
+        start, frames, owned = item
+        fitted = fit_frames(frames, out_size, fit)
+        owned, frames = owned or fitted is not frames, fitted
         if chain:
             amps = {name: amplitudes[name][start:start + len(frames)] for name, _ in chain}
-            frames = apply_effects(frames, chain, amps, np.arange(start, start + len(frames)))
+            frames, owned = apply_effects(frames, chain, amps,
+                                          np.arange(start, start + len(frames))), True
         if start < a:
             limiter.prime(frames)
             return None
         if limiter is not None:
-            frames = limiter.apply(frames)
+            frames = limiter.apply(frames, in_place=owned)
         if frames_dir is not None:
             _save_pngs(frames_dir, start, frames)
         return writer.prepare(frames)  # colour conversion here, not on the encoder's thread

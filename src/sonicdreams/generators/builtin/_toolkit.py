@@ -273,6 +273,7 @@ class ProceduralStyle:
         self.batch_size = max(1, min(8, os.cpu_count() or 1)) * 2
         # Frames are pure functions of (z, c): calls may run side by side.
         self.concurrent_calls = max(1, min(8, os.cpu_count() or 1))
+        self.fresh_frames = True  # render() returns a new array: the pipeline may write in it
 
     def __repr__(self) -> str:
         ref = ", reference=True" if self.reference else ""

@@ -98,6 +98,7 @@ class StyleGANStyle:
         self.crop = crop  # (top, left, height, width): e.g. LSUN cars are 512x384 in 512x512
         self.size = (crop[2], crop[3]) if crop else (res, res)
         self.batch_size = int(batch_size or _default_batch(res, self.device))
+        self.fresh_frames = True  # render() returns a new array: the pipeline may write in it
         self.autocast = autocast_dtype(precision, self.device, G)
         self.weights_sha256 = weights_sha256
         if self.device.type == "cuda":
