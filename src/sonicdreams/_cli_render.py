@@ -360,6 +360,9 @@ def _digest(path: str | Path) -> str | None:
         return None
 
 
+_COMPILE_SAY_S = 0.5  # a kernel that takes longer than this to be ready is compiling
+
+
 class ProgressPrinter:
     """Turns progress events into a tqdm bar (TTY), JSON lines, or nothing.
 
@@ -368,10 +371,39 @@ class ProgressPrinter:
     """
 
     def __init__(self, *, quiet: bool, json_lines: bool) -> None:
+        from ._compiled import on_compile
+
         self.quiet = quiet
         self.json_lines = json_lines
         self.bars: dict[str, Any] = {}
         self.closed = False
+        self._compile_timers: dict[str, Any] = {}
+        self._told_compiling = False
+        self._stop_watching = on_compile(self._compiling)
+
+    def _compiling(self, name: str, done: bool) -> None:
+        """A kernel compiles (or loads from the cache): say so once it takes a while."""
+        import threading
+
+        if done:
+            timer = self._compile_timers.pop(name, None)
+            if timer is not None:
+                timer.cancel()
+            return
+        timer = threading.Timer(_COMPILE_SAY_S, self._say_compiling, args=(name,))
+        timer.daemon = True
+        self._compile_timers[name] = timer
+        timer.start()
+
+    def _say_compiling(self, name: str) -> None:
+        if self.closed:
+            return
+        if self.json_lines:
+            self._emit({"stage": "compile", "kernel": name})
+        elif not (self.quiet or self._told_compiling) and sys.stderr.isatty():
+            self._told_compiling = True
+            self.say("compiling the renderer's kernels (the first run only: they are kept in "
+                     "the cache)…")
 
     def __call__(self, event) -> None:
         if self.closed:
@@ -388,7 +420,7 @@ class ProgressPrinter:
                     "elapsed_s": round(event.elapsed_s, 3)}
             if eta is not None:
                 line["eta_s"] = round(eta, 1)
-            print(json.dumps(line), file=sys.stderr, flush=True)
+            self._emit(line)
             return
         if self.quiet or event.stage != "render" or not sys.stderr.isatty():
             return
@@ -406,6 +438,12 @@ class ProgressPrinter:
         if eta is not None:
             bar.set_postfix_str(tqdm.format_interval(eta), refresh=False)
         bar.update(event.done - bar.n)
+
+    def _emit(self, line: dict) -> None:
+        try:
+            print(json.dumps(line), file=sys.stderr, flush=True)
+        except (BrokenPipeError, ValueError):
+            self._lost()
 
     def _lost(self) -> None:
         import os
@@ -428,6 +466,9 @@ class ProgressPrinter:
                 self._lost()
 
     def close(self) -> None:
+        self._stop_watching()
+        for timer in list(self._compile_timers.values()):
+            timer.cancel()
         for bar in self.bars.values():
             try:
                 bar.close()

@@ -96,7 +96,8 @@ def lazy_kernel(py_func, **options):
     :func:`on_compile` listeners; then the dispatcher itself.
     """
     options = {"fastmath": True, "error_model": "numpy", **options}
-    name = f"{py_func.__module__.rsplit('.', 1)[-1]}.{py_func.__name__.removesuffix('_py')}"
+    kernel = py_func.__name__.removesuffix("_py").lstrip("_")
+    name = f"{py_func.__module__.rsplit('.', 1)[-1]}.{kernel}"  # e.g. cppn.paint
     made: list = []  # [the dispatcher (or py_func)] once its first call has finished
     lock = threading.Lock()
 

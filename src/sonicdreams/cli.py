@@ -161,7 +161,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     options = {"style": args.style} if args.style else {}
     with as_file(files("sonicdreams") / "data" / "demo.ogg") as song:
         try:
-            result = render(song, Path(args.output), duration=20, seed=1, preset="veryfast",
+            result = render(song, Path(args.output), duration=20, seed=1,
                             flash_strength=0.35, zoom_strength=0.3, progress=printer,
                             overwrite=args.overwrite, **options)
         finally:

@@ -197,11 +197,12 @@ def axes(size: tuple[int, int], work: tuple[int, int]) -> tuple[np.ndarray, np.n
 @lru_cache(maxsize=32)
 def sampling(n: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Where ``n`` pixels read a coarser line of ``n_in`` over the same picture, bilinearly:
-    each pixel's two neighbours on it (int32) and the second one's weight (float32), at
+    each pixel's two neighbours on it (uint32: a kernel indexing with them skips numba's test
+    for negative indices) and the second one's weight (float32), at
     ``(i + 0.5)·n_in / n − 0.5`` (see :func:`axes`), clamped at the ends."""
     at = np.clip((np.arange(n) + 0.5) * (n_in / n) - 0.5, 0.0, n_in - 1.0)
-    lo = at.astype(np.int32)
-    hi = np.minimum(lo + 1, n_in - 1).astype(np.int32)
+    lo = at.astype(np.uint32)
+    hi = np.minimum(lo + 1, n_in - 1).astype(np.uint32)
     frac = (at - lo).astype(np.float32)
     for a in (lo, hi, frac):
         a.setflags(write=False)
@@ -243,6 +244,9 @@ def resize_rgb(img: npt.NDArray[np.uint8], size: tuple[int, int]) -> npt.NDArray
     return np.asarray(out)
 
 
+_SHARE_FLOOR = 128 * 128  # (see ProceduralStyle.work_share)
+
+
 class ProceduralStyle:
     """Base of the built-in styles: validation, batching over threads, the contract's fields.
 
@@ -259,6 +263,10 @@ class ProceduralStyle:
 
     work_pixels = 512 * 512
     """About how many pixels the style's smooth parts are computed at (its fast path)."""
+    work_share: float | None = None
+    """At most this share of the output's pixels, if set (never under 128² pixels): a small
+    frame's grid is coarser too (the fields of a 512² frame need no more than those of a
+    1080p one per feature)."""
 
     def __init__(self, size: tuple[int, int] = (512, 512), *, reference: bool = False) -> None:
         h, w = (int(size[0]), int(size[1]))
@@ -281,11 +289,17 @@ class ProceduralStyle:
 
     def work_size(self, size: tuple[int, int] | None = None) -> tuple[int, int]:
         """Where the smooth parts of a frame of ``size`` (the output's) are computed: about
-        ``work_pixels`` pixels, never more than the frame; the frame itself for a reference."""
+        ``work_pixels`` pixels (and no more than ``work_share`` of the frame's), never more
+        than the frame; the frame itself for a reference."""
         from ._noise import budget_size
 
         size = self.size if size is None else size
-        return tuple(size) if self.reference else budget_size(size, self.work_pixels)
+        if self.reference:
+            return tuple(size)
+        pixels = self.work_pixels
+        if self.work_share is not None:
+            pixels = min(pixels, max(_SHARE_FLOOR, round(self.work_share * size[0] * size[1])))
+        return budget_size(size, pixels)
 
     def frame(self, z: np.ndarray, c: np.ndarray, cue: np.ndarray) -> npt.NDArray[np.uint8]:
         raise NotImplementedError

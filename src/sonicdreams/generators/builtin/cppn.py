@@ -155,8 +155,8 @@ def _paint_py(tone, shade_base, fb, fc, rows_at, cols_at, look, lut, out):
     y0s, y1s, ays = rows_at
     x0, x1, ax = cols_at
     rows = np.empty((4, ws), dtype=np.float32)  # the planes, sampled at this output row
-    k_lo = np.empty(w, dtype=np.int32)  # palette entries: the colour and its opposite
-    k_hi = np.empty(w, dtype=np.int32)
+    k_lo = np.empty(w, dtype=np.uint32)  # palette entries: the colour and its opposite
+    k_hi = np.empty(w, dtype=np.uint32)  # (unsigned: no test for negative indices)
     shades = np.empty(w, dtype=np.float32)
     lines = np.empty(w, dtype=np.float32)
     waves = np.empty(w, dtype=np.float32)
@@ -260,6 +260,7 @@ class CPPN(KernelStyle):
     name = "cppn"
     description = "flowing organic shapes from a coordinate network, in the scene's palette"
     work_pixels = 200 * 200  # the smooth fields: computed at about this many pixels
+    work_share = 1 / 12  # (a 512² frame: at 148², 3.5 output pixels a side per grid step)
 
     def frame(self, z: np.ndarray, c: np.ndarray, cue: np.ndarray) -> np.ndarray:
         h, w = self.work_size()
