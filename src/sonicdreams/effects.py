@@ -41,10 +41,10 @@ class _Pass:
     The geometric effects act on the frame as it comes, the colour effects on what they
     moved; within each kind the chain's order holds. (Colour tables are the same for every
     channel and pixel, so they give the same picture before or after a move; only the hue
-    turn of a red/blue split's fringes differs from running the effects one by one.) Each map takes an output pixel ``p``
-    (row, column) to ``scale·(p − centre) + centre + shift[channel]``: a zoom scales about
-    the centre, shake and the red/blue split shift, and their composition is again one
-    such map (edges repeated).
+    turn of a red/blue split's fringes differs from running the effects one by one.) Each
+    map takes an output pixel ``p`` (row, column) to ``scale·(p − centre) + centre +
+    shift[channel]``: a zoom scales about the centre, shake and the red/blue split shift, and
+    their composition is again one such map (edges repeated).
     """
 
     def __init__(self, frame: Frames) -> None:

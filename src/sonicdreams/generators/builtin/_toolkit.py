@@ -14,7 +14,6 @@ bright highlight (0.5). Pitch only nudges a style's texture (:func:`class_mix`,
 from __future__ import annotations
 
 import os
-import threading
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
