@@ -43,11 +43,15 @@ def _flow_frame(style, z, c, trace, ink):
 def test_python_fallback_draws_what_the_compiled_kernel_draws():
     """Without numba the same functions run as plain Python: same picture (up to rounding)."""
     z, c = latents(1, 9)[0], one_hot(2)[0]
-    args = Julia._kernel_args(z, c, neutral_cues(1)[0], (18, 24))
-    compiled = julia._kernel()(*args).astype(int)
-    plain = julia._julia_py(*args).astype(int)
-    assert julia._kernel() is not julia._julia_py  # numba is installed
-    assert np.mean(np.abs(compiled - plain) > 2) < 0.01
+    xs, ys, *params = Julia._kernel_args(z, c, neutral_cues(1)[0], (18, 24))
+    points = np.tile(xs, len(ys)), np.repeat(ys, len(xs))
+    drawn = []
+    for kernel in (julia._points(), julia._points_py):
+        rgb, dist = np.empty((len(points[0]), 3), np.float32), np.empty(len(points[0]), np.float32)
+        kernel(*points, *params, rgb, dist)
+        drawn.append((rgb * 255).astype(int))
+    assert julia._points() is not julia._points_py  # numba is installed
+    assert np.mean(np.abs(drawn[0] - drawn[1]) > 2) < 0.01
     style = Flow(size=(18, 24))
     compiled = _flow_frame(style, z, c, flow._trace(), flow._ink()).astype(int)
     plain = _flow_frame(style, z, c, flow._trace_py, flow._ink_py).astype(int)

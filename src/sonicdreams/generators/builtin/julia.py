@@ -8,10 +8,11 @@ centre, darkest in its corners), closer in they climb towards its highlight. Poi
 are the set's interior, in the palette's middle tones, shaded by how close their orbit passes
 to the origin (an orbit trap). The set's rim glows: a distance estimate tells how many pixels
 away the set is, and within a pixel or two every point takes the rim's colour, so the detail
-finer than a pixel (a Julia set has detail at every scale) glows instead of flickering. Frames
-are computed at up to twice the output's resolution (within the pixel budget) and scaled
-down, so thin filaments do not shimmer as they move. Highlights roll off below white keeping
-their hue, so a swell saturates instead of washing out.
+finer than a pixel (a Julia set has detail at every scale) glows instead of flickering. Small
+frames are computed at twice their side and scaled down, so thin filaments do not shimmer as
+they move; every frame draws the set's rim at (at least) its own pixels: only the smooth
+blocks between are filled from a lattice of computed points (see ``Julia._draw``). Highlights
+roll off below white keeping their hue, so a swell saturates instead of washing out.
 
 What drives what (see :data:`sonicdreams.direction.CUES`):
 
@@ -40,7 +41,7 @@ import numpy as np
 
 from ...direction import CUE, palette_mix
 from ._toolkit import (
-    KernelStyle,
+    ProceduralStyle,
     class_mix,
     grid,
     knee,
@@ -66,92 +67,123 @@ _SUPERSAMPLE = 2.0  # compute at up to this many times the output's side (within
 _CLASS_TEXTURE = np.random.default_rng(17).standard_normal((12, 4)).astype(np.float32)
 
 
-def _julia_py(xs, ys, view, k, look, lut, rim_rgb, out):
-    """Draw one frame into ``out`` (uint8, rows × columns × 3).
+def _points_py(xs, ys, view, k, look, lut, rim_rgb, rgb, dist):
+    """The colours of the points (``xs[n]``, ``ys[n]``) into ``rgb`` (float32 [N, 3] in 0..1)
+    and how far each is from the set, in pixels, into ``dist`` (0 inside the set).
 
-    ``xs``/``ys``: the grid's x per column and y per row; ``view``: (centre re, centre im,
-    scale·cos, scale·sin, pixel size in the plane); ``k``: (re, im); ``look``: (hue, colour
-    bands, 1 / rim width in pixels, glow, interior bands, interior position, interior fade,
-    exposure, band phase, colour push); ``lut``: palette [256, 3] in 0..1; ``rim_rgb``: the
-    rim's colour (3,) in 0..1.
+    ``view``: (centre re, centre im, scale·cos, scale·sin, pixel size in the plane); ``k``:
+    (re, im); ``look``: (hue, colour bands, 1 / rim width in pixels, glow, interior bands,
+    interior position, interior fade, exposure, band phase, colour push, background's place,
+    background glow); ``lut``: palette [256, 3] in 0..1; ``rim_rgb``: the rim's colour (3,).
     """
-    h = ys.shape[0]
-    w = xs.shape[0]
     cre, cim, a, b, pixel = view[0], view[1], view[2], view[3], view[4]
     kre, kim = k[0], k[1]
     hue, bands, rim_px, glow, trap_gain, in_pos, in_mix = (look[0], look[1], look[2], look[3],
                                                            look[4], look[5], look[6])
     expo, phase, push, bg, bg_glow = look[7], look[8], look[9], look[10], look[11]
-    for i in range(h):
-        y = ys[i]
-        for j in range(w):
-            x = xs[j]
-            zr = cre + a * x - b * y
-            zi = cim + b * x + a * y
-            dr = 1.0  # derivative of the orbit by its start, for the distance estimate
-            di = 0.0
-            trap = 1e9
-            n = 0
+    for p in range(xs.shape[0]):
+        x, y = xs[p], ys[p]
+        zr = cre + a * x - b * y
+        zi = cim + b * x + a * y
+        dr = 1.0  # derivative of the orbit by its start, for the distance estimate
+        di = 0.0
+        trap = 1e9
+        n = 0
+        r2 = zr * zr + zi * zi
+        while n < _MAX_ITER and r2 < _BAILOUT2:
+            # dz' = 2 z dz, z' = z² + k
+            t = 2.0 * (zr * dr - zi * di)
+            di = 2.0 * (zr * di + zi * dr)
+            dr = t
+            t = zr * zr - zi * zi + kre
+            zi = 2.0 * zr * zi + kim
+            zr = t
             r2 = zr * zr + zi * zi
-            while n < _MAX_ITER and r2 < _BAILOUT2:
-                # dz' = 2 z dz, z' = z² + k
-                t = 2.0 * (zr * dr - zi * di)
-                di = 2.0 * (zr * di + zi * dr)
-                dr = t
-                t = zr * zr - zi * zi + kre
-                zi = 2.0 * zr * zi + kim
-                zr = t
-                r2 = zr * zr + zi * zi
-                if r2 < trap:
-                    trap = r2
-                n += 1
-            if r2 >= _BAILOUT2:
-                # Fractional escape count: continuous across the iteration where it escapes.
-                log_r = 0.5 * np.log(r2)
-                nu = n + 1.0 - np.log2(log_r / np.log(2.0))
-                if nu < 1.0:
-                    nu = 1.0
-                dz = np.sqrt(dr * dr + di * di)
-                dist = np.sqrt(r2) * log_r / max(dz, 1e-30) / pixel  # to the set, in pixels
-                near = 1.0 - np.exp(-nu * glow)
-                # The background is lit: a dark but saturated glow of the palette's lower
-                # half, brightest at the frame's centre, climbing towards the highlight near
-                # the set; faint bands.
-                tone = (hue + push + bg + 0.24 * near * near
-                        + 0.04 * np.sin(6.283185307 * (bands * np.log(nu) + phase)))
-                lit = 0.35 + bg_glow * np.exp(-0.8 * (x * x + y * y))
-                shade = lit + (1.0 - lit) * near
-                # Within a pixel or two of the set the colour becomes the rim's own: the set's
-                # finest detail, smaller than a pixel, glows instead of flickering.
-                edge = np.exp(-dist * rim_px)
-            else:
-                tone = (hue + push + in_pos
-                        + 0.09 * np.sin(6.283185307 * trap_gain * np.sqrt(np.sqrt(trap))))
-                shade = 0.6 + 0.4 * np.exp(-6.0 * trap)
-                # How far the orbit's end moves when its start moves by a pixel: deep inside
-                # the set, hardly at all; near the rim, it is chaotic and shows the rim.
-                wobble = np.sqrt(dr * dr + di * di) * pixel
-                edge = 1.0 - np.exp(-wobble * in_mix)
-            tone -= np.floor(tone)
-            idx = int(tone * 255.999)
-            cr = (lut[idx, 0] * shade * (1.0 - edge) + rim_rgb[0] * edge) * expo
-            cg = (lut[idx, 1] * shade * (1.0 - edge) + rim_rgb[1] * edge) * expo
-            cb = (lut[idx, 2] * shade * (1.0 - edge) + rim_rgb[2] * edge) * expo
-            # Highlights roll off below white, keeping their hue (all channels scaled alike),
-            # so a bright swell saturates instead of washing out.
-            top = max(cr, max(cg, cb))
-            if top > _KNEE:
-                roll = (_KNEE + (1.0 - _KNEE) * np.tanh((top - _KNEE) / (1.0 - _KNEE))) / top
-                cr *= roll
-                cg *= roll
-                cb *= roll
-            out[i, j, 0] = np.uint8(cr * 255.0)
-            out[i, j, 1] = np.uint8(cg * 255.0)
-            out[i, j, 2] = np.uint8(cb * 255.0)
+            if r2 < trap:
+                trap = r2
+            n += 1
+        if r2 >= _BAILOUT2:
+            # Fractional escape count: continuous across the iteration where it escapes.
+            log_r = 0.5 * np.log(r2)
+            nu = n + 1.0 - np.log2(log_r / np.log(2.0))
+            if nu < 1.0:
+                nu = 1.0
+            dz = np.sqrt(dr * dr + di * di)
+            d = np.sqrt(r2) * log_r / max(dz, 1e-30) / pixel  # to the set, in pixels
+            near = 1.0 - np.exp(-nu * glow)
+            # The background is lit: a dark but saturated glow of the palette's lower half,
+            # brightest at the frame's centre, climbing towards the highlight near the set;
+            # faint bands.
+            tone = (hue + push + bg + 0.24 * near * near
+                    + 0.04 * np.sin(6.283185307 * (bands * np.log(nu) + phase)))
+            lit = 0.35 + bg_glow * np.exp(-0.8 * (x * x + y * y))
+            shade = lit + (1.0 - lit) * near
+            # Within a pixel or two of the set the colour becomes the rim's own: the set's
+            # finest detail, smaller than a pixel, glows instead of flickering.
+            edge = np.exp(-d * rim_px)
+        else:
+            d = 0.0
+            tone = (hue + push + in_pos
+                    + 0.09 * np.sin(6.283185307 * trap_gain * np.sqrt(np.sqrt(trap))))
+            shade = 0.6 + 0.4 * np.exp(-6.0 * trap)
+            # How far the orbit's end moves when its start moves by a pixel: deep inside the
+            # set, hardly at all; near the rim, it is chaotic and shows the rim.
+            wobble = np.sqrt(dr * dr + di * di) * pixel
+            edge = 1.0 - np.exp(-wobble * in_mix)
+        tone -= np.floor(tone)
+        idx = int(tone * 255.999)
+        cr = (lut[idx, 0] * shade * (1.0 - edge) + rim_rgb[0] * edge) * expo
+        cg = (lut[idx, 1] * shade * (1.0 - edge) + rim_rgb[1] * edge) * expo
+        cb = (lut[idx, 2] * shade * (1.0 - edge) + rim_rgb[2] * edge) * expo
+        # Highlights roll off below white, keeping their hue (all channels scaled alike), so
+        # a bright swell saturates instead of washing out.
+        top = max(cr, max(cg, cb))
+        if top > _KNEE:
+            roll = (_KNEE + (1.0 - _KNEE) * np.tanh((top - _KNEE) / (1.0 - _KNEE))) / top
+            cr *= roll
+            cg *= roll
+            cb *= roll
+        rgb[p, 0] = cr
+        rgb[p, 1] = cg
+        rgb[p, 2] = cb
+        dist[p] = d
+    return rgb
+
+
+def _fill_py(lattice, rows_at, row_t, cols_at, col_t, out):
+    """``out`` (float32 rows × columns × 3) bilinear between the ``lattice`` points (float32
+    [shape=(rows, columns, 3)]): each pixel's lattice row and column below it and its
+    weights towards the next ones."""
+    h, w = out.shape[0], out.shape[1]
+    for i in range(h):
+        a, t = rows_at[i], row_t[i]
+        for j in range(w):
+            b, u = cols_at[j], col_t[j]
+            for ch in range(3):
+                top = lattice[a, b, ch] + u * (lattice[a, b + 1, ch] - lattice[a, b, ch])
+                bottom = lattice[a + 1, b, ch] + u * (lattice[a + 1, b + 1, ch]
+                                                      - lattice[a + 1, b, ch])
+                out[i, j, ch] = top + t * (bottom - top)
     return out
 
 
-_kernel = lazy_kernel(_julia_py)
+_points = lazy_kernel(_points_py)
+_fill = lazy_kernel(_fill_py)
+_STEP = 4  # the lattice's spacing in pixels (the fast path: see Julia._draw)
+_NEAR_PX = 3.0 * _STEP  # a block closer than this to the set is drawn pixel by pixel
+_SMOOTH = 6.0 / 255.0  # … and one whose corners differ by more than this in any channel
+
+
+def _lattice(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lattice lines every ``_STEP`` pixels (and the last pixel) over ``n`` pixels; for each
+    pixel, the line at or before it and its weight towards the next."""
+    lines = np.unique(np.append(np.arange(0, n, _STEP), n - 1))
+    at = np.clip(np.searchsorted(lines, np.arange(n), side="right") - 1, 0,
+                 max(len(lines) - 2, 0))
+    span = np.maximum(lines[np.minimum(at + 1, len(lines) - 1)] - lines[at], 1)
+    return lines, at.astype(np.int64), ((np.arange(n) - lines[at]) / span).astype(np.float32)
+
+
 
 
 def _cardioid(t: float) -> tuple[complex, complex]:
@@ -172,35 +204,77 @@ def _ease(m: float) -> float:
     return m * m * (3.0 - 2.0 * m)
 
 
-class Julia(KernelStyle):
+class Julia(ProceduralStyle):
     name = "julia"
     description = "ornate Julia-set fractals with glowing rims that flare on the beat"
-    work_pixels = 512 * 512  # computed at about this many pixels, then scaled
+    work_pixels = 512 * 512  # frames up to a quarter of this are drawn at twice their side
 
-    kernel = staticmethod(_kernel)
+    def work_size(self, size: tuple[int, int] | None = None) -> tuple[int, int]:
+        """The grid a frame of ``size`` is drawn on: twice its side where that fits in
+        ``work_pixels`` (thin filaments do not shimmer as they move), else its own."""
+        h, w = self.size if size is None else size
+        scale = _SUPERSAMPLE if _SUPERSAMPLE ** 2 * h * w <= self.work_pixels else 1.0
+        return int(h * scale), int(w * scale)
 
     def frame(self, z: np.ndarray, c: np.ndarray, cue: np.ndarray) -> np.ndarray:
-        h, w = self.size
-        size = self.work_size((int(h * _SUPERSAMPLE), int(w * _SUPERSAMPLE)))
-        if size[0] < h:  # the budget is below the output: no upscaled supersampling
-            size = self.work_size()
-        kernel = type(self).kernel()
+        size = self.work_size()
         mix = _ease(np.nan_to_num(float(cue[CUE["mix"]])))
         if 0.0 < mix < 1.0 and cue[CUE["variant_a"]] != cue[CUE["variant_b"]]:
             # Between two scenes' sets: both drawn, crossfaded (a set's shape can change
             # quickly between two places on the cardioid; a crossfade never jumps).
-            a = kernel(*self._kernel_args(z, c, cue, size, scene=0)).astype(np.float32)
-            b = kernel(*self._kernel_args(z, c, cue, size, scene=1)).astype(np.float32)
-            a += np.float32(mix) * (b - a)
-            img = np.clip(a + 0.5, 0, 255).astype(np.uint8)
+            rgb = self._draw(self._kernel_args(z, c, cue, size, scene=0))
+            rgb += np.float32(mix) * (self._draw(self._kernel_args(z, c, cue, size, scene=1))
+                                      - rgb)
         else:
-            img = kernel(*self._kernel_args(z, c, cue, size, scene=int(mix >= 1.0)))
+            rgb = self._draw(self._kernel_args(z, c, cue, size, scene=int(mix >= 1.0)))
+        img = (np.clip(rgb, 0.0, 1.0) * np.float32(255.0)).astype(np.uint8)
         return resize_rgb(img, self.size)
+
+    def _draw(self, args: tuple) -> np.ndarray:
+        """A frame's colours (float32 rows × columns × 3) from :meth:`_kernel_args`.
+
+        The reference computes every pixel. The fast path computes a lattice every
+        ``_STEP`` pixels, fills each block between four lattice points bilinearly where that
+        is the picture (the glow far from the set, the set's calm inside: corners of the
+        same kind within ``_SMOOTH`` of each other and, outside, farther than ``_NEAR_PX``
+        from the set by the distance estimate) and computes every pixel of the other blocks
+        (the rim, its filaments, the bands): the same picture at a fraction of the points.
+        """
+        xs, ys, *params = args
+        h, w = len(ys), len(xs)
+        points = _points()
+        if self.reference:
+            rgb = np.empty((h * w, 3), dtype=np.float32)
+            points(np.tile(xs, h), np.repeat(ys, w), *params, rgb,
+                   np.empty(h * w, dtype=np.float32))
+            return rgb.reshape(h, w, 3)
+        rows, rows_at, row_t = _lattice(h)
+        cols, cols_at, col_t = _lattice(w)
+        n, m = len(rows), len(cols)
+        lattice = np.empty((n * m, 3), dtype=np.float32)
+        dist = np.empty(n * m, dtype=np.float32)
+        points(np.tile(xs[cols], n), np.repeat(ys[rows], m), *params, lattice, dist)
+        lattice, dist = lattice.reshape(n, m, 3), dist.reshape(n, m)
+        corners = np.stack([lattice[:-1, :-1], lattice[:-1, 1:], lattice[1:, :-1],
+                            lattice[1:, 1:]])
+        d = np.stack([dist[:-1, :-1], dist[:-1, 1:], dist[1:, :-1], dist[1:, 1:]])
+        near, far = d.min(axis=0), d.max(axis=0)
+        refine = ((corners.max(axis=0) - corners.min(axis=0)).max(axis=-1) > _SMOOTH) | \
+            ((far > 0) & (near < _NEAR_PX))  # outside near the set, or across its rim
+        out = _fill()(lattice, rows_at, row_t, cols_at, col_t,
+                      np.empty((h, w, 3), dtype=np.float32))
+        iy, ix = np.nonzero(refine[np.ix_(rows_at, cols_at)])
+        if len(iy):
+            exact = np.empty((len(iy), 3), dtype=np.float32)
+            points(xs[ix], ys[iy], *params, exact, np.empty(len(iy), dtype=np.float32))
+            out[iy, ix] = exact
+        return out
 
     @staticmethod
     def _kernel_args(z: np.ndarray, c: np.ndarray, cue: np.ndarray,
                      size: tuple[int, int], scene: int = 0) -> tuple:
-        """The arguments of ``_julia_py`` for a frame of ``size`` (output array included),
+        """The arguments of ``_points_py`` for a frame of ``size`` (its grid's x per column
+        and y per row in place of the points, no outputs),
         with the set of the scene ``scene`` (0: ``variant_a``, 1: ``variant_b``)."""
         h, w = size
         p = _LATENT * np.clip(
@@ -263,5 +337,4 @@ class Julia(KernelStyle):
         x, y = grid(h, w)
         xs = np.ascontiguousarray(x[0], dtype=np.float64)
         ys = np.ascontiguousarray(y[:, 0], dtype=np.float64)
-        img = np.empty((h, w, 3), dtype=np.uint8)
-        return xs, ys, view, np.array([k.real, k.imag]), look, lut, rim_rgb, img
+        return xs, ys, view, np.array([k.real, k.imag]), look, lut, rim_rgb
