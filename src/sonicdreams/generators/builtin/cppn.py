@@ -56,6 +56,7 @@ _SYMMETRIES = (0, 1, 3, 5)  # none, a mirror, 3-fold and 5-fold mirrored turns
 _STATS_STEP = 4  # the fields' statistics and quantiles come from every 4th pixel each way
 _TONE_LEVELS = 25  # quantiles of a frame's fields that place its tones
 _FLAT = 1e-3  # fields that vary less than this have no shapes to show
+_FAINT = np.float32(0.002)  # a filament's glow below this adds under a level: not drawn
 # Each class nudges the network a little, so pitch also shows as texture.
 _CLASS_TEXTURE = np.random.default_rng(7).standard_normal((12, _N_WEIGHTS)).astype(np.float32)
 
@@ -184,7 +185,7 @@ def _paint_py(tone, shade_base, fb, fc, rows_at, cols_at, look, lut, out):
             waves[j] = rfreq * b + cfreq * c
             lines[j] = c
         # (each in a loop of its own: one long loop does not compile to SIMD)
-        for j in range(w):
+        for j in range(w if ripple != zero else 0):
             # the ripple: sin(2π·x) as a parabola through its peaks, refined (within 0.001)
             x = waves[j]
             x -= np.floor(x)
@@ -204,9 +205,15 @@ def _paint_py(tone, shade_base, fb, fc, rows_at, cols_at, look, lut, out):
             g *= g
             lines[j] = g * glow
         for j in range(w):
-            k, kh, shade, line = k_lo[j], k_hi[j], shades[j], lines[j]
-            for ch in range(3):
-                values[3 * j + ch] = gain * (lut[k, ch] * shade + line * (f32(0.35) + lut[kh, ch]))
+            k, shade, line = k_lo[j], shades[j], lines[j]
+            if line > _FAINT:  # (most pixels are far from a filament: one colour to read)
+                kh = k_hi[j]
+                for ch in range(3):
+                    values[3 * j + ch] = gain * (lut[k, ch] * shade
+                                                 + line * (f32(0.35) + lut[kh, ch]))
+            else:
+                for ch in range(3):
+                    values[3 * j + ch] = gain * lut[k, ch] * shade
         row = out[i].reshape(3 * w)
         for m in range(3 * w):
             # a soft knee above 0.8 (tanh as a rational curve): highlights bloom, never clip
