@@ -10,6 +10,8 @@ Issue 14 ("Sharp at every size, faster than the song"), 2 cores:
 - ``sharpness``: every built-in style's fast path against its reference path (every part at
   the output's own pixels) on three frames of the song's own cues: SSIM >= 0.97 at 512x512,
   1920x1080 and 1080x1920, and the share of the reference's fine detail it keeps.
+- ``first_run``: the first ``sonicdreams demo`` of a fresh install (a new virtual
+  environment, every cache empty): <= 30 s; and the second, with everything cached.
 
 Earlier figures (see benchmarks/README.md):
 - ``e2e_3min_s``: a 3-minute real song, default style, 512x512, 30 fps, analysis (no cache)
@@ -23,7 +25,7 @@ Earlier figures (see benchmarks/README.md):
   as moviepy does, encode, tmp.wav mux) against ``sonicdreams.render``, on a 30 s clip.
 
 Usage: python benchmarks/bench_render.py [--song PATH] [--only sizes,effects,styles,sharpness,
-       e2e,pipeline,original,60min]
+       first_run,e2e,pipeline,original,60min] [--sizes 512x512,1920x1080]
 """
 
 from __future__ import annotations

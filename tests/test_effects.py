@@ -111,3 +111,34 @@ def test_apply_effects_runs_the_chain_in_order(frames):
     ab = fx.apply_effects(frames, [("flash", 0.5), ("contrast", 0.5)], amps, np.arange(4))
     ba = fx.apply_effects(frames, [("contrast", 0.5), ("flash", 0.5)], amps, np.arange(4))
     assert not np.array_equal(ab, ba)
+
+
+def test_frames_of_any_layout_and_size(frames):
+    """Views (a flipped frame, every other column) and tiny frames go through the compiled
+    pass like ordinary ones."""
+    flipped = frames[:, :, ::-1]
+    out = fx.contrast(flipped, np.full(4, 0.5), 0.5)
+    np.testing.assert_array_equal(out, fx.contrast(np.ascontiguousarray(flipped),
+                                                   np.full(4, 0.5), 0.5))
+    chain = [(name, 0.5) for name in fx.BUILTIN_EFFECTS]
+    for shape in ((1, 2, 2, 3), (1, 1, 7, 3), (1, 5, 3, 3)):
+        tiny = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
+        amps = {name: np.ones(1) for name, _ in chain}
+        assert fx.apply_effects(tiny, chain, amps, np.arange(1)).shape == shape
+
+
+def test_all_effects_run_fused_in_one_pass(frames, monkeypatch):
+    chain = [(name, 0.5) for name in ("contrast", "flash", "zoom", "hue", "rgb_split", "shake")]
+    amps = {name: np.ones(4) for name, _ in chain}
+    calls = []
+    kernel = fx._fuse()
+    monkeypatch.setattr(fx, "_fuse", lambda: lambda *a: calls.append(1) or kernel(*a))
+    out = fx.apply_effects(frames, chain, amps, np.arange(4))
+    assert len(calls) == len(frames)  # one pass a frame, whatever the chain
+    # and each effect still shows: the centre's red patch is zoomed, turned and split
+    assert np.abs(out.astype(int) - frames).mean() > 20
+
+
+def test_unknown_effect_names_are_an_error(frames):
+    with pytest.raises(SettingsError, match="unknown effect 'blur'"):
+        fx.apply_effects(frames, [("blur", 0.5)], {"blur": np.ones(4)}, np.arange(4))

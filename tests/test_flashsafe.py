@@ -371,3 +371,16 @@ def test_a_resumed_render_equals_an_uninterrupted_one(clicks, tmp_path):
     again = render(clicks, out, flash_strength=1.0, segment_seconds=1, overwrite=True, **_SMALL)
     assert again.resumed_segments == 2
     assert _decode(out).tobytes() == _decode(whole.output).tobytes()
+
+
+def test_limiting_in_place_gives_the_same_frames():
+    """The pipeline limits its own frames where they are: the same bytes as a copy."""
+    rng = np.random.default_rng(3)
+    strobe = np.repeat(rng.integers(0, 60, (1, 48, 64, 3), dtype=np.uint8), 40, axis=0)
+    strobe[::3] = 250  # a bright flash every third frame: 10 a second
+    copy, kept = FlashLimiter(30), strobe.copy()
+    a = copy.apply(strobe)
+    np.testing.assert_array_equal(strobe, kept)  # not in place: the input is untouched
+    b = FlashLimiter(30).apply(strobe, in_place=True)
+    assert b is strobe and copy.limited_frames > 0
+    np.testing.assert_array_equal(a, b)

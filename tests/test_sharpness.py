@@ -19,11 +19,13 @@ from _style_inputs import latents
 from sonicdreams.generators.builtin import load_builtin
 from sonicdreams.measure import fine_detail
 
-# The styles whose fast path is held to its reference here, with a size at which that
-# path is coarser than the output. (nebula still draws everything on one coarse grid and
-# stretches it: at 640x360 it keeps 60–83 % of the reference's fine detail; issue 14.)
+# Every built-in style, with a size at which its fast path is coarser than the output.
 SHARP = {"cppn": (360, 640), "kaleidoscope": (360, 640), "flow": (360, 640),
-         "julia": (360, 640)}
+         "julia": (360, 640), "nebula": (360, 640)}
+# The share of the reference's fine detail each keeps at least. nebula draws its filaments
+# at the output's pixels but its gas's finest noise octave on the coarse grid (68-80 %
+# kept; the next step for it, issue 14).
+DETAIL = {"nebula": 0.65}
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +87,7 @@ def test_the_fast_path_draws_the_reference_picture(name, size, tall, cues):
     assert a.shape == b.shape == (len(cues), *size, 3)
     scores = [ssim(x, y) for x, y in zip(a, b, strict=True)]
     assert min(scores) >= 0.97, scores
-    assert fine_detail(a) >= 0.9 * fine_detail(b)  # as sharp: not a stretched picture
+    assert fine_detail(a) >= DETAIL.get(name, 0.9) * fine_detail(b)  # not a stretched picture
     # and the frames are pictures, not a flat field that any two paths agree on
     assert min(float(x.std()) for x in a) > 20
 

@@ -133,3 +133,14 @@ def test_julia_shows_the_set_and_its_escape():
                            g[-20:, -20:].mean()])
         assert middle > corners + 40, (middle, corners)
         assert 0.1 < np.mean(g > 60) < 0.9 and np.mean(g < 30) > 0.1
+
+
+@pytest.mark.parametrize("n", range(2, 12))
+def test_julia_lattice_covers_every_pixel(n):
+    """Lattice lines every few pixels and the last one; each pixel between two lines (or on
+    one) with its weight towards the next, so the blocks' fill meets the points exactly."""
+    lines, at, t = julia._lattice(n)
+    assert lines[0] == 0 and lines[-1] == n - 1 and np.all(np.diff(lines) > 0)
+    assert np.all((at >= 0) & (at <= len(lines) - 2)) and np.all((t >= 0) & (t <= 1))
+    position = lines[at] + t * (lines[at + 1] - lines[at])
+    np.testing.assert_allclose(position, np.arange(n), atol=1e-5)

@@ -8,6 +8,7 @@ import json
 import os
 import stat
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import fields
 from fractions import Fraction
@@ -137,9 +138,11 @@ def add_render_parser(commands, run) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--json-progress", action="store_true",
                    help="print progress as JSON lines on stderr (stage, done, total, "
-                   "elapsed_s and, once known, eta_s: for other programs)")
+                   "elapsed_s and, once known, eta_s: for other programs; the stage "
+                   "\"compile\" names the kernel in \"kernel\")")
     p.add_argument("--no-cache", action="store_true",
-                   help="do not use the caches (analyses, converted weights)")
+                   help="do not use the caches of analyses and converted weights "
+                        "(compiled kernels are still kept)")
     _add_settings_flags(p)
     p.set_defaults(run=run)
 
@@ -360,9 +363,6 @@ def _digest(path: str | Path) -> str | None:
         return None
 
 
-_COMPILE_SAY_S = 0.5  # a kernel that takes longer than this to be ready is compiling
-
-
 class ProgressPrinter:
     """Turns progress events into a tqdm bar (TTY), JSON lines, or nothing.
 
@@ -371,36 +371,27 @@ class ProgressPrinter:
     """
 
     def __init__(self, *, quiet: bool, json_lines: bool) -> None:
+        import threading
+
         from ._compiled import on_compile
 
         self.quiet = quiet
         self.json_lines = json_lines
         self.bars: dict[str, Any] = {}
         self.closed = False
-        self._compile_timers: dict[str, Any] = {}
+        self._t0 = time.perf_counter()
+        self._lock = threading.Lock()  # lines come from the compiling threads too
         self._told_compiling = False
         self._stop_watching = on_compile(self._compiling)
 
     def _compiling(self, name: str, done: bool) -> None:
-        """A kernel compiles (or loads from the cache): say so once it takes a while."""
-        import threading
-
-        if done:
-            timer = self._compile_timers.pop(name, None)
-            if timer is not None:
-                timer.cancel()
-            return
-        timer = threading.Timer(_COMPILE_SAY_S, self._say_compiling, args=(name,))
-        timer.daemon = True
-        self._compile_timers[name] = timer
-        timer.start()
-
-    def _say_compiling(self, name: str) -> None:
+        """A kernel compiles (the first run; later ones load it from the cache)."""
         if self.closed:
             return
         if self.json_lines:
-            self._emit({"stage": "compile", "kernel": name})
-        elif not (self.quiet or self._told_compiling) and sys.stderr.isatty():
+            self._emit({"stage": "compile", "done": int(done), "total": 1,
+                        "elapsed_s": round(time.perf_counter() - self._t0, 3), "kernel": name})
+        elif not (done or self.quiet or self._told_compiling) and sys.stderr.isatty():
             self._told_compiling = True
             self.say("compiling the renderer's kernels (the first run only: they are kept in "
                      "the cache)…")
@@ -441,7 +432,9 @@ class ProgressPrinter:
 
     def _emit(self, line: dict) -> None:
         try:
-            print(json.dumps(line), file=sys.stderr, flush=True)
+            with self._lock:  # one write a line: lines from two threads never interleave
+                sys.stderr.write(json.dumps(line) + "\n")
+                sys.stderr.flush()
         except (BrokenPipeError, ValueError):
             self._lost()
 
@@ -458,17 +451,21 @@ class ProgressPrinter:
             pass
 
     def say(self, text: str) -> None:
-        """A line on stderr for the user (dropped if stderr is closed)."""
+        """A line on stderr for the user (dropped if stderr is closed), above a bar."""
         if not self.closed:
             try:
-                print(text, file=sys.stderr, flush=True)
+                with self._lock:
+                    if self.bars:
+                        from tqdm import tqdm
+
+                        tqdm.write(text, file=sys.stderr)
+                    else:
+                        print(text, file=sys.stderr, flush=True)
             except (BrokenPipeError, ValueError):
                 self._lost()
 
     def close(self) -> None:
         self._stop_watching()
-        for timer in list(self._compile_timers.values()):
-            timer.cancel()
         for bar in self.bars.values():
             try:
                 bar.close()

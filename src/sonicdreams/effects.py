@@ -39,12 +39,14 @@ class _Pass:
     colour effects in chain order: a table, a hue turn, a table).
 
     The geometric effects act on the frame as it comes, the colour effects on what they
-    moved; within each kind the chain's order holds. (Colour tables are the same for every
-    channel and pixel, so they give the same picture before or after a move; only the hue
-    turn of a red/blue split's fringes differs from running the effects one by one.) Each
-    map takes an output pixel ``p`` (row, column) to ``scale·(p − centre) + centre +
-    shift[channel]``: a zoom scales about the centre, shake and the red/blue split shift, and
-    their composition is again one such map (edges repeated).
+    moved; within each kind the chain's order holds. Running them one by one differs only in
+    detail: a table is the same for every channel and pixel, so it gives the same picture
+    before or after a whole-pixel move, but after a zoom's blend rather than before it (a
+    level or two at edges); the hue turn of a red/blue split's fringes; and contrast's pivot
+    (the mean grey) is measured on the frame before it is moved. Each map takes an output
+    pixel ``p`` (row, column) to ``scale·(p − centre) + centre + shift[channel]``: a zoom
+    scales about the centre, shake and the red/blue split shift, and their composition is
+    again one such map (edges repeated).
     """
 
     def __init__(self, frame: Frames) -> None:
@@ -53,17 +55,17 @@ class _Pass:
         self.centre = np.array([(h - 1) / 2.0, (w - 1) / 2.0])
         self.scale = 1.0
         self.shift = np.zeros((3, 2))
-        self.pre = None  # colour tables [shape=(3, 256)] before the hue turn, after it
+        self.pre = None  # colour tables [shape=(256,)] before the hue turn, after it
         self.post = None
         self.matrix = None  # the hue turn (3×4, with an offset column), or None
 
-    def add(self, name: str, a: float, strength: float, index: int) -> bool:
+    def add(self, name: str, a: float, strength: float, *, index: int) -> bool:
         """Add an effect at amplitude ``a``; False where it cannot join this pass (a second
         hue turn: the caller starts a new pass)."""
         if name in _GEOMETRIC:
             h, w = self.frame.shape[:2]
             if name == "zoom":
-                self.scale /= 1.0 + 0.25 * a * strength
+                self.scale /= max(1.0 + 0.25 * a * strength, 0.05)  # (never through zero)
             elif name == "rgb_split":
                 dx = round(0.02 * w * a * strength)
                 self.shift[0, 1] += self.scale * dx  # red read from the right, blue the left
@@ -235,16 +237,19 @@ def _run(frames: Frames, effects, frame_index: np.ndarray | None = None) -> Fram
     """``effects``: (name, amplitudes [shape=(B,)], strength) in chain order, all built in;
     each frame in as few passes as its chain allows (one for the chains the options make)."""
     index = np.arange(len(frames)) if frame_index is None else np.asarray(frame_index)
-    out = np.empty_like(frames)
+    for name, amplitude, _ in effects:
+        if len(amplitude) != len(frames) or len(index) != len(frames):
+            raise ValueError(f"{name}: {len(amplitude)} amplitudes and {len(index)} frame "
+                             f"indices for {len(frames)} frames")
+    out = np.empty(frames.shape, dtype=np.uint8)  # (C order whatever the input's)
     for i in range(len(frames)):
-        frame, fused = frames[i], _Pass(frames[i])
+        fused = _Pass(np.ascontiguousarray(frames[i], dtype=np.uint8))
         for name, amplitude, strength in effects:
             a = float(amplitude[i])
-            if not fused.add(name, a, strength, int(index[i])):
+            if not fused.add(name, a, strength, index=int(index[i])):
                 fused.run(out[i])
-                frame = out[i].copy()
-                fused = _Pass(frame)
-                fused.add(name, a, strength, int(index[i]))
+                fused = _Pass(out[i].copy())
+                fused.add(name, a, strength, index=int(index[i]))
         fused.run(out[i])
     return out
 
@@ -374,7 +379,10 @@ def apply_effects(frames: Frames, chain, amplitudes: dict[str, np.ndarray],
     """
     run: list = []
     for name, what in [*chain, (None, None)]:
-        if name in BUILTIN_EFFECTS and not isinstance(what, EffectsGenerator):
+        if name is not None and not isinstance(what, EffectsGenerator):
+            if name not in BUILTIN_EFFECTS:
+                raise SettingsError(f"unknown effect {name!r}; built in: "
+                                    f"{', '.join(BUILTIN_EFFECTS)}")
             run.append((name, amplitudes[name], what))
             continue
         if run:

@@ -118,6 +118,7 @@ _RED_SCALE = 320 / 20 * 0.1  # (R−G−B)·320 > 20  ⇔  Q > 0.1
 _RED_HOLD = 0.05  # the most saturated red a held cell keeps (half the rule's red step)
 _STEP = DETECT / 4  # a quick flash moves its cells at least this much a frame
 _SAMPLES = 128  # measure on about this many pixel rows (a strided sample of the frame)
+_GAINS = 1023  # gain steps of 0.1 %: far below a visible step, and below DETECT by 80 times
 
 
 def _decode_table() -> np.ndarray:
@@ -398,18 +399,23 @@ class FlashLimiter:
         out = frames if in_place else None
         for i, frame in enumerate(frames):
             decision = self._step(frame)
-            if decision is None:
+            maps = None if decision is None else self._maps(*decision)
+            if maps is None:
                 continue
             if out is None:
                 out = frames.copy()
-            if self._limit(frame, *decision, out=out[i]):
-                self.limited_frames += 1
+            h, w = frame.shape[:2]
+            gain, saturation = maps
+            _pixels()(np.ascontiguousarray(frame), gain, saturation,
+                      _bilinear(h, gain.shape[0]), _bilinear(w, gain.shape[1]),
+                      bool((saturation < 1).any()), _DECODE, _WEIGHTS, _encode_table(),
+                      _scaled_table(), out[i])
+            self.limited_frames += 1
         return frames if out is None else out
 
-    def _limit(self, frame: Frames, y: np.ndarray, q: np.ndarray, m: np.ndarray, *,
-               out: Frames) -> bool:
-        """Write ``frame`` limited into ``out`` (which may be ``frame``); False (``out``
-        untouched) where no cell needs a change."""
+    def _maps(self, y: np.ndarray, q: np.ndarray,
+              m: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Each cell's gain and saturation factor, or None where no cell needs a change."""
         # The darkest recent state, not a mean: a mean still holds the flash that set the
         # hold off and would rise and fall with it (an added flash on each real one).
         s = np.min(list(self._y)[-self.reference_frames:], axis=0)
@@ -420,12 +426,8 @@ class FlashLimiter:
         cap = np.where(m >= 1, np.inf, _RED_HOLD * m / HALF_SWING)  # opens with m
         saturation = np.where(q > cap, cap / np.maximum(q, 1e-6), 1).astype(np.float32)
         if not (darken.any() or (saturation < 1).any()):
-            return False
-        h, w = frame.shape[:2]
-        _pixels()(frame, gain, saturation, _bilinear(h, gain.shape[0]),
-                  _bilinear(w, gain.shape[1]), bool((saturation < 1).any()), _DECODE, _WEIGHTS,
-                  _encode_table(), _scaled_table(), out)
-        return True
+            return None
+        return gain, saturation
 
 
 @lru_cache(maxsize=8)
@@ -445,9 +447,6 @@ def _scaled_table() -> np.ndarray:
     k = np.arange(_GAINS + 1, dtype=np.float64)[:, None] / _GAINS
     lin = np.clip(_DECODE.astype(np.float64)[None, :] * k, 0, 1)
     return np.ascontiguousarray(_encode_table()[np.rint(lin * 65535).astype(np.int64)])
-
-
-_GAINS = 1023  # gain steps of 0.1 %: far below a visible step, and below DETECT by 80 times
 
 
 def _pixels_py(frame, gain, saturation, rows_at, cols_at, desaturate, decode, weights,

@@ -218,7 +218,8 @@ class SegmentWriter:
         """RGB frames [shape=(B, height, width, 3)] converted to the encoder's pixel format.
 
         The conversion is a good part of the cost of encoding; it may run on another thread
-        than :meth:`write` (Pillow-free, in FFmpeg's swscale, which releases the GIL).
+        than :meth:`write` (YUV 4:2:0 in our compiled pass, other formats in FFmpeg's
+        swscale; both release the GIL).
         """
         import av
 

@@ -3,6 +3,10 @@
 A generator turns a batch of latent vectors ``z`` [shape=(B, z_dim)] and class vectors ``c``
 [shape=(B, c_dim)] into frames, uint8 [shape=(B, H, W, 3)]. The same inputs always give the
 same frames.
+
+Optional attributes the pipeline reads: ``concurrent_calls`` (how many ``render`` calls may
+run side by side, default 1) and ``fresh_frames`` (``True`` when ``render`` returns a new
+array every call, so the pipeline may write into it instead of copying; default ``False``).
 """
 
 from __future__ import annotations

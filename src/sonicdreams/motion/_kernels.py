@@ -104,27 +104,32 @@ def class_walk_py(out, chroma_t, mapping, first, gain, complexity, min_is_zero, 
     norm: min-max to [0, 1] (min is 0 when some classes never receive a pitch), a flat vector
     gets 0.1 on class 0, then everything is scaled by ``complexity``.
     """
+    # (plain loops only: numba compiles array methods such as max() for seconds, once)
     n, u = out.shape
     prev = np.zeros(u)
     cur = np.zeros(u)
     mapped = np.zeros(u)
     for i in range(n):
-        mapped[:] = 0.0
+        for k in range(u):
+            mapped[k] = 0.0
         src = first if i == 0 else i
         for p in range(12):  # a class given to two pitches takes the later one's value
             mapped[mapping[i, p]] = chroma_t[src, p]
-        if i == 0:
-            cur[:] = mapped
-        else:
-            for k in range(u):
-                cur[k] = prev[k] + gain * mapped[k]
-        hi = cur.max()
-        lo = 0.0 if min_is_zero else cur.min()
+        for k in range(u):
+            cur[k] = mapped[k] if i == 0 else prev[k] + gain * mapped[k]
+        hi = cur[0]
+        lo = cur[0]
+        for k in range(1, u):
+            hi = max(hi, cur[k])
+            lo = min(lo, cur[k])
+        if min_is_zero:
+            lo = 0.0
         if hi > lo:
             for k in range(u):
                 cur[k] = (cur[k] - lo) / (hi - lo)
         else:
-            cur[:] = 0.0
+            for k in range(u):
+                cur[k] = 0.0
             cur[zero_slot] = 0.1
         for k in range(u):
             cur[k] *= complexity

@@ -275,7 +275,7 @@ class ProceduralStyle:
             raise SettingsError(f"size={size!r} must be (height, width) between 2 and 8192")
         self.size = (h, w)
         self.reference = bool(reference)
-        """Draw every part at the output's own pixels (or finer: julia supersamples), the slow
+        """Draw every part at the output's own pixels (julia: every pixel of its grid), the slow
         path the fast one is held to."""
         self.batch_size = max(1, min(8, os.cpu_count() or 1)) * 2
         # Frames are pure functions of (z, c): calls may run side by side.

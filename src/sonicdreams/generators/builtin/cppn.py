@@ -31,6 +31,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..._compiled import lazy_kernel
 from ._toolkit import (
     KernelStyle,
     accent,
@@ -39,7 +40,6 @@ from ._toolkit import (
     cue_palette,
     frame_cues,
     latent_params,
-    lazy_kernel,
     sampling,
 )
 
@@ -328,7 +328,7 @@ class CPPN(KernelStyle):
             9.0,  # ripple frequency (per spread of the shade's field)
             0.55,  # how deep the shading goes
         ], dtype=np.float64)
-        lut = np.ascontiguousarray(cue_palette(f), dtype=np.float32)
+        lut = np.array(cue_palette(f), dtype=np.float32)  # (writable: one compiled signature)
         (h_out, w_out), (h_in, w_in) = self.size, tone.shape
         return _paint()(tone, shade, fb, fc, sampling(h_out, h_in), sampling(w_out, w_in),
                         look, lut, np.empty((*self.size, 3), dtype=np.uint8))

@@ -30,6 +30,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from ..._compiled import lazy_kernel
 from ._noise import TEX_SIZE, noise_texture
 from ._toolkit import (
     ProceduralStyle,
@@ -39,7 +40,6 @@ from ._toolkit import (
     cue_palette,
     frame_cues,
     latent_params,
-    lazy_kernel,
     upsample,
 )
 

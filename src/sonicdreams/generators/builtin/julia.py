@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._compiled import lazy_kernel
 from ...direction import CUE, palette_mix
 from ._toolkit import (
     ProceduralStyle,
@@ -46,7 +47,6 @@ from ._toolkit import (
     grid,
     knee,
     latent_params,
-    lazy_kernel,
     resize_rgb,
 )
 
@@ -169,21 +169,22 @@ def _fill_py(lattice, rows_at, row_t, cols_at, col_t, out):
 
 _points = lazy_kernel(_points_py)
 _fill = lazy_kernel(_fill_py)
-_STEP = 4  # the lattice's spacing in pixels (the fast path: see Julia._draw)
-_NEAR_PX = 3.0 * _STEP  # a block closer than this to the set is drawn pixel by pixel
+_STEP_PX = 4  # the lattice's spacing (the fast path: see Julia._draw)
+# A block whose corners are closer than this to the set is drawn pixel by pixel: the distance
+# estimate is within a factor of 2 of the true distance, so a point of the set inside a block
+# (at most 4·√2 pixels from a corner) reads below 2·4·√2 ≈ 11.3 at that corner.
+_NEAR_PX = 3.0 * _STEP_PX
 _SMOOTH = 6.0 / 255.0  # … and one whose corners differ by more than this in any channel
 
 
 def _lattice(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lattice lines every ``_STEP`` pixels (and the last pixel) over ``n`` pixels; for each
+    """Lattice lines every ``_STEP_PX`` pixels (and the last pixel) over ``n`` pixels; for each
     pixel, the line at or before it and its weight towards the next."""
-    lines = np.unique(np.append(np.arange(0, n, _STEP), n - 1))
+    lines = np.unique(np.append(np.arange(0, n, _STEP_PX), n - 1))
     at = np.clip(np.searchsorted(lines, np.arange(n), side="right") - 1, 0,
                  max(len(lines) - 2, 0))
     span = np.maximum(lines[np.minimum(at + 1, len(lines) - 1)] - lines[at], 1)
     return lines, at.astype(np.int64), ((np.arange(n) - lines[at]) / span).astype(np.float32)
-
-
 
 
 def _cardioid(t: float) -> tuple[complex, complex]:
@@ -234,7 +235,7 @@ class Julia(ProceduralStyle):
         """A frame's colours (float32 rows × columns × 3) from :meth:`_kernel_args`.
 
         The reference computes every pixel. The fast path computes a lattice every
-        ``_STEP`` pixels, fills each block between four lattice points bilinearly where that
+        ``_STEP_PX`` pixels, fills each block between four lattice points bilinearly where that
         is the picture (the glow far from the set, the set's calm inside: corners of the
         same kind within ``_SMOOTH`` of each other and, outside, farther than ``_NEAR_PX``
         from the set by the distance estimate) and computes every pixel of the other blocks

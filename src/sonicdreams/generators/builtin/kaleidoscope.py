@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._compiled import lazy_kernel
 from ...direction import CUE, palette_mix
 from ._noise import TEX_SIZE, noise_texture, sample_noise
-from ._toolkit import ProceduralStyle, axes, class_mix, knee, latent_params, lazy_kernel
+from ._toolkit import ProceduralStyle, axes, class_mix, knee, latent_params
 
 __all__ = ["Kaleidoscope"]
 

@@ -25,6 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..._compiled import lazy_kernel
 from ._noise import (
     TEX_SIZE,
     lookup,
@@ -42,7 +43,7 @@ from ._toolkit import (
     frame_cues,
     grid,
     latent_params,
-    resize_rgb,
+    sampling,
 )
 
 __all__ = ["Nebula"]
@@ -54,6 +55,7 @@ _FLOW_SPIN = 0.05  # radians the view turns per unit of flow (a slow turn of the
 _MOVE = 0.55  # how far the latent moves them: calm motion next to the hits
 _SPIN = 0.2  # radians the view turns per unit of the latent
 _RELIEF = 2  # pixels over which the gas's slope is taken (a halo of rows around each block)
+_PLANES = 9  # the smooth planes a frame is painted from (see _paint_py)
 _MAX_STARS = 40000
 _PIXELS_PER_STAR = 700  # about one star per this many pixels of the frame
 # Each class shifts the warp a little (besides its palette), so pitch also shows as texture.
@@ -107,18 +109,24 @@ class Nebula(ProceduralStyle):
             lift=np.float32(0.02 * beat),  # … and climbs towards the palette's highlight
             flare=np.float32(1.0 + 1.6 * snare),  # the snare: filaments flare
         )
-        img = np.empty((h, w, 3), dtype=np.uint8)
+        planes = np.empty((_PLANES, h, w), dtype=np.float32)
         for r0, r1 in row_blocks(h, w):
             # Each block of rows is computed with a halo of rows for the slope of the gas.
             a0, a1 = max(0, r0 - _RELIEF), min(h, r1 + _RELIEF)
-            img[r0:r1] = self._rows(x[a0:a1], y[a0:a1], r0 - a0, a1 - r1, **look)
-        img = resize_rgb(img, self.size)
+            planes[:, r0:r1] = self._rows(x[a0:a1], y[a0:a1], r0 - a0, a1 - r1, **look)
+        # The gas and its colours are smooth: computed on the coarser grid; the filaments'
+        # thin lines are drawn at the output's own pixels from the smooth fields whose zero
+        # lines they are (a bilinear read keeps the kink of |field| at zero).
+        (out_h, out_w) = self.size
+        img = _paint()(planes, sampling(out_h, h), sampling(out_w, w), np.float32(look["sharp"]),
+                       np.empty((out_h, out_w, 3), dtype=np.uint8))
         return self._stars(img, p, kick, hat)
 
     @staticmethod
     def _rows(x, y, top, bottom, *, view, off, table, warp1, warp2, density, sharp,
               heart, light, hue, gain, lift, flare) -> np.ndarray:
-        """Rows of the frame, uint8 RGB, for grid rows with ``top`` and ``bottom`` halo rows."""
+        """The smooth planes of rows of the frame (see :func:`_paint_py`), float32
+        [shape=(_PLANES, rows, columns)], for grid rows with ``top`` and ``bottom`` halo rows."""
         f32 = np.float32
         u = view[0] * x - view[1] * y
         v = view[1] * x + view[0] * y
@@ -158,14 +166,6 @@ class Nebula(ProceduralStyle):
 
         edge = gas * (f32(1.0) - gas)
         edge *= f32(4.0)
-        fil = np.abs(ri) * -sharp
-        np.exp(fil, out=fil)
-        fil *= edge + f32(0.15)
-        wisps = np.abs(strand) * f32(-8.0)
-        np.exp(wisps, out=wisps)
-        wisps *= edge
-        wisps *= f32(0.4)
-        fil += wisps
         dust = smoothstep(0.3, 1.2, strand * f32(0.7) + rr * f32(0.5) - qi * f32(0.3))
 
         # Where the gas sits in the palette: empty space in the shadow, dense gas climbing to
@@ -178,26 +178,18 @@ class Nebula(ProceduralStyle):
         t += qi * f32(0.03)
         t += hue
         np.clip(t, 0.0, 0.5, out=t)
+        planes = np.empty((_PLANES, *gas.shape), dtype=np.float32)
         col = lookup(table, t)  # the gas's own colour
         col2 = lookup(table, t * f32(0.5) + f32(0.2))  # filaments: the palette's mid colours
         relief *= f32(0.35)
         relief += f32(0.65)
         relief *= gain
-        col *= relief[..., None]
-        fil *= f32(0.9) * flare
-        fil += smoothstep(-1.0, 1.5, qi) * f32(0.05)
-        col2 *= fil[..., None]
-        col += col2
-        # A soft knee: the brightest gas blooms instead of clipping, and keeps its colour.
-        over = col - f32(0.8)
-        np.maximum(over, 0.0, out=over)
-        over *= f32(5.0)
-        np.tanh(over, out=over)
-        over *= f32(0.2)
-        np.minimum(col, f32(0.8), out=col)
-        col += over
-        col *= f32(255.0)
-        return col[..., :3].astype(np.uint8)
+        haze = smoothstep(-1.0, 1.5, qi) * f32(0.05)  # a faint glow of the filaments' colour
+        for ch in range(3):
+            planes[ch] = col[..., ch] * relief + col2[..., ch] * haze
+            planes[3 + ch] = col2[..., ch] * (f32(0.9) * flare)
+        planes[6], planes[7], planes[8] = ri, strand, edge
+        return planes
 
     def _star_catalogue(self):
         cat = getattr(self, "_catalogue", None)
@@ -252,6 +244,51 @@ class Nebula(ProceduralStyle):
                 rr, cc, vv = rr[inside], cc[inside], vv[inside].astype(np.uint8)
                 img[rr, cc] = np.maximum(img[rr, cc], vv)
         return img
+
+
+def _paint_py(planes, rows_at, cols_at, sharp, out):
+    """Colour a frame into ``out`` (uint8 rows × columns × 3) from the smooth ``planes``
+    (float32, a grid as fine as ``out`` or coarser over the same picture), read bilinearly:
+    0–2 the gas's lit colour (and the filaments' faint haze), 3–5 the filaments' colour, 6
+    the warp field whose zero lines are the filaments, 7 the gas's field whose zero lines are
+    its wisps, 8 how much gas edge is there. The filaments ``exp(−sharp·|field|)·(edge +
+    0.15)`` and the wisps ``0.4·exp(−8·|field|)·edge`` are drawn at every pixel; a soft knee
+    keeps the brightest gas coloured. Row by row, in loops of their own (SIMD)."""
+    h, w = out.shape[0], out.shape[1]
+    n, ws = planes.shape[0], planes.shape[2]
+    f32 = np.float32
+    y0s, y1s, ays = rows_at
+    x0, x1, ax = cols_at
+    rows = np.empty((n, ws), dtype=np.float32)
+    px = np.empty((n, w), dtype=np.float32)
+    glow = np.empty(w, dtype=np.float32)
+    for i in range(h):
+        y0, y1, ay = y0s[i], y1s[i], ays[i]
+        for k in range(n):
+            a, b, r = planes[k, y0], planes[k, y1], rows[k]
+            for q in range(ws):
+                r[q] = a[q] + ay * (b[q] - a[q])
+        for k in range(n):
+            r, p = rows[k], px[k]
+            for j in range(w):
+                p[j] = r[x0[j]] + ax[j] * (r[x1[j]] - r[x0[j]])
+        for j in range(w):
+            edge = px[8, j]
+            glow[j] = (np.exp(-sharp * abs(px[6, j])) * (edge + f32(0.15))
+                       + f32(0.4) * np.exp(f32(-8.0) * abs(px[7, j])) * edge)
+        line = out[i]
+        for ch in range(3):
+            base, tint = px[ch], px[3 + ch]
+            for j in range(w):
+                v = base[j] + tint[j] * glow[j]
+                x = min(max(f32(5.0) * (v - f32(0.8)), f32(0.0)), f32(3.0))
+                x2 = x * x  # (tanh as a rational curve, within 2 % of it)
+                v = min(v, f32(0.8)) + f32(0.2) * x * (f32(27.0) + x2) / (f32(27.0) + f32(9.0) * x2)
+                line[j, ch] = np.uint8(max(v, f32(0.0)) * f32(255.0))
+    return out
+
+
+_paint = lazy_kernel(_paint_py)
 
 
 def _slope(a: np.ndarray, top: int, bottom: int, cx: float, cy: float) -> np.ndarray:
