@@ -79,6 +79,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._compiled import lazy_kernel
+from ._sampling import sampling
 
 __all__ = ["FlashLimiter", "history_frames", "segment_limiter", "measure", "GRID", "DETECT",
            "AREA", "BUDGET", "QUICK_BUDGET", "HALF_SWING"]
@@ -407,7 +408,7 @@ class FlashLimiter:
             h, w = frame.shape[:2]
             gain, saturation = maps
             _pixels()(np.ascontiguousarray(frame), gain, saturation,
-                      _bilinear(h, gain.shape[0]), _bilinear(w, gain.shape[1]),
+                      sampling(h, gain.shape[0]), sampling(w, gain.shape[1]),
                       bool((saturation < 1).any()), _DECODE, _WEIGHTS, _encode_table(),
                       _scaled_table(), out[i])
             self.limited_frames += 1
@@ -428,16 +429,6 @@ class FlashLimiter:
         if not (darken.any() or (saturation < 1).any()):
             return None
         return gain, saturation
-
-
-@lru_cache(maxsize=8)
-def _bilinear(n: int, cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each of ``n`` pixels: the cells whose centres are around it, below and above, and
-    the weight of the one above."""
-    pos = np.clip((np.arange(n) + 0.5) * cells / n - 0.5, 0, cells - 1)
-    lo = np.floor(pos).astype(np.int64)
-    return (lo.astype(np.uint32), np.minimum(lo + 1, cells - 1).astype(np.uint32),
-            (pos - lo).astype(np.float32))
 
 
 @lru_cache(maxsize=1)

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..._compiled import lazy_kernel
+from ..._sampling import sampling
 from ..base import check_batch
 
 __all__ = [
@@ -191,21 +192,6 @@ def axes(size: tuple[int, int], work: tuple[int, int]) -> tuple[np.ndarray, np.n
     ys = ((np.arange(hw, dtype=np.float64) + 0.5) * (h / hw)) * scale - 1.0
     xs = ((np.arange(ww, dtype=np.float64) + 0.5) * (w / ww) - w / 2) * scale
     return xs.astype(np.float32), ys.astype(np.float32)
-
-
-@lru_cache(maxsize=32)
-def sampling(n: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Where ``n`` pixels read a coarser line of ``n_in`` over the same picture, bilinearly:
-    each pixel's two neighbours on it (uint32: a kernel indexing with them skips numba's test
-    for negative indices) and the second one's weight (float32), at
-    ``(i + 0.5)·n_in / n − 0.5`` (see :func:`axes`), clamped at the ends."""
-    at = np.clip((np.arange(n) + 0.5) * (n_in / n) - 0.5, 0.0, n_in - 1.0)
-    lo = at.astype(np.uint32)
-    hi = np.minimum(lo + 1, n_in - 1).astype(np.uint32)
-    frac = (at - lo).astype(np.float32)
-    for a in (lo, hi, frac):
-        a.setflags(write=False)
-    return lo, hi, frac
 
 
 def _upsample_py(plane, rows, cols, out):
