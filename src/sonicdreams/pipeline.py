@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ._jobs import Jobs
+from ._warm import warm_kernels
 from .fingerprint import Fingerprint, library_versions
 from .flashsafe import segment_limiter
 from .preflight import STEM_OPTIONS, WEIGHTS, check_before_work, input_files
@@ -184,12 +185,18 @@ def still_frames(song: str | os.PathLike[str], times_s: Sequence[float], *,
 
 def _render(song, output: Path, s: RenderSettings, custom_effects, work: WorkDir, jobs: Jobs,
             *, report, progress, overwrite: bool, resume: bool, cache: bool) -> dict:
-    plan = _plan_video(song, output, s, custom_effects, progress=progress, cache=cache)
-    with disk_errors(plan.space_mb(work)):
-        soundtrack = _start_soundtrack(plan, work, jobs)
-        reused = _render_segments(plan, work, report=report, resume=resume)
-        report("finalize", 0, 1)
-        manifest = _finalize(plan, work, soundtrack, overwrite=overwrite)
+    warming: list = []
+    try:
+        plan = _plan_video(song, output, s, custom_effects, progress=progress, cache=cache,
+                           warm=warming)
+        with disk_errors(plan.space_mb(work)):
+            soundtrack = _start_soundtrack(plan, work, jobs)
+            reused = _render_segments(plan, work, report=report, resume=resume)
+            report("finalize", 0, 1)
+            manifest = _finalize(plan, work, soundtrack, overwrite=overwrite)
+    finally:
+        for thread in warming:  # (a thread inside LLVM must not outlive the interpreter)
+            thread.join()
     report("finalize", 1, 1)
     return dict(output=output, n_frames=plan.n_frames, fps=Fraction(s.fps), size=plan.size,
                 seed=plan.traj.seed, duration_s=plan.features.duration_s,
@@ -240,8 +247,12 @@ class _VideoPlan:
 
 
 def _plan_video(song, output: Path, s: RenderSettings, custom_effects, *, progress,
-                cache: bool) -> _VideoPlan:
-    """Load the style, analyse the song, direct it, plan the trajectory and the effects."""
+                cache: bool, warm: list | None = None) -> _VideoPlan:
+    """Load the style, analyse the song, direct it, plan the trajectory and the effects.
+
+    ``warm``: a list to put a thread in that compiles the render's kernels meanwhile (see
+    :mod:`sonicdreams._warm`); the caller joins it.
+    """
     from .audio.analyze import analyze
     from .audio.cache import file_digest
     from .direction import direct
@@ -250,6 +261,13 @@ def _plan_video(song, output: Path, s: RenderSettings, custom_effects, *, progre
     from .video import VideoSpec
 
     generator = _load_generator(s.style, s.size, s, cache=cache)
+    size = s.size or tuple(generator.size)
+    spec = VideoSpec.for_output(output, fps=s.fps, size=size, codec=s.codec, crf=s.crf,
+                                preset=s.preset, audio_bitrate=s.audio_bitrate)
+    if warm is not None:
+        effects = [name for name in (*LSD_EFFECTS, *NEW_EFFECTS) if s.effect_strength(name)]
+        warm.append(warm_kernels(generator, s, effects=effects,
+                                 yuv420=spec.pix_fmt == "yuv420p"))
     stems = {role: getattr(s, role) for role in STEM_OPTIONS}
     features = analyze(song, fps=s.fps, start=s.start, duration=s.duration,
                        pulse_percussive=s.pulse_percussive, pulse_harmonic=s.pulse_harmonic,
@@ -259,9 +277,6 @@ def _plan_video(song, output: Path, s: RenderSettings, custom_effects, *, progre
         path: analyze(path, fps=s.fps, start=s.start, duration=s.duration, cache=cache)
         for path in sorted({e.audio for e in custom_effects if e.audio is not None}, key=str)
     }
-    size = s.size or tuple(generator.size)
-    spec = VideoSpec.for_output(output, fps=s.fps, size=size, codec=s.codec, crf=s.crf,
-                                preset=s.preset, audio_bitrate=s.audio_bitrate)
     digest = features.song.digest or file_digest(song)
     # No seed given: one derived from the song, so a --preview and the full render (and any
     # re-render) show the same video; --seed picks another look.

@@ -1,6 +1,7 @@
-"""Tempo and beats: librosa's dynamic-programming tracker, then each beat moved to its attack.
+"""Tempo and beats: a dynamic-programming tracker (:mod:`._tracker`, librosa's algorithm), then
+each beat moved to its attack.
 
-librosa's beats sit on the 23 ms analysis grid and its onset envelope peaks 15–50 ms after
+The tracker's beats sit on the 23 ms analysis grid and its onset envelope peaks 15–50 ms after
 the sound's attack. During the streamed analysis, :class:`AttackEnergy` keeps, every 32 samples
 (1.5 ms), how much transient energy lies just after and just before that point; here each
 grid beat moves to the nearby point where the energy rises most.
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+
+from ._tracker import track_beats
 
 __all__ = ["ATTACK_STEP", "AttackEnergy", "beats_and_tempo", "shift_frames"]
 
@@ -123,8 +126,7 @@ def beats_and_tempo(onset: np.ndarray, after: np.ndarray, before: np.ndarray, *,
     bpm = _tempo(acc / max(weight, 1), sr=sr, hop_length=hop_length)
     if not bpm > 0:
         return 0.0, np.zeros(0), 0.0
-    _, frames = librosa.beat.beat_track(onset_envelope=onset, sr=sr, hop_length=hop_length,
-                                        bpm=bpm, units="frames")
+    frames = track_beats(onset, bpm=bpm, frame_rate=sr / hop_length)
     beats, lag = attack_times(after, before, sr,
                               np.asarray(frames, dtype=np.float64) * hop_length / sr)
     if len(beats) >= 4:

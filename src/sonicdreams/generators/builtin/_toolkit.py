@@ -289,6 +289,11 @@ class ProceduralStyle:
     def frame(self, z: np.ndarray, c: np.ndarray, cue: np.ndarray) -> npt.NDArray[np.uint8]:
         raise NotImplementedError
 
+    def warm_up(self) -> None:
+        """Draw one frame, to compile (or read back) the style's kernels before the render
+        needs them (see :mod:`sonicdreams._warm`)."""
+        self.render(np.zeros((1, self.z_dim), np.float32), np.zeros((1, self.c_dim), np.float32))
+
     def render(self, z: npt.NDArray[np.float32], c: npt.NDArray[np.float32] | None = None,
                cues: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.uint8]:
         """Frames for a batch, uint8 [shape=(B, height, width, 3)].
