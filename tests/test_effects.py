@@ -131,10 +131,14 @@ def test_all_effects_run_fused_in_one_pass(frames, monkeypatch):
     chain = [(name, 0.5) for name in ("contrast", "flash", "zoom", "hue", "rgb_split", "shake")]
     amps = {name: np.ones(4) for name, _ in chain}
     calls = []
-    kernel = fx._fuse()
-    monkeypatch.setattr(fx, "_fuse", lambda: lambda *a: calls.append(1) or kernel(*a))
+    for getter in ("_fuse", "_turn_kernel"):  # (the second: passes with a hue turn)
+        kernel = getattr(fx, getter)()
+        monkeypatch.setattr(fx, getter, lambda k=kernel: lambda *a: calls.append(1) or k(*a))
     out = fx.apply_effects(frames, chain, amps, np.arange(4))
     assert len(calls) == len(frames)  # one pass a frame, whatever the chain
+    without_hue = [c for c in chain if c[0] != "hue"]
+    fx.apply_effects(frames, without_hue, amps, np.arange(4))
+    assert len(calls) == 2 * len(frames)
     # and each effect still shows: the centre's red patch is zoomed, turned and split
     assert np.abs(out.astype(int) - frames).mean() > 20
 

@@ -77,6 +77,6 @@ def test_the_warm_up_compiles_what_the_render_then_calls(tmp_path):
     done = subprocess.run([sys.executable, "-c", PROBE, str(EXCERPT), str(tmp_path / "v.mp4")],
                           env=env, capture_output=True, text=True, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert {"cppn.paint", "effects.fuse", "flashsafe.pixels", "video.yuv420",
+    assert {"cppn.paint", "effects.fuse", "effects.turn", "flashsafe.pixels", "video.yuv420",
             "_kernels.latent_walk", "_median.median_rows", "_tracker.dp"} <= set(result["warmed"])
     assert result["render"] == []  # every kernel the render called was ready

@@ -66,10 +66,11 @@ def _frames(s: Any, effects: list[str], yuv420: bool) -> None:
 
     frames = np.zeros((8, 8, 8, 3), np.uint8)
     frames[::2] = 255  # flashing: the limiter holds pixels, so both its kernels compile
-    if effects:
-        amplitudes = {name: np.ones(len(frames)) for name in effects}
-        apply_effects(frames, [(name, 0.5) for name in effects], amplitudes,
-                      np.arange(len(frames)))
+    # Frames with a hue turn take one kernel, the others another (any effect's amplitude,
+    # the hue's included, is 0 on some frames).
+    for chain in ([("hue", 0.5)], [("contrast", 0.5)]) if effects else ():
+        amplitudes = {name: np.ones(len(frames)) for name, _ in chain}
+        apply_effects(frames, chain, amplitudes, np.arange(len(frames)))
     if not s.allow_flashing:
         FlashLimiter(Fraction(s.fps)).apply(frames, in_place=True)
     if yuv420:
