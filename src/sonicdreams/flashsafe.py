@@ -243,20 +243,45 @@ def _flashed(window: np.ndarray, dark: float) -> int:
     fall, else 0. A cell counts at a frame where it is moving by ``_STEP`` or more and has
     moved ``DETECT`` from its extreme earlier in the window. Catches quick flashes of any
     cells at once, wherever they move on the screen."""
+    window = np.ascontiguousarray(window, dtype=np.float32)
     if len(window) < 3:
         return 0
-    low = np.minimum.accumulate(window[:-1])
-    high = np.maximum.accumulate(window[:-1])
-    now, step = window[1:], np.diff(window, axis=0)
-    up = (now - low >= DETECT) & (step >= _STEP) & (low < dark)  # risen that far, fast
-    down = (high - now >= DETECT) & (step <= -_STEP) & (now < dark)
-    # cells that moved one way at any earlier frame and back at the newest (a band that
-    # moves while it is lit lights each cell at another frame, and puts it out at once)
-    if (up[:-1].any(axis=0) & down[-1]).mean() >= AREA:
+    return int(_flashed_kernel()(window, np.float32(dark), np.float32(DETECT),
+                                 np.float32(_STEP), AREA))
+
+
+def _flashed_py(window, dark, detect, step, area):
+    n, cells = window.shape
+    falls = 0  # cells that rose at an earlier frame and fall now
+    rises = 0
+    for c in range(cells):
+        low = high = window[0, c]
+        up_before = down_before = up_now = down_now = False
+        for t in range(n - 1):  # window[t + 1] against the extremes of window[:t + 1]
+            if t > 0:
+                low = min(low, window[t, c])
+                high = max(high, window[t, c])
+            now = window[t + 1, c]
+            move = now - window[t, c]
+            up = now - low >= detect and move >= step and low < dark  # risen that far, fast
+            down = high - now >= detect and move <= -step and now < dark
+            if t < n - 2:
+                up_before = up_before or up
+                down_before = down_before or down
+            else:
+                up_now, down_now = up, down
+        # cells that moved one way at any earlier frame and back at the newest (a band that
+        # moves while it is lit lights each cell at another frame, and puts it out at once)
+        falls += up_before and down_now
+        rises += down_before and up_now
+    if falls / cells >= area:
         return -1
-    if (down[:-1].any(axis=0) & up[-1]).mean() >= AREA:
+    if rises / cells >= area:
         return 1
     return 0
+
+
+_flashed_kernel = lazy_kernel(_flashed_py)
 
 
 def _quick_flashes(completes: Iterable[int], *, count: int, gap: int) -> int:
@@ -287,8 +312,8 @@ class _Counter:
     highest (to below ``dark``), opposite to the cell's last transition. Fast or slow
     alike: a flash is a pair of opposing changes however long each takes.
 
-    One tracker per start frame, in a ring, all stepped together: a new value costs a few
-    array operations, not a pass over the window."""
+    One tracker per start frame, in a ring, all stepped together: a new value costs one
+    compiled pass over the trackers, not a pass over the window."""
 
     def __init__(self, frames: int, dark: float) -> None:
         self.frames, self.dark, self.t = frames, np.float32(dark), 0
@@ -305,24 +330,42 @@ class _Counter:
             self.hi = self.lo.copy()
             self.direction = np.zeros(shape, np.int8)
             self.count = np.zeros(shape, np.int32)
-        lo, hi, direction, count = self.lo, self.hi, self.direction, self.count
-        # The tracker that starts now replaces the one that started a window ago; the
-        # others take the new value in.
-        row = self.t % self.frames
-        lo[row], hi[row], direction[row], count[row] = now, now, 0, 0
-        np.minimum(lo, now, out=lo)
-        np.maximum(hi, now, out=hi)
-        rise = (direction <= 0) & (now - lo >= DETECT) & (lo < self.dark)
-        fall = (direction >= 0) & (hi - now >= DETECT) & (now < self.dark) & ~rise
-        moved = rise | fall
-        if moved.any():
-            count += moved
-            direction[rise], direction[fall] = 1, -1
-            lo[moved] = np.broadcast_to(now, lo.shape)[moved]
-            hi[moved] = np.broadcast_to(now, hi.shape)[moved]
+        most = np.empty(now.size, np.int32)
+        _push()(self.lo, self.hi, self.direction, self.count,
+                np.ascontiguousarray(now, dtype=np.float32), self.t % self.frames,
+                np.float32(DETECT), self.dark, most)
         self.t += 1
-        # A tracker that started later can see one more (its extremes start elsewhere).
-        return count.max(axis=0)
+        return most
+
+
+def _push_py(lo, hi, direction, count, now, row, detect, dark, most):
+    """:meth:`_Counter.push` for every tracker (rows) and cell (columns): the tracker of
+    ``row`` starts at ``now``, the others take it in; ``most`` gets each cell's most
+    transitions (a tracker that started later can see one more: its extremes start
+    elsewhere)."""
+    rows, cells = lo.shape
+    for c in range(cells):
+        most[c] = 0
+    for r in range(rows):
+        for c in range(cells):
+            v = now[c]
+            if r == row:  # (it replaces the tracker that started a window ago)
+                low, high, way, n = v, v, 0, 0
+            else:
+                low, high = min(lo[r, c], v), max(hi[r, c], v)
+                way, n = direction[r, c], count[r, c]
+            rise = way <= 0 and v - low >= detect and low < dark
+            fall = not rise and way >= 0 and high - v >= detect and v < dark
+            if rise or fall:
+                n += 1
+                way = 1 if rise else -1
+                low = high = v
+            lo[r, c], hi[r, c], direction[r, c], count[r, c] = low, high, way, n
+            most[c] = max(most[c], n)
+    return most
+
+
+_push = lazy_kernel(_push_py)
 
 
 def _risky(counts: np.ndarray) -> np.ndarray:
