@@ -1,7 +1,7 @@
 """sonicdreams: music videos whose imagery pulses, morphs and changes with the music.
 
 The pipeline is one function per stage; see ``DESIGN.md``. Importing this package is cheap:
-numpy, librosa and PyAV are imported on first use.
+numpy, scipy and PyAV are imported on first use.
 """
 
 from __future__ import annotations

@@ -1,12 +1,11 @@
 """The render's compiled kernels, made while the song is analysed.
 
 On a fresh install numba compiles each kernel on its first call: about 10 s for a demo's
-kernels, one after another on the thread that needs them. The analysis begins by importing
-librosa, which compiles its own (13 s on a fresh install). Compiling spends most of its
-time in LLVM, which releases the GIL, so a second thread compiling ours meanwhile costs the
-analysis almost nothing. Each warmer calls its kernel on tiny inputs of the types a render
-passes (a test renders after warming and checks nothing compiles again); once cached, a
-warm-up only reads them back.
+kernels, one after another on the thread that needs them. Compiling spends most of its time
+in LLVM, which releases the GIL, so a second thread compiling them while the song is decoded
+and analysed costs the analysis little, and the render finds them ready. Each warmer calls
+its kernel on tiny inputs of the types a render passes (a test renders after warming and
+checks nothing compiles again); once cached, a warm-up only reads them back.
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ def library_versions() -> dict[str, str]:
     from . import __version__
 
     out = {"sonicdreams": __version__}
-    for name in ("numpy", "scipy", "librosa", "av", "numba"):
+    for name in ("numpy", "scipy", "soxr", "av", "numba"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:

@@ -11,7 +11,6 @@ as much memory as a song.
 from __future__ import annotations
 
 import math
-import warnings
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -63,13 +62,13 @@ class _Buffer:
 def _spectral_job(seg: np.ndarray, seg_start: int, f0: int, f1: int, fa: int, s,
                   filters) -> dict[str, np.ndarray]:
     """Features of grid frames ``[f0, f1)``; ``seg`` holds frames ``fa…`` with their context."""
-    import librosa
     import scipy.fft
 
+    from ._dsp import rms, stft_magnitude
     from ._median import median_filter_rows
 
     hop = s.hop_length
-    spec = np.abs(librosa.stft(seg, n_fft=s.n_fft, hop_length=hop, center=False))
+    spec = stft_magnitude(seg, n_fft=s.n_fft, hop_length=hop)
     # Harmonic: median across time; percussive: median across frequency (librosa's HPSS).
     harm = median_filter_rows(spec, s.kernel_size)
     perc = median_filter_rows(spec.T, s.kernel_size).T
@@ -106,7 +105,7 @@ def _spectral_job(seg: np.ndarray, seg_start: int, f0: int, f1: int, fa: int, s,
         "full": (filters.envelope @ power).max(axis=0),
         "harmonic": (filters.envelope @ (power * mask_h * mask_h)).max(axis=0),
         "percussive": (filters.envelope @ (power * mask_p * mask_p)).max(axis=0),
-        "rms": librosa.feature.rms(S=spec[:, inner], frame_length=s.n_fft)[0],
+        "rms": rms(spec[:, inner], frame_length=s.n_fft),
         "flux": flux.astype(np.float32),
         "band_flux": bands.astype(np.float32),
         "mfcc": mfcc.astype(np.float16),  # only for section boundaries
@@ -123,15 +122,11 @@ def _log_mel(filters, power: np.ndarray) -> np.ndarray:
 
 
 def _chroma_job(seg: np.ndarray, f0: int, f1: int, fa: int, s, tuning: float) -> np.ndarray:
-    import librosa
+    from ._chroma import chroma_cqt
 
     if len(seg) < s.hop_length:
         seg = np.pad(seg, (0, s.hop_length - len(seg)))
-    with warnings.catch_warnings():
-        # Clips shorter than the lowest CQT filter make librosa warn; the result is still right.
-        warnings.filterwarnings("ignore", message="n_fft=.*too large", category=UserWarning)
-        chroma = librosa.feature.chroma_cqt(y=seg, sr=s.sr, hop_length=s.hop_length,
-                                            tuning=tuning)
+    chroma = chroma_cqt(seg, sr=s.sr, hop_length=s.hop_length, tuning=tuning)
     chroma = chroma[:, f0 - fa: f1 - fa]
     if chroma.shape[1] < f1 - f0:  # the last frame of a clip that ends mid-hop
         chroma = np.pad(chroma, ((0, 0), (0, f1 - f0 - chroma.shape[1])), mode="edge")
@@ -139,16 +134,13 @@ def _chroma_job(seg: np.ndarray, f0: int, f1: int, fa: int, s, tuning: float) ->
 
 
 def _estimate_tuning(columns: list[np.ndarray], s) -> float:
-    import librosa
+    from ._dsp import estimate_tuning
 
     spec = np.concatenate(columns, axis=1) if columns else np.zeros((s.n_fft // 2 + 1, 0))
     if not spec.size or not spec.any():
         return 0.0
-    with warnings.catch_warnings():
-        # pure tones and near-silence leave no peaks to measure: tuning 0 is right
-        warnings.simplefilter("ignore", UserWarning)
-        tuning = float(librosa.estimate_tuning(S=spec, sr=s.sr, n_fft=s.n_fft,
-                                               bins_per_octave=36))
+    # pure tones and near-silence leave no peaks to measure: the tuning is then 0
+    tuning = estimate_tuning(spec, sr=s.sr, n_fft=s.n_fft, bins_per_octave=36)
     return tuning if math.isfinite(tuning) else 0.0
 
 

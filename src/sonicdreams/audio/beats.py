@@ -108,7 +108,7 @@ def beats_and_tempo(onset: np.ndarray, after: np.ndarray, before: np.ndarray, *,
     matrix at once. The tempo is the median beat period (or, with few beats, the tempogram
     peak refined between lags).
     """
-    import librosa
+    from ._dsp import tempogram
 
     if onset.size < 2 or not onset.any():
         return 0.0, np.zeros(0), 0.0
@@ -118,8 +118,7 @@ def beats_and_tempo(onset: np.ndarray, after: np.ndarray, before: np.ndarray, *,
     weight = 0
     for a in range(0, len(onset), chunk):
         part = onset[max(0, a - win // 2): a + chunk + win // 2]
-        tg = librosa.feature.tempogram(onset_envelope=part, sr=sr, hop_length=hop_length,
-                                       win_length=win)
+        tg = tempogram(part, win_length=win)
         inner = tg[:, min(a, win // 2): min(a, win // 2) + min(chunk, len(onset) - a)]
         acc = inner.sum(axis=1) if acc is None else acc + inner.sum(axis=1)
         weight += inner.shape[1]
@@ -156,10 +155,10 @@ def _tempo(mean_tg: np.ndarray, *, sr: int, hop_length: int, start_bpm: float = 
     librosa picks a whole lag (tempo bins 117.5, 123.0… BPM near 120); a parabola through
     the peak and its neighbours gives the tempo between bins.
     """
-    import librosa
+    from ._dsp import tempo_frequencies
 
     n_lags = mean_tg.shape[0]
-    bpms = librosa.tempo_frequencies(n_lags, hop_length=hop_length, sr=sr)
+    bpms = tempo_frequencies(n_lags, hop_length=hop_length, sr=sr)
     with np.errstate(divide="ignore"):
         logprior = -0.5 * ((np.log2(bpms) - np.log2(start_bpm)) / std_bpm) ** 2
     logprior[: int(np.argmax(bpms < max_tempo))] = -np.inf

@@ -38,14 +38,14 @@ def entry_key(digest: str, **settings) -> str:
     """A short stable name for the entry of ``digest`` analysed with ``settings``."""
     from importlib.metadata import PackageNotFoundError, version
 
-    try:
-        librosa_version = version("librosa")
-    except PackageNotFoundError:  # pragma: no cover
-        librosa_version = "?"
-    payload = json.dumps(
-        {"v": CACHE_VERSION, "librosa": librosa_version, "digest": digest, **settings},
-        sort_keys=True,
-    )
+    versions = {}
+    for name in ("scipy", "soxr"):  # the FFTs and the resampler the analysis uses
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover
+            versions[name] = "?"
+    payload = json.dumps({"v": CACHE_VERSION, **versions, "digest": digest, **settings},
+                         sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:40]
 
 

@@ -13,7 +13,6 @@ frame rate works and nothing leads or lags the audio.
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass, fields, replace
 from typing import Literal
 
@@ -231,18 +230,17 @@ class _Filters:
     """Mel filter banks as sparse matrices (each FFT bin feeds at most two bands)."""
 
     def __init__(self, s: AnalysisSettings) -> None:
-        import librosa
         from scipy import sparse
 
-        with warnings.catch_warnings():
-            # 512 bands on 1025 bins leave some low bands empty; only the max matters here.
-            warnings.simplefilter("ignore", UserWarning)
-            env = librosa.filters.mel(sr=s.sr, n_fft=s.n_fft, n_mels=s.n_mels)
+        from ._dsp import mel_filters, mel_frequencies
+
+        # 512 bands on 1025 bins leave some low bands empty; only the max matters here.
+        env = mel_filters(s.sr, n_fft=s.n_fft, n_mels=s.n_mels)
         self.envelope = sparse.csr_matrix(env.astype(np.float32))
-        mel128 = librosa.filters.mel(sr=s.sr, n_fft=s.n_fft, n_mels=128).astype(np.float32)
+        mel128 = mel_filters(s.sr, n_fft=s.n_fft, n_mels=128).astype(np.float32)
         self.mel128 = sparse.csr_matrix(mel128)
         # Mel bands of the kick (< 150 Hz), the snare and voices (150 Hz - 4 kHz) and hats.
-        centres = librosa.mel_frequencies(n_mels=130, fmax=s.sr / 2)[1:-1]
+        centres = mel_frequencies(130, fmax=s.sr / 2)[1:-1]
         edges = np.searchsorted(centres, BAND_EDGES_HZ)
         self.bands = tuple(zip((0, *edges), (*edges, len(centres)), strict=True))
         # The log-mel floor, relative to a full-scale 1 kHz sine (librosa floors at the
@@ -275,12 +273,12 @@ def analyze_audio(
     --------
     analyze_stream : the same for a file, decoded and analysed in bounded memory.
     """
-    import librosa
+    from ._dsp import resample
 
     s = settings or AnalysisSettings()
     y = audio.y
     if audio.sr != s.sr:
-        y = librosa.resample(y, orig_sr=audio.sr, target_sr=s.sr).astype(np.float32)
+        y = resample(y, orig_sr=audio.sr, target_sr=s.sr).astype(np.float32)
     y = np.ascontiguousarray(y, dtype=np.float32)
     step = 1 << 16
     blocks = (y[i:i + step] for i in range(0, max(len(y), 1), step))

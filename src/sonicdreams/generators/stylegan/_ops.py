@@ -7,6 +7,8 @@ semantics of each op are those the released weights were trained with.
 from __future__ import annotations
 
 import math
+import weakref
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +22,7 @@ __all__ = [
     "upsample2d",
     "modulated_conv2d",
     "assert_shape",
+    "derived",
 ]
 
 SQRT2 = math.sqrt(2.0)
@@ -30,6 +33,41 @@ def assert_shape(tensor: torch.Tensor, shape: list[int | None]) -> None:
     if tensor.ndim != len(shape) or any(want is not None and got != want
                                         for got, want in zip(tensor.shape, shape, strict=True)):
         raise ValueError(f"expected a tensor of shape {shape}, got {list(tensor.shape)}")
+
+
+def _version(t: torch.Tensor) -> int:
+    try:
+        return t._version
+    except RuntimeError:  # inference tensors have no version counter (they cannot change)
+        return -1
+
+
+_derived: dict = {}  # (data_ptr, what) → (weakref to the weight, its signature, the value)
+
+
+def derived(weight: torch.Tensor, what, make: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """``make()``, a tensor computed from ``weight`` alone (a scaled copy, its squares'
+    sums, a transform), kept while ``weight`` lives and is unchanged: weights are constant
+    while frames render, and recomputing these cost 5-10 % of a frame. Never cached where
+    autograd records (``make`` must stay differentiable); ``what`` names the value."""
+    if weight.requires_grad and torch.is_grad_enabled():
+        return make()
+    key = (weight.data_ptr(), what)
+    sig = (_version(weight), weight.dtype, weight.device, tuple(weight.shape),
+           tuple(weight.stride()), weight.storage_offset())
+    entry = _derived.get(key)
+    if entry is not None and entry[0]() is weight and entry[1] == sig:
+        return entry[2]
+    with torch.inference_mode(False), torch.no_grad():  # usable outside inference mode later
+        value = make()
+    entry = _derived[key] = (weakref.ref(weight), sig, value)
+    weakref.finalize(weight, _forget, key, entry)  # freed together with its weight
+    return value
+
+
+def _forget(key: tuple, entry: tuple) -> None:
+    if _derived.get(key) is entry:
+        del _derived[key]
 
 
 def normalize_2nd_moment(x: torch.Tensor, *, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:
@@ -216,10 +254,18 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     if demodulate:
         # Σ_{i,k} (W[o,i,k]·s[b,i])² = Σ_i s[b,i]² · Σ_k W[o,i,k]²: a small matrix product
         # instead of materialising the per-sample weights [B, O, I, k, k].
-        wsq = weight.float().square().sum(dim=[2, 3])  # [O, I]
+        wsq = derived(weight, "square sums", lambda: weight.float().square().sum(dim=[2, 3]))
         dcoefs = (styles.float().square() @ wsq.t() + 1e-8).rsqrt()  # [B, O]
-    x = x * styles.to(x.dtype).reshape(b, -1, 1, 1)
-    weight = weight.to(x.dtype)
+    if b == 1 and x.numel() > weight.numel():
+        # One sample whose activations outnumber the weights (the high-resolution layers):
+        # scaling the weight by s and d is the same and far cheaper than scaling x twice.
+        weight = weight.to(x.dtype) * styles.to(x.dtype).reshape(1, -1, 1, 1)
+        if dcoefs is not None:
+            weight = weight * dcoefs.to(x.dtype).reshape(-1, 1, 1, 1)
+        dcoefs = None
+    else:
+        x = x * styles.to(x.dtype).reshape(b, -1, 1, 1)
+        weight = weight.to(x.dtype)
     if up == 1:
         x = F.conv2d(x, weight, padding=padding)
     else:

@@ -25,11 +25,12 @@ agnostic.
 from __future__ import annotations
 
 import threading
-import weakref
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from ._ops import derived
 
 __all__ = ["ENABLED", "TILE", "clear_workspace", "conv3x3", "supported", "transform_weight",
            "winograd_matrices"]
@@ -107,13 +108,6 @@ def supported(x: torch.Tensor, weight: torch.Tensor) -> bool:
             and not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)))
 
 
-def _version(t: torch.Tensor) -> int:
-    try:
-        return t._version
-    except RuntimeError:  # inference tensors have no version counter (they cannot change)
-        return -1
-
-
 def transform_weight(weight: torch.Tensor, tile: int = 4) -> torch.Tensor:
     """The transformed kernel U = G w Gᵀ of ``weight`` [O, C, 3, 3] (not cached), as
     [n², O, C] with the n × n frequencies in column-major order (b · n + a for row frequency a
@@ -125,29 +119,11 @@ def transform_weight(weight: torch.Tensor, tile: int = 4) -> torch.Tensor:
     return (g2 @ wt.t()).reshape(n * n, o, c)
 
 
-_weight_cache: dict = {}  # (data_ptr, tile) → (weakref to the weight, signature, U)
-# (An entry lives as long as its weight tensor: SG3 layers keep their normalised weight.)
-
-
 def _cached_transform(weight: torch.Tensor, tile: int) -> torch.Tensor:
     if weight.requires_grad and torch.is_grad_enabled():
         return transform_weight(weight, tile)  # autograd: differentiable, never cached
-    key = (weight.data_ptr(), tile)
-    sig = (_version(weight), weight.dtype, weight.device, tuple(weight.shape),
-           tuple(weight.stride()), weight.storage_offset())
-    entry = _weight_cache.get(key)
-    if entry is not None and entry[0]() is weight and entry[1] == sig:
-        return entry[2]
-    with torch.inference_mode(False), torch.no_grad():  # usable outside inference mode later
-        u = transform_weight(weight.detach().double(), tile).to(weight.dtype)
-    entry = _weight_cache[key] = (weakref.ref(weight), sig, u)
-    weakref.finalize(weight, _forget, key, entry)  # free U together with its weight
-    return u
-
-
-def _forget(key: tuple, entry: tuple) -> None:
-    if _weight_cache.get(key) is entry:
-        del _weight_cache[key]
+    return derived(weight, ("winograd", tile),
+                   lambda: transform_weight(weight.detach().double(), tile).to(weight.dtype))
 
 
 def conv3x3(x: torch.Tensor, weight: torch.Tensor, *, padding: int = 0,

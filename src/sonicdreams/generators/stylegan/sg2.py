@@ -18,6 +18,7 @@ from ._ops import (
     SQRT2,
     assert_shape,
     bias_act,
+    derived,
     fir_filter_2d,
     modulated_conv2d,
     normalize_2nd_moment,
@@ -49,7 +50,8 @@ class FullyConnectedLayer(nn.Module):
         self.bias_gain = lr_multiplier
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.weight.to(x.dtype) * self.weight_gain
+        w = derived(self.weight, ("gained", x.dtype),
+                    lambda: self.weight.to(x.dtype) * self.weight_gain)
         b = self.bias
         if b is not None:
             b = b.to(x.dtype)
@@ -212,7 +214,8 @@ class SkipLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, *, gain: float = 1.0) -> torch.Tensor:
         x = upsample2d(x, self.resample_filter)
-        x = torch.nn.functional.conv2d(x, (self.weight * self.weight_gain).to(x.dtype))
+        x = torch.nn.functional.conv2d(x, derived(
+            self.weight, ("gained", x.dtype), lambda: (self.weight * self.weight_gain).to(x.dtype)))
         return x * gain
 
 

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _winograd
-from ._ops import SQRT2, assert_shape
+from ._ops import SQRT2, _version, assert_shape
 from .sg2 import FullyConnectedLayer, MappingNetwork
 
 __all__ = [
@@ -54,14 +54,6 @@ _SVD_RTOL = 1e-7  # singular values of a 2-D filter below this fraction of the l
 
 # ---------------------------------------------------------------------------------------------
 # Resampling
-
-
-def _version(t: torch.Tensor) -> int:
-    """The in-place version counter (inference tensors have none: they cannot change later)."""
-    try:
-        return t._version
-    except RuntimeError:
-        return -1
 
 
 def _axis_matrix(length: int, f: torch.Tensor, *, up: int, down: int, pad0: int, pad1: int,
