@@ -109,7 +109,6 @@ def _instrument() -> None:
 def main(argv: list[str]) -> dict:
     t0, c0 = time.perf_counter(), _process_cpu()
     import av  # noqa: F401  (the start-up: what every render imports)
-    import librosa  # noqa: F401
     import numba  # noqa: F401
 
     import sonicdreams.pipeline  # noqa: F401
