@@ -290,8 +290,8 @@ def profile_one_thread(song: Path, top: int = 15) -> dict:
     rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
     by_tottime = [{"fn": name(k), "calls": v[1], "tottime_s": r(v[2]), "cumtime_s": r(v[3])}
                   for k, v in rows]
-    wanted = {"median_filter_rows": None, "stft": "librosa", "chroma_cqt": None, "cqt": None,
-              "of_segment": None, "beat_track": None, "tempogram": None,
+    wanted = {"median_filter_rows": None, "stft_magnitude": None, "chroma_cqt": None,
+              "of_segment": None, "track_beats": None, "tempogram": None,
               "section_boundaries": None, "estimate_tuning": None, "resample": "decode",
               "_spectral_job": None, "_chroma_job": None, "__iter__": "decode"}
     cum: dict[str, float] = {}

@@ -337,7 +337,7 @@ def first_run(tmp: Path) -> dict:
     """A fresh install's first ``sonicdreams demo``: a new virtual environment with the
     package and its core dependencies from the package index (pip's download cache is
     allowed: the install is not what is timed), an empty sonicdreams cache and an empty numba
-    cache (librosa's kernels compile too), timed from the command to its exit."""
+    cache (every kernel compiles), timed from the command to its exit."""
     venv = tmp / "fresh-venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"

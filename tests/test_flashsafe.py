@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from sonicdreams import flashsafe as fs
 from sonicdreams.flashsafe import FlashLimiter, history_frames
 from sonicdreams.pipeline import render, work_dir_for
 
@@ -384,3 +385,63 @@ def test_limiting_in_place_gives_the_same_frames():
     b = FlashLimiter(30).apply(strobe, in_place=True)
     assert b is strobe and copy.limited_frames > 0
     np.testing.assert_array_equal(a, b)
+
+
+# The numpy forms of the transition counter and the quick-flash test, as they were before
+# they were compiled: the kernels must give their results, thresholds met exactly included.
+def _push_reference(state, now, frames, dark):
+    if state.get("lo") is None:
+        shape = (frames, now.size)
+        state["lo"] = np.broadcast_to(now, shape).astype(np.float32)
+        state["hi"] = state["lo"].copy()
+        state["direction"] = np.zeros(shape, np.int8)
+        state["count"] = np.zeros(shape, np.int32)
+        state["t"] = 0
+    lo, hi, direction, count = state["lo"], state["hi"], state["direction"], state["count"]
+    row = state["t"] % frames
+    lo[row], hi[row], direction[row], count[row] = now, now, 0, 0
+    np.minimum(lo, now, out=lo)
+    np.maximum(hi, now, out=hi)
+    rise = (direction <= 0) & (now - lo >= fs.DETECT) & (lo < np.float32(dark))
+    fall = (direction >= 0) & (hi - now >= fs.DETECT) & (now < np.float32(dark)) & ~rise
+    moved = rise | fall
+    if moved.any():
+        count += moved
+        direction[rise], direction[fall] = 1, -1
+        lo[moved] = np.broadcast_to(now, lo.shape)[moved]
+        hi[moved] = np.broadcast_to(now, hi.shape)[moved]
+    state["t"] += 1
+    return count.max(axis=0)
+
+
+def _flashed_reference(window, dark):
+    if len(window) < 3:
+        return 0
+    low = np.minimum.accumulate(window[:-1])
+    high = np.maximum.accumulate(window[:-1])
+    now, step = window[1:], np.diff(window, axis=0)
+    up = (now - low >= fs.DETECT) & (step >= fs._STEP) & (low < dark)
+    down = (high - now >= fs.DETECT) & (step <= -fs._STEP) & (now < dark)
+    if (up[:-1].any(axis=0) & down[-1]).mean() >= fs.AREA:
+        return -1
+    if (down[:-1].any(axis=0) & up[-1]).mean() >= fs.AREA:
+        return 1
+    return 0
+
+
+@pytest.mark.parametrize("dark", [fs.DARK, np.inf])
+def test_compiled_counters_give_the_numpy_results(dark):
+    rng = np.random.default_rng(7)
+    # values on a grid of DETECT / 4 steps: many changes meet the thresholds exactly
+    levels = np.float32(fs.DETECT / 4) * np.arange(13, dtype=np.float32)
+    values = levels[rng.integers(0, len(levels), (200, 64))]
+    counter, state = fs._Counter(12, dark), {}
+    for now in values:
+        np.testing.assert_array_equal(counter.push(now), _push_reference(state, now, 12, dark))
+    seen = set()
+    for t in range(3, len(values)):
+        window = values[max(0, t - 6): t]
+        ours = fs._flashed(window, dark)
+        assert ours == _flashed_reference(window, dark)
+        seen.add(ours)
+    assert seen == {-1, 0, 1}  # every outcome met

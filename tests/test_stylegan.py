@@ -445,3 +445,21 @@ def test_asking_for_a_missing_gpu_is_a_clear_error(tmp_path):
     write_nvlabs_pickle(tmp_path / "g.pkl", tiny_sg2(res=16))
     with pytest.raises(SettingsError, match="no CUDA GPU"):
         load_stylegan(tmp_path / "g.pkl", device="cuda")
+
+
+@pytest.mark.parametrize("up, demodulate", [(1, True), (2, True), (1, False)])
+def test_one_sample_folds_its_styles_into_the_weight_with_the_same_result(up, demodulate):
+    # A batch of one whose activations outnumber the weight scales the weight instead of the
+    # activations: the same modulated convolution, to float32 rounding.
+    from sonicdreams.generators.stylegan._ops import fir_filter_2d, modulated_conv2d
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 8, 32, 32, generator=g)
+    weight = torch.randn(16, 8, 3, 3, generator=g)
+    styles = torch.randn(2, 8, generator=g)
+    f = fir_filter_2d([1, 3, 3, 1])
+    kw = dict(demodulate=demodulate, up=up, padding=1, resample_filter=f)
+    both = modulated_conv2d(x, weight, styles, **kw)
+    for i in range(2):
+        one = modulated_conv2d(x[i:i + 1], weight, styles[i:i + 1], **kw)
+        torch.testing.assert_close(one, both[i:i + 1], rtol=1e-5, atol=1e-5)

@@ -53,7 +53,7 @@ def test_no_beats_in_silence_or_without_a_tempo():
 
 
 PROBE = """
-import json, sys
+import json, sys, threading
 from sonicdreams import _compiled, render
 from sonicdreams._warm import warm_kernels
 from sonicdreams.pipeline import _load_generator
@@ -64,7 +64,7 @@ _compiled.on_compile(lambda name, done: done and compiled.append(name))
 effects = ["contrast", "flash", "zoom", "hue", "rgb_split", "shake"]
 s = RenderSettings().update(width=64, height=48, **{f"{e}_strength": 0.5 for e in effects})
 generator = _load_generator(s.style, s.size, s, cache=False)
-warm_kernels(generator, s, effects=effects, yuv420=True).join()
+warm_kernels(generator, s, effects=effects, yuv420=True, cancel=threading.Event())
 warmed = sorted(compiled)
 compiled.clear()
 render(sys.argv[1], sys.argv[2], settings=s, duration=2)
@@ -77,6 +77,6 @@ def test_the_warm_up_compiles_what_the_render_then_calls(tmp_path):
     done = subprocess.run([sys.executable, "-c", PROBE, str(EXCERPT), str(tmp_path / "v.mp4")],
                           env=env, capture_output=True, text=True, check=True)
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert {"cppn.paint", "effects.fuse", "effects.turn", "flashsafe.pixels", "video.yuv420",
+    assert {"cppn.paint", "effects.fuse", "flashsafe.push", "flashsafe.pixels", "video.yuv420",
             "_kernels.latent_walk", "_median.median_rows", "_tracker.dp"} <= set(result["warmed"])
     assert result["render"] == []  # every kernel the render called was ready

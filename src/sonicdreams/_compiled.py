@@ -143,7 +143,7 @@ def lazy_kernel(py_func, **options):
                 if not made:
                     try:
                         made.append(njit(py_func, **options))
-                    except ImportError:  # pragma: no cover - numba comes with librosa
+                    except ImportError:  # pragma: no cover - numba is a dependency
                         made.append(py_func)
         return made[0]
 

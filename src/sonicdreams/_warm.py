@@ -56,44 +56,54 @@ def _motion(generator: Any, s: Any) -> None:
     traj.segment(0, int(features.n_frames))
 
 
-def _frames(s: Any, effects: list[str], yuv420: bool) -> None:
+def _effects() -> None:
+    from .effects import apply_effects
+
+    n = len(_FLASHING)
+    apply_effects(_FLASHING, [("contrast", 0.5)], {"contrast": np.ones(n)}, np.arange(n))
+
+
+def _limiter(fps: Any) -> None:
     from fractions import Fraction
 
-    from .effects import apply_effects
     from .flashsafe import FlashLimiter
+
+    FlashLimiter(Fraction(fps)).apply(_FLASHING.copy(), in_place=True)
+
+
+def _yuv() -> None:
     from .video import _yuv420
 
-    frames = np.zeros((8, 8, 8, 3), np.uint8)
-    frames[::2] = 255  # flashing: the limiter holds pixels, so both its kernels compile
-    # Frames with a hue turn take one kernel, the others another (any effect's amplitude,
-    # the hue's included, is 0 on some frames).
-    for chain in ([("hue", 0.5)], [("contrast", 0.5)]) if effects else ():
-        amplitudes = {name: np.ones(len(frames)) for name, _ in chain}
-        apply_effects(frames, chain, amplitudes, np.arange(len(frames)))
+    _yuv420()(np.zeros((2, 2, 3), np.uint8), np.empty(6, np.uint8))
+
+
+_FLASHING = np.zeros((8, 8, 8, 3), np.uint8)
+_FLASHING[::2] = 255  # the limiter holds pixels: both its kernels compile
+
+
+def warm_kernels(generator: Any, s: Any, *, effects: list[str], yuv420: bool,
+                 cancel: threading.Event) -> None:
+    """Compile (or read from the cache) the kernels a render of ``generator`` with settings
+    ``s`` will call, step by step until ``cancel`` is set: the analysis', the trajectory's,
+    a built-in style's (one frame drawn: its ``warm_up()``), the built-in ``effects``', the
+    flash limiter's and the YUV 4:2:0 conversion's. Run it on a thread of its own (see
+    :meth:`sonicdreams._jobs.Jobs.start`); failures are only logged: the render compiles
+    whatever this did not."""
+    from .generators.builtin._toolkit import ProceduralStyle
+
+    steps = [_analysis, lambda: _motion(generator, s)]
+    if isinstance(generator, ProceduralStyle):  # (drawing is safe: frames are pure)
+        steps.append(generator.warm_up)
+    if effects:
+        steps.append(_effects)
     if not s.allow_flashing:
-        FlashLimiter(Fraction(s.fps)).apply(frames, in_place=True)
+        steps.append(lambda: _limiter(s.fps))
     if yuv420:
-        _yuv420()(np.zeros((2, 2, 3), np.uint8), np.empty(6, np.uint8))
-
-
-def warm_kernels(generator: Any, s: Any, *, effects: list[str],
-                 yuv420: bool) -> threading.Thread:
-    """Start a thread compiling (or reading from the cache) the kernels a render of
-    ``generator`` with settings ``s`` will call: the analysis', the trajectory's, the style's (its
-    ``warm_up()``, if any), the built-in ``effects``', the flash limiter's and the YUV 4:2:0
-    conversion's. Join it before the process ends."""
-    warm_style = getattr(generator, "warm_up", None)
-
-    def run() -> None:
+        steps.append(_yuv)
+    for step in steps:
+        if cancel.is_set():
+            return
         try:
-            _analysis()
-            _motion(generator, s)
-            if warm_style is not None:
-                warm_style()
-            _frames(s, effects, yuv420)
-        except Exception as e:  # the render compiles whatever this did not
-            log.debug("warming the kernels stopped: %r", e)
-
-    thread = threading.Thread(target=run, name="sonicdreams-warm", daemon=True)
-    thread.start()
-    return thread
+            step()
+        except Exception as e:  # noqa: BLE001
+            log.debug("warming the kernels: %r", e)

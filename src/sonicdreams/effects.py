@@ -31,6 +31,7 @@ _LEVELS = np.arange(256, dtype=np.float32)
 _IDENTITY = np.arange(256, dtype=np.uint8)
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 _GEOMETRIC = ("zoom", "rgb_split", "shake")
+_NO_TURN = np.eye(3, 4, dtype=np.float32)
 
 
 class _Pass:
@@ -113,13 +114,14 @@ class _Pass:
         # bytes per channel and output column.
         r0, r1, ry = (r[0] for r in _reads(h, self.centre[0], self.scale, self.shift[:1, 0]))
         c0, c1, cx = _columns(w, self.centre[1], self.scale, self.shift[:, 1])
-        smooth = self.scale != 1.0
-        if self.matrix is None:  # one table, the two composed; each row's bytes in order
-            _fuse()(self.frame, r0, r1, ry, c0.T.ravel(), c1.T.ravel(), cx.T.ravel(),
-                    bool(moved), smooth, _compose(self.pre, self.post), out)
-        else:
-            _turn_kernel()(self.frame, r0, r1, ry, c0, c1, cx, smooth, _compose(self.pre, None),
-                           self.matrix, _compose(self.post, None), out)
+        turn = self.matrix is not None
+        # (with a turn: each row's R values, then G, then B; else the frame's own order)
+        order = (lambda a: a.ravel()) if turn else (lambda a: a.T.ravel())
+        pre, post = (self.pre, self.post) if turn else (None, _compose(self.pre, self.post))
+        matrix = self.matrix if turn else _NO_TURN
+        _fuse()(self.frame, r0, r1, ry, order(c0), order(c1), order(cx), bool(moved or turn),
+                self.scale != 1.0, _compose(pre, None), matrix, turn, _compose(post, None),
+                out)
 
 
 def _compose(first: np.ndarray | None, then: np.ndarray | None) -> np.ndarray:
@@ -162,34 +164,41 @@ def _flash_lut(a: float, strength: float) -> np.ndarray:
     return np.clip(np.minimum(_LEVELS, top) * (255.0 / top) + 0.5, 0, 255).astype(np.uint8)
 
 
-def _fuse_py(frame, r0, r1, ry, c0, c1, cx, moved, smooth, table, out):
-    """One pass over a frame without a hue turn: each output byte read from its place,
-    bilinearly (source rows ``r0``/``r1`` with weight ``ry`` per output row; source bytes
-    ``c0``/``c1`` with weight ``cx`` per byte of an output row of interleaved RGB; without
-    ``smooth`` only the first of each, whole pixels; without ``moved`` the byte below it),
-    through ``table``.
+def _fuse_py(frame, r0, r1, ry, c0, c1, cx, moved, smooth, pre, matrix, turn, post, out):
+    """One pass over a frame: each output value read from its place, bilinearly (source rows
+    ``r0``/``r1`` with weight ``ry`` per output row; source bytes ``c0``/``c1`` with weight
+    ``cx`` per value of a row, [shape=(3 W,)]; without ``smooth`` only the first of each,
+    whole pixels; without ``moved`` the value below it), through the table ``pre``, the hue
+    turn (``turn``: ``matrix``) and the table ``post``.
 
-    Separable: a source row is blended along the row once and kept while the next output
-    rows read it (a zoom reads each source row for one or two output rows), then two rows are
-    blended per output row. Every loop runs along a row's bytes.
+    Without a turn the values of a row are in the frame's order (RGB interleaved) and each
+    loop runs along a row's bytes; with one they are the row's channels apart (all its R,
+    then G, then B: ``c0`` etc. in that order), so the turn runs in SIMD. Separable: a source
+    row is blended along the row once and kept while the next output rows read it (a zoom
+    reads each source row for one or two output rows), then two rows are blended per output
+    row.
     """
-    h, n = out.shape[0], out.shape[1] * 3
-    half = np.float32(0.5)
+    h, w = out.shape[0], out.shape[1]
+    n = 3 * w
+    f32 = np.float32
+    half, lo, hi = f32(0.5), f32(0.0), f32(255.0)
     flat = frame.reshape(frame.shape[0], frame.shape[1] * 3)
     dst = out.reshape(h, n)
     kept = np.empty((2, n), dtype=np.float32)  # two source rows, blended along the row
     at0, at1 = -1, -1  # which source rows they are
     level = np.empty(n, dtype=np.uint32)
+    turned = np.empty(n, dtype=np.uint32)
     for i in range(h):
         line = dst[i]
-        if not moved:
+        if not moved and not turn:  # one table over the bytes
             src = flat[i]
             for m in range(n):
-                line[m] = table[src[m]]
-        elif not smooth:
+                line[m] = post[src[m]]
+            continue
+        if not smooth:
             src = flat[r0[i]]
             for m in range(n):
-                line[m] = table[src[c0[m]]]  # (unsigned indices: no test for negative ones)
+                level[m] = src[c0[m]]  # (unsigned indices: no test for negative ones)
         else:
             for k in range(2):
                 y = r0[i] if k == 0 else r1[i]
@@ -202,79 +211,32 @@ def _fuse_py(frame, r0, r1, ry, c0, c1, cx, moved, smooth, table, out):
                     at1 = y
                 src, row = flat[y], kept[slot]
                 for m in range(n):
-                    a = np.float32(src[c0[m]])  # (unsigned indices: no test for negative ones)
-                    row[m] = a + cx[m] * (np.float32(src[c1[m]]) - a)
+                    a = f32(src[c0[m]])
+                    row[m] = a + cx[m] * (f32(src[c1[m]]) - a)
             above = kept[0] if at0 == r0[i] else kept[1]
             below = kept[0] if at0 == r1[i] else kept[1]
             ay = ry[i]
-            for m in range(n):  # (apart from the table's reads: this loop runs in SIMD)
+            for m in range(n):  # (apart from the tables' reads: these loops run in SIMD)
                 level[m] = np.uint32(above[m] + ay * (below[m] - above[m]) + half)
+        if not turn:
             for m in range(n):
-                line[m] = table[level[m]]
-    return out
-
-
-def _turn_py(frame, r0, r1, ry, c0, c1, cx, smooth, pre, matrix, post, out):
-    """:func:`_fuse_py` with a hue turn between the tables ``pre`` and ``post``, on each
-    row's channels apart (source bytes ``c0``/``c1``, weights ``cx`` [shape=(3, W)]), so
-    the turn runs in SIMD."""
-    h, w = out.shape[0], out.shape[1]
-    f32 = np.float32
-    half, lo, hi = f32(0.5), f32(0.0), f32(255.0)
-    kept = np.empty((2, 3, w), dtype=np.float32)
-    at0, at1 = -1, -1
-    level = np.empty((3, w), dtype=np.uint32)
-    turned = np.empty((3, w), dtype=np.uint32)
-    flat = frame.reshape(frame.shape[0], frame.shape[1] * 3)
-    for i in range(h):
-        if not smooth:
-            src = flat[r0[i]]
-            for ch in range(3):
-                v, xs0 = level[ch], c0[ch]
-                for j in range(w):
-                    v[j] = src[xs0[j]]
-        else:
-            for k in range(2):
-                y = r0[i] if k == 0 else r1[i]
-                if y == at0 or y == at1:
-                    continue
-                slot = 0 if at0 != r0[i] and at0 != r1[i] else 1
-                if slot == 0:
-                    at0 = y
-                else:
-                    at1 = y
-                src = flat[y]
-                for ch in range(3):
-                    row, xs0, xs1, ax = kept[slot, ch], c0[ch], c1[ch], cx[ch]
-                    for j in range(w):
-                        a = f32(src[xs0[j]])
-                        row[j] = a + ax[j] * (f32(src[xs1[j]]) - a)
-            above = kept[0] if at0 == r0[i] else kept[1]
-            below = kept[0] if at0 == r1[i] else kept[1]
-            ay = ry[i]
-            for ch in range(3):
-                t, u, v = above[ch], below[ch], level[ch]
-                for j in range(w):
-                    v[j] = np.uint32(t[j] + ay * (u[j] - t[j]) + half)
-        for ch in range(3):
-            v = level[ch]
-            for j in range(w):
-                v[j] = pre[v[j]]
+                line[m] = post[level[m]]
+            continue
+        for m in range(n):
+            level[m] = pre[level[m]]
         for ch in range(3):
             m0, m1, m2, m3 = matrix[ch, 0], matrix[ch, 1], matrix[ch, 2], matrix[ch, 3]
-            t, pr, pg, pb = turned[ch], level[0], level[1], level[2]
             for j in range(w):
-                x = m0 * f32(pr[j]) + m1 * f32(pg[j]) + m2 * f32(pb[j]) + m3 + half
-                t[j] = np.uint32(min(max(x, lo), hi))
-        line = out[i]
+                x = (m0 * f32(level[j]) + m1 * f32(level[w + j]) + m2 * f32(level[2 * w + j])
+                     + m3 + half)
+                turned[ch * w + j] = np.uint32(min(max(x, lo), hi))
         for j in range(w):
             for ch in range(3):
-                line[j, ch] = post[turned[ch, j]]
+                line[3 * j + ch] = post[turned[ch * w + j]]
     return out
 
 
 _fuse = lazy_kernel(_fuse_py)
-_turn_kernel = lazy_kernel(_turn_py)
 
 
 def _run(frames: Frames, effects, frame_index: np.ndarray | None = None) -> Frames:

@@ -246,11 +246,13 @@ def _flashed(window: np.ndarray, dark: float) -> int:
     window = np.ascontiguousarray(window, dtype=np.float32)
     if len(window) < 3:
         return 0
-    return int(_flashed_kernel()(window, np.float32(dark), np.float32(DETECT),
-                                 np.float32(_STEP), AREA))
+    return int(_completes()(window, np.float32(dark), np.float32(DETECT), np.float32(_STEP),
+                            AREA))
 
 
-def _flashed_py(window, dark, detect, step, area):
+def _completes_py(window, dark, detect, step, area):
+    """:func:`_flashed`, compiled: one pass over each cell's values, in float32 as numpy
+    compares them."""
     n, cells = window.shape
     falls = 0  # cells that rose at an earlier frame and fall now
     rises = 0
@@ -281,7 +283,8 @@ def _flashed_py(window, dark, detect, step, area):
     return 0
 
 
-_flashed_kernel = lazy_kernel(_flashed_py)
+# (no fastmath: ``dark`` may be infinite)
+_completes = lazy_kernel(_completes_py, fastmath=False)
 
 
 def _quick_flashes(completes: Iterable[int], *, count: int, gap: int) -> int:
@@ -323,7 +326,7 @@ class _Counter:
     def push(self, now: np.ndarray) -> np.ndarray:
         """Take in the next value [shape=(cells,)]; the most transitions of each cell that
         any stretch of the last ``frames`` values makes (tracked from its start)."""
-        if self.lo is None:
+        if self.lo is None or self.lo.shape[1] != now.size:  # (a new size: start again)
             shape = (self.frames, now.size)
             # rows not started yet follow from the first value: they count what row 0 does
             self.lo = np.broadcast_to(now, shape).astype(np.float32)
@@ -365,7 +368,7 @@ def _push_py(lo, hi, direction, count, now, row, detect, dark, most):
     return most
 
 
-_push = lazy_kernel(_push_py)
+_push = lazy_kernel(_push_py, fastmath=False)  # (``dark`` may be infinite)
 
 
 def _risky(counts: np.ndarray) -> np.ndarray:

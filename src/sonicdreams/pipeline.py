@@ -20,6 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -185,18 +186,13 @@ def still_frames(song: str | os.PathLike[str], times_s: Sequence[float], *,
 
 def _render(song, output: Path, s: RenderSettings, custom_effects, work: WorkDir, jobs: Jobs,
             *, report, progress, overwrite: bool, resume: bool, cache: bool) -> dict:
-    warming: list = []
-    try:
-        plan = _plan_video(song, output, s, custom_effects, progress=progress, cache=cache,
-                           warm=warming)
-        with disk_errors(plan.space_mb(work)):
-            soundtrack = _start_soundtrack(plan, work, jobs)
-            reused = _render_segments(plan, work, report=report, resume=resume)
-            report("finalize", 0, 1)
-            manifest = _finalize(plan, work, soundtrack, overwrite=overwrite)
-    finally:
-        for thread in warming:  # (a thread inside LLVM must not outlive the interpreter)
-            thread.join()
+    plan = _plan_video(song, output, s, custom_effects, progress=progress, cache=cache,
+                       jobs=jobs)
+    with disk_errors(plan.space_mb(work)):
+        soundtrack = _start_soundtrack(plan, work, jobs)
+        reused = _render_segments(plan, work, report=report, resume=resume)
+        report("finalize", 0, 1)
+        manifest = _finalize(plan, work, soundtrack, overwrite=overwrite)
     report("finalize", 1, 1)
     return dict(output=output, n_frames=plan.n_frames, fps=Fraction(s.fps), size=plan.size,
                 seed=plan.traj.seed, duration_s=plan.features.duration_s,
@@ -247,11 +243,11 @@ class _VideoPlan:
 
 
 def _plan_video(song, output: Path, s: RenderSettings, custom_effects, *, progress,
-                cache: bool, warm: list | None = None) -> _VideoPlan:
+                cache: bool, jobs: Jobs | None = None) -> _VideoPlan:
     """Load the style, analyse the song, direct it, plan the trajectory and the effects.
 
-    ``warm``: a list to put a thread in that compiles the render's kernels meanwhile (see
-    :mod:`sonicdreams._warm`); the caller joins it.
+    With ``jobs``, the render's kernels compile on a job of its own meanwhile (see
+    :mod:`sonicdreams._warm`), done when the plan is.
     """
     from .audio.analyze import analyze
     from .audio.cache import file_digest
@@ -264,10 +260,12 @@ def _plan_video(song, output: Path, s: RenderSettings, custom_effects, *, progre
     size = s.size or tuple(generator.size)
     spec = VideoSpec.for_output(output, fps=s.fps, size=size, codec=s.codec, crf=s.crf,
                                 preset=s.preset, audio_bitrate=s.audio_bitrate)
-    if warm is not None:
+    warming = None
+    if jobs is not None:
         effects = [name for name in (*LSD_EFFECTS, *NEW_EFFECTS) if s.effect_strength(name)]
-        warm.append(warm_kernels(generator, s, effects=effects,
-                                 yuv420=spec.pix_fmt == "yuv420p"))
+        warming = jobs.start(partial(warm_kernels, generator, s, effects=effects,
+                                     yuv420=spec.pix_fmt == "yuv420p", cancel=jobs.cancel),
+                             name="warm")
     stems = {role: getattr(s, role) for role in STEM_OPTIONS}
     features = analyze(song, fps=s.fps, start=s.start, duration=s.duration,
                        pulse_percussive=s.pulse_percussive, pulse_harmonic=s.pulse_harmonic,
@@ -292,6 +290,8 @@ def _plan_video(song, output: Path, s: RenderSettings, custom_effects, *, progre
     fingerprint = _picture_fingerprint(s, digest, digests, generator, custom_effects, features,
                                        traj.seed, size, spec)
     chain, amplitudes = _effects_chain(s, traj, features, custom_effects, custom_features)
+    if warming is not None:
+        warming.result()  # (the frames need them now; a style's frames never overlap it)
     return _VideoPlan(song=song, output=output, settings=s, generator=generator,
                       directed=directed, features=features, direction=direction, traj=traj,
                       spec=spec, size=size, digest=digest, digests=digests,

@@ -22,6 +22,7 @@ __all__ = [
     "estimate_tuning",
     "frames_rfft",
     "hann",
+    "local_maxima",
     "mel_filters",
     "mel_frequencies",
     "resample",
@@ -204,11 +205,14 @@ def _parabolic_shift(S: np.ndarray) -> np.ndarray:
     return shift
 
 
-def _local_maxima(S: np.ndarray) -> np.ndarray:
-    """``S[k] > S[k - 1] and S[k] >= S[k + 1]`` along the bins (the top bin: ``> S[-2]``)."""
+def local_maxima(S: np.ndarray) -> npt.NDArray[np.bool_]:
+    """``S[k] > S[k - 1] and S[k] >= S[k + 1]`` along the first axis; never the first
+    entry, the last where it rises (librosa's ``localmax``)."""
     peak = np.zeros(S.shape, dtype=bool)
-    peak[1:-1] = (S[1:-1] > S[:-2]) & (S[1:-1] >= S[2:])
-    peak[-1] = S[-1] > S[-2]
+    if len(S) > 2:
+        peak[1:-1] = (S[1:-1] > S[:-2]) & (S[1:-1] >= S[2:])
+    if len(S) > 1:
+        peak[-1] = S[-1] > S[-2]
     return peak
 
 
@@ -230,7 +234,7 @@ def estimate_tuning(S: np.ndarray, *, sr: float, n_fft: int = 2048,
     skew = 0.5 * np.gradient(S, axis=-2) * shift
     band = (150.0 <= bin_hz) & (bin_hz < min(4000.0, float(sr) / 2))
     floor = 0.1 * S.max(axis=-2, keepdims=True)
-    rows, cols = np.nonzero(band[:, None] & _local_maxima(S * (S > floor)))
+    rows, cols = np.nonzero(band[:, None] & local_maxima(S * (S > floor)))
     # pitches and magnitudes in S's dtype, as librosa stores them
     pitch = ((rows + shift[rows, cols]) * float(sr) / n_fft).astype(S.dtype)
     mag = S[rows, cols] + skew[rows, cols]

@@ -14,7 +14,7 @@ __all__ = ["median_filter_rows"]
 
 try:
     import numba
-except ImportError:  # pragma: no cover - numba comes with librosa
+except ImportError:  # pragma: no cover - numba is a dependency
     numba = None
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._compiled import lazy_kernel
+from ._dsp import local_maxima
 
 __all__ = ["track_beats"]
 
@@ -49,18 +50,7 @@ def _dp_py(score: np.ndarray, period: float, tightness: float, backlink: np.ndar
             first_beat = False
 
 
-_dp = lazy_kernel(_dp_py)
-
-
-def _local_maxima(x: np.ndarray) -> np.ndarray:
-    """``x[i] > x[i - 1] and x[i] >= x[i + 1]``; never the first frame, the last one when
-    it rises (librosa's ``localmax`` on a 1-d array)."""
-    peak = np.zeros(len(x), dtype=bool)
-    if len(x) > 2:
-        peak[1:-1] = (x[1:-1] > x[:-2]) & (x[1:-1] >= x[2:])
-    if len(x) > 1:
-        peak[-1] = x[-1] > x[-2]
-    return peak
+_dp = lazy_kernel(_dp_py, fastmath=False)  # (no reassociation: ties break as librosa's)
 
 
 def track_beats(onset: np.ndarray, *, bpm: float, frame_rate: float, tightness: float = 100.0,
@@ -70,20 +60,20 @@ def track_beats(onset: np.ndarray, *, bpm: float, frame_rate: float, tightness: 
     onset = np.asarray(onset)
     if onset.ndim != 1 or len(onset) < 2 or not onset.any() or not bpm > 0:
         return np.zeros(0, dtype=np.int64)
-    dtype = onset.dtype if onset.dtype in (np.float32, np.float64) else np.float64
-    onset = onset.astype(dtype, copy=False)
+    # In float64 whatever the onsets' type, as librosa (its beat period is a float64).
+    onset = onset.astype(np.float64)
     period = float(np.round(frame_rate * 60.0 / bpm))
-    normed = onset / (onset.std(ddof=1) + np.finfo(dtype).tiny)
+    normed = onset / (onset.std(ddof=1) + np.finfo(np.float64).tiny)
+    normed[0] = 0.0  # (librosa's local score never reads the first frame)
     window = np.exp(-0.5 * (np.arange(-period, period + 1) * 32.0 / period) ** 2)
     k = len(window)
-    full = np.convolve(normed.astype(np.float64), window)
-    score = full[k // 2: k // 2 + len(onset)].astype(dtype)
+    score = np.convolve(normed, window)[k // 2: k // 2 + len(onset)]
 
     backlink = np.empty(len(onset), dtype=np.int64)
-    cumscore = np.empty(len(onset), dtype=dtype)
+    cumscore = np.empty(len(onset), dtype=np.float64)
     _dp()(score, period, float(np.float32(tightness)), backlink, cumscore)
 
-    peaks = _local_maxima(cumscore)
+    peaks = local_maxima(cumscore)
     threshold = 0.5 * float(np.median(cumscore[peaks])) if peaks.any() else -np.inf
     above = np.flatnonzero(peaks & (cumscore >= threshold))
     n = int(above[-1]) if len(above) else len(onset) - 1
@@ -94,7 +84,7 @@ def track_beats(onset: np.ndarray, *, bpm: float, frame_rate: float, tightness: 
 
     if trim:
         smooth = np.convolve(score[beats], np.hanning(5))[2: len(score) + 2]
-        floor = 0.5 * float(np.sqrt(np.mean(smooth.astype(np.float64) ** 2)))
+        floor = 0.5 * float(np.sqrt(np.mean(smooth ** 2)))
     else:
         floor = 0.0
     # Frames at either end whose local score stays at the floor hold no beat (librosa

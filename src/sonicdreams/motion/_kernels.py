@@ -144,7 +144,7 @@ try:
     _emit = njit(_emit_py)
     latent_walk = njit(latent_walk_py)
     class_walk = njit(class_walk_py)
-except ImportError:  # pragma: no cover - numba comes with librosa
+except ImportError:  # pragma: no cover - numba is a dependency
     _emit = _emit_py
     latent_walk = latent_walk_py
     class_walk = class_walk_py

@@ -120,10 +120,8 @@ def transform_weight(weight: torch.Tensor, tile: int = 4) -> torch.Tensor:
 
 
 def _cached_transform(weight: torch.Tensor, tile: int) -> torch.Tensor:
-    if weight.requires_grad and torch.is_grad_enabled():
-        return transform_weight(weight, tile)  # autograd: differentiable, never cached
     return derived(weight, ("winograd", tile),
-                   lambda: transform_weight(weight.detach().double(), tile).to(weight.dtype))
+                   lambda: transform_weight(weight.double(), tile).to(weight.dtype))
 
 
 def conv3x3(x: torch.Tensor, weight: torch.Tensor, *, padding: int = 0,

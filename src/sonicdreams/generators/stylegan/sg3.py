@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _winograd
-from ._ops import SQRT2, _version, assert_shape
+from ._ops import SQRT2, assert_shape, derived, tensor_version
 from .sg2 import FullyConnectedLayer, MappingNetwork
 
 __all__ = [
@@ -111,8 +111,8 @@ def _fir_axis(x: torch.Tensor, f: torch.Tensor, *, dim: int, up: int, down: int,
     (keyed by the filter's identity and in-place version, so reloading weights invalidates it).
     """
     length = x.shape[dim]
-    key = (dim, length, up, down, pad0, pad1, gain, id(f), f.data_ptr(), _version(f), x.dtype,
-           x.device)
+    key = (dim, length, up, down, pad0, pad1, gain, id(f), f.data_ptr(), tensor_version(f),
+           x.dtype, x.device)
     plan = cache.get(key) if cache is not None else None
     if plan is None:
         with torch.inference_mode(False), torch.no_grad():  # cacheable outside inference mode
@@ -166,7 +166,7 @@ def upfirdn2d_banded(x: torch.Tensor, f: torch.Tensor | None, *, up: int = 1, do
     if f is None:
         f = torch.ones(1, dtype=x.dtype, device=x.device)
     if f.ndim == 2 and cache is not None:
-        key = ("svd", id(f), f.data_ptr(), _version(f))
+        key = ("svd", id(f), f.data_ptr(), tensor_version(f))
         terms = cache.get(key)
         if terms is None:
             with torch.inference_mode(False), torch.no_grad():
@@ -328,11 +328,9 @@ class SynthesisLayer(nn.Module):
         self.register_buffer("down_filter", None if down_filter_shape is None
                              else torch.zeros(down_filter_shape))
         self._resample_cache: dict = {}  # resampling matrices, rebuilt when a filter changes
-        self._weight_cache: dict = {}  # the normalised weight, rebuilt when the weight changes
 
     def _apply(self, fn, recurse=True):  # .to()/.half() replace the filters: drop the plans
         self._resample_cache.clear()
-        self._weight_cache.clear()
         return super()._apply(fn, recurse)
 
     def _conv_weight(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -340,16 +338,8 @@ class SynthesisLayer(nn.Module):
         [O, I] of demodulation. The (normalised) weight is pre-scaled per output channel to
         unit mean square. Cached per weight version outside autograd, so a Winograd layer
         finds the same weight tensor (and its cached transform) on every call."""
-        if self.weight.requires_grad and torch.is_grad_enabled():  # autograd: never cached
-            return self._normalized_weight(dtype)
-        key = (self.weight.data_ptr(), _version(self.weight), dtype, self.weight.device)
-        hit = self._weight_cache.get(key)
-        if hit is None:
-            with torch.inference_mode(False), torch.no_grad():  # usable outside inference mode
-                hit = self._normalized_weight(dtype)
-            self._weight_cache.clear()
-            self._weight_cache[key] = hit
-        return hit
+        return derived(self.weight, ("normalised", dtype),
+                       lambda: self._normalized_weight(dtype))
 
     def _normalized_weight(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor | None]:
         weight = self.weight.to(dtype)
