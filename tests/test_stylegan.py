@@ -463,3 +463,22 @@ def test_one_sample_folds_its_styles_into_the_weight_with_the_same_result(up, de
     for i in range(2):
         one = modulated_conv2d(x[i:i + 1], weight, styles[i:i + 1], **kw)
         torch.testing.assert_close(one, both[i:i + 1], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_wide_modulated_convolutions_run_as_winograd_with_the_same_result(batch):
+    # 128 channels and more: float32 on CPU takes the Winograd path, styles and demodulation
+    # folded into its passes; the result is the plain per-sample modulated convolution's.
+    from sonicdreams.generators.stylegan import _winograd
+    from sonicdreams.generators.stylegan._ops import modulated_conv2d
+
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(batch, 128, 16, 16, generator=g)
+    weight = torch.randn(128, 128, 3, 3, generator=g)
+    styles = torch.randn(batch, 128, generator=g)
+    assert _winograd.supported(x, weight)
+    ours = modulated_conv2d(x, weight, styles, padding=1)
+    w = weight[None] * styles[:, None, :, None, None]
+    w = w * (w.square().sum(dim=[2, 3, 4], keepdim=True) + 1e-8).rsqrt()
+    ref = torch.cat([F.conv2d(x[i:i + 1], w[i], padding=1) for i in range(batch)])
+    torch.testing.assert_close(ours, ref, rtol=1e-4, atol=1e-4)

@@ -264,6 +264,15 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
         # instead of materialising the per-sample weights [B, O, I, k, k].
         wsq = derived(weight, "square sums", lambda: weight.float().square().sum(dim=[2, 3]))
         dcoefs = (styles.float().square() @ wsq.t() + 1e-8).rsqrt()  # [B, O]
+    if up == 1 and kh == kw == 3:
+        from . import _winograd
+
+        if _winograd.supported(x, weight):  # float32 on CPU: the scales folded into its passes
+            x = _winograd.conv3x3(x, weight, padding=padding, in_scale=styles.to(x.dtype),
+                                  out_scale=None if dcoefs is None else dcoefs.to(x.dtype))
+            if noise is not None:
+                x.add_(noise.to(x.dtype))
+            return x
     if b == 1 and x.numel() > weight.numel():
         # One sample whose activations outnumber the weights (the high-resolution layers):
         # scaling the weight by s and d is the same and far cheaper than scaling x twice.
