@@ -445,3 +445,16 @@ def test_compiled_counters_give_the_numpy_results(dark):
         assert ours == _flashed_reference(window, dark)
         seen.add(ours)
     assert seen == {-1, 0, 1}  # every outcome met
+
+
+def test_a_cell_held_alone_fades_into_its_neighbours_and_is_held_no_less():
+    # Cells side by side hold a flash by different amounts: as they are, a held cell shows
+    # as a dark square; smoothed, it fades over its neighbours, and no cell is held less.
+    cells = np.ones((8, 8), np.float32)
+    cells[3, 4] = 0.2
+    soft = fs._soft(cells)
+    assert soft[3, 4] == pytest.approx(0.2)
+    assert (soft <= cells + 1e-6).all()
+    steps = max(np.abs(np.diff(soft, axis=0)).max(), np.abs(np.diff(soft, axis=1)).max())
+    assert steps < 0.5 * (1 - 0.2)  # no cell-sized cliff
+    assert soft[0, 0] == 1.0  # far away: untouched
