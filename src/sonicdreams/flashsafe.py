@@ -474,15 +474,18 @@ class FlashLimiter:
         saturation = np.where(q > cap, cap / np.maximum(q, 1e-6), 1).astype(np.float32)
         if not (darken.any() or (saturation < 1).any()):
             return None
-        return _soft(gain), _soft(saturation)
+        # (the saturation softened: held red showed as grey squares; softening the gain too
+        # takes more than the hits can spare, see _soft)
+        return gain, _soft(saturation)
 
 
 def _soft(cells: np.ndarray) -> np.ndarray:
     """A cell map [shape=(h, w)] smoothed without weakening it anywhere: each cell the mean,
     over its 3×3 neighbourhood, of the neighbours' lowest value around them. Every value is
     then at most the cell's own (each neighbour's 3×3 holds the cell), and a cell held alone
-    fades over three cells instead of showing as a dark square: cells side by side hold a
-    flash by different amounts."""
+    fades over three cells instead of showing as a square: cells side by side hold a flash
+    by different amounts. (It holds a wider area, too: on the gain it dims the hits next to
+    a held change enough to cost the look tests' kicks.)"""
     from scipy.ndimage import minimum_filter, uniform_filter
 
     low = minimum_filter(cells, size=3, mode="nearest")

@@ -7,12 +7,12 @@ semantics of each op are those the released weights were trained with.
 from __future__ import annotations
 
 import math
-import weakref
-from collections.abc import Callable
-from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from . import _winograd
+from ._derived import derived
 
 __all__ = [
     "SQRT2",
@@ -23,8 +23,6 @@ __all__ = [
     "upsample2d",
     "modulated_conv2d",
     "assert_shape",
-    "derived",
-    "tensor_version",
 ]
 
 SQRT2 = math.sqrt(2.0)
@@ -35,47 +33,6 @@ def assert_shape(tensor: torch.Tensor, shape: list[int | None]) -> None:
     if tensor.ndim != len(shape) or any(want is not None and got != want
                                         for got, want in zip(tensor.shape, shape, strict=True)):
         raise ValueError(f"expected a tensor of shape {shape}, got {list(tensor.shape)}")
-
-
-def tensor_version(t: torch.Tensor) -> int:
-    """Its in-place version counter (inference tensors have none: they cannot change)."""
-    try:
-        return t._version
-    except RuntimeError:  # inference tensors have no version counter (they cannot change)
-        return -1
-
-
-_derived: dict = {}  # (id of the weight, what) → (weakref to the weight, its signature, value)
-
-
-def derived(weight: torch.Tensor, what, make: Callable[[], Any]) -> Any:
-    """``make()``, computed from ``weight`` alone (a scaled copy, its squares' sums, a
-    transform), kept while ``weight`` lives and is unchanged: weights are constant while
-    frames render, and recomputing these cost 5-10 % of a frame. One value per weight and
-    ``what`` (a changed weight, or one moved by ``.to()``, replaces it); never cached where
-    autograd records (``make`` must stay differentiable)."""
-    if weight.requires_grad and torch.is_grad_enabled():
-        return make()
-    key = (id(weight), what)
-    sig = (tensor_version(weight), weight.data_ptr(), weight.dtype, weight.device,
-           tuple(weight.shape), tuple(weight.stride()), weight.storage_offset())
-    entry = _derived.get(key)
-    alive = entry is not None and entry[0]() is weight
-    if alive and entry[1] == sig:
-        return entry[2]
-    with torch.inference_mode(False), torch.no_grad():  # usable outside inference mode later
-        value = make()
-    ref = entry[0] if alive else weakref.ref(weight)
-    if not alive:  # (one finalizer per weight and value: it drops the entry with the weight)
-        weakref.finalize(weight, _forget, key, ref)
-    _derived[key] = (ref, sig, value)
-    return value
-
-
-def _forget(key: tuple, ref: weakref.ref) -> None:
-    entry = _derived.get(key)
-    if entry is not None and entry[0] is ref:
-        del _derived[key]
 
 
 def normalize_2nd_moment(x: torch.Tensor, *, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:
@@ -265,8 +222,6 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
         wsq = derived(weight, "square sums", lambda: weight.float().square().sum(dim=[2, 3]))
         dcoefs = (styles.float().square() @ wsq.t() + 1e-8).rsqrt()  # [B, O]
     if up == 1 and kh == kw == 3:
-        from . import _winograd
-
         if _winograd.supported(x, weight):  # float32 on CPU: the scales folded into its passes
             x = _winograd.conv3x3(x, weight, padding=padding, in_scale=styles.to(x.dtype),
                                   out_scale=None if dcoefs is None else dcoefs.to(x.dtype))

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._ops import derived
+from ._derived import derived
 
 __all__ = ["ENABLED", "TILE", "clear_workspace", "conv3x3", "supported", "transform_weight",
            "winograd_matrices"]

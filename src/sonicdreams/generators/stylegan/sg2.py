@@ -14,11 +14,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from ._derived import derived
 from ._ops import (
     SQRT2,
     assert_shape,
     bias_act,
-    derived,
     fir_filter_2d,
     modulated_conv2d,
     normalize_2nd_moment,

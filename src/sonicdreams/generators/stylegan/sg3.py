@@ -34,7 +34,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _winograd
-from ._ops import SQRT2, assert_shape, derived, tensor_version
+from ._derived import derived, tensor_version
+from ._ops import SQRT2, assert_shape
 from .sg2 import FullyConnectedLayer, MappingNetwork
 
 __all__ = [
