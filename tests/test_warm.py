@@ -64,7 +64,7 @@ _compiled.on_compile(lambda name, done: done and compiled.append(name))
 effects = ["contrast", "flash", "zoom", "hue", "rgb_split", "shake"]
 s = RenderSettings().update(width=64, height=48, **{f"{e}_strength": 0.5 for e in effects})
 generator = _load_generator(s.style, s.size, s, cache=False)
-warm_kernels(generator, s, effects=effects, yuv420=True, cancel=threading.Event())
+warm_kernels(generator, s, yuv420=True, cancel=threading.Event())
 warmed = sorted(compiled)
 compiled.clear()
 render(sys.argv[1], sys.argv[2], settings=s, duration=2)

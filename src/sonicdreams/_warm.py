@@ -81,11 +81,11 @@ _FLASHING = np.zeros((8, 8, 8, 3), np.uint8)
 _FLASHING[::2] = 255  # the limiter holds pixels: both its kernels compile
 
 
-def warm_kernels(generator: Any, s: Any, *, effects: list[str], yuv420: bool,
-                 cancel: threading.Event) -> None:
+def warm_kernels(generator: Any, s: Any, *, yuv420: bool, cancel: threading.Event) -> None:
     """Compile (or read from the cache) the kernels a render of ``generator`` with settings
     ``s`` will call, step by step until ``cancel`` is set: the analysis', the trajectory's,
-    a built-in style's (one frame drawn: its ``warm_up()``), the built-in ``effects``', the
+    a built-in style's (one frame drawn: its ``warm_up()``), the effects' (whether effects are
+    on is known only once the song is planned; once cached, reading the kernel costs little), the
     flash limiter's and the YUV 4:2:0 conversion's. Run it on a thread of its own (see
     :meth:`sonicdreams._jobs.Jobs.start`); failures are only logged: the render compiles
     whatever this did not."""
@@ -94,8 +94,7 @@ def warm_kernels(generator: Any, s: Any, *, effects: list[str], yuv420: bool,
     steps = [_analysis, lambda: _motion(generator, s)]
     if isinstance(generator, ProceduralStyle):  # (drawing is safe: frames are pure)
         steps.append(generator.warm_up)
-    if effects:
-        steps.append(_effects)
+    steps.append(_effects)
     if not s.allow_flashing:
         steps.append(lambda: _limiter(s.fps))
     if yuv420:

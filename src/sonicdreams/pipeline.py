@@ -262,8 +262,7 @@ def _plan_video(song, output: Path, s: RenderSettings, custom_effects, *, progre
                                 preset=s.preset, audio_bitrate=s.audio_bitrate)
     warming = None
     if jobs is not None:
-        effects = [name for name in (*LSD_EFFECTS, *NEW_EFFECTS) if s.effect_strength(name)]
-        warming = jobs.start(partial(warm_kernels, generator, s, effects=effects,
+        warming = jobs.start(partial(warm_kernels, generator, s,
                                      yuv420=spec.pix_fmt == "yuv420p", cancel=jobs.cancel),
                              name="warm")
     stems = {role: getattr(s, role) for role in STEM_OPTIONS}
