@@ -45,6 +45,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 # Sectoid's "War of freedom" (2:55, from Debian's fretsonfire-songs-sectoid, CC-BY-SA)
 SONGS = (Path("/work/songs/sectoid-war-of-freedom.ogg"),
+         Path("/usr/share/games/fretsonfire/data/songs/sectoid/War of freedom/song.ogg"),
          Path("/tmp/debs/x/usr/share/games/fretsonfire/data/songs/sectoid/War of freedom/song.ogg"))
 DEFAULT_SONG = next((p for p in SONGS if p.exists()), SONGS[0])
 SIZES = {"512x512": 0.35, "1280x720": 1.0, "1920x1080": 2.0, "1080x1920": 2.0}
@@ -160,7 +161,7 @@ def effects_cost(song: Path, tmp: Path) -> dict:
     ratio = on["wall_s"] / off["wall_s"]
     return {"size": "1280x720", "off_ratio": off["ratio"], "on_ratio": on["ratio"],
             "on_over_off": round(ratio, 3), "target": "<= 1.2", "met": ratio <= 1.2,
-            "on_stage_cpu_s": on["stage_cpu_s"]}
+            "off_stage_cpu_s": off["stage_cpu_s"], "on_stage_cpu_s": on["stage_cpu_s"]}
 
 
 def styles(song: Path, tmp: Path, seconds: float = 60.0) -> dict:

@@ -154,7 +154,7 @@ def test_a_turn_by_nothing_reads_the_same_pixels(frames, moves):
         p = fx._Pass(frame)
         for name in moves:
             p.add(name, 0.8, 0.5, index=3)
-        p.pre = fx._flash_lut(0.5, 0.5)
+        p.pre = fx._flash_map(0.5, 0.5)
         if turn:
             p.matrix = np.eye(3, 4, dtype=np.float32)
         out = np.empty_like(frame)

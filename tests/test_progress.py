@@ -1,4 +1,5 @@
-"""The remaining time a render reports: steady, blind to its start-up, exact for a steady rate."""
+"""The remaining time a render reports: steady, blind to its start-up, exact for a steady rate,
+following a change of speed."""
 
 from __future__ import annotations
 
@@ -39,7 +40,10 @@ def test_the_estimate_follows_a_change_of_speed_and_starts_again_when_done_goes_
     eta(0, 100, 0.0)
     eta(10, 100, 1.0)
     assert eta(20, 100, 2.0) == pytest.approx(8.0)  # 10 frames a second
-    assert eta(30, 100, 4.0) == pytest.approx(70 * 3.0 / 20)  # the average since the start
+    # 10 more in 2 s: over the later half of the 3 s since the first step (from 2 s), 5 a second
+    assert eta(30, 100, 4.0) == pytest.approx(70 / 5)
+    eta(40, 100, 6.0)
+    assert eta(80, 100, 8.0) == pytest.approx(20 / (50 / 4))  # from 4 s: 50 frames in 4 s
     # A new pass of the stage: its own rate (5 frames a second), not the first pass's.
     assert eta(0, 100, 5.0) is None
     assert eta(10, 100, 7.0) is None

@@ -676,3 +676,33 @@ def test_the_generator_gets_the_users_batch_and_the_frames_do_not_change(song, t
         assert style.calls == [n for w in warmup for n in batches(w) + batches(12)]
         videos.append((tmp_path / f"b{batch}.mp4").read_bytes())
     assert videos[0] == videos[1]
+
+
+def test_the_soundtrack_keeps_behind_the_frames_and_stops_when_they_do(tmp_path):
+    """The soundtrack's job waits for the frames to reach each part of it (spread over the
+    render rather than all at its start), and stops on cancel while it waits."""
+    from sonicdreams._jobs import Cancelled, Frontier
+    from sonicdreams.video import AudioTrack, VideoSpec, encode_soundtrack
+
+    song = tmp_path / "tone.wav"
+    sr = 22050
+    sf.write(song, 0.3 * np.sin(np.arange(sr * 6) * 0.05).astype(np.float32), sr)
+    spec = VideoSpec.for_output(tmp_path / "v.mp4", fps=30, size=(64, 64))
+    asked: list[float] = []
+    path = encode_soundtrack(AudioTrack(str(song), 1.0, 4.0), tmp_path / "s.m4a", spec,
+                             pace=asked.append)
+    assert asked[0] == 0 and asked == sorted(asked) and 3.5 < asked[-1] < 4.0
+    import av
+
+    with av.open(str(path)) as c:
+        a = c.streams.audio[0]
+        assert float(a.duration * a.time_base) == pytest.approx(4.0, abs=0.05)
+
+    cancel = threading.Event()
+    frames = Frontier(cancel)
+    frames.advance(1.0)  # the frames reached 1 s, then stop coming
+    threading.Timer(0.3, cancel.set).start()
+    with pytest.raises(Cancelled):
+        encode_soundtrack(AudioTrack(str(song), 0.0, 6.0), tmp_path / "t.m4a", spec,
+                          cancel=cancel, pace=frames.wait_for)
+    assert not (tmp_path / "t.m4a").exists()

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-__all__ = ["Jobs", "Cancelled"]
+__all__ = ["Jobs", "Cancelled", "Frontier"]
 
 _POLL_S = 0.05
 _END = object()
@@ -45,6 +45,27 @@ class Job:
         if self._error is not None:
             raise self._error
         return self._value
+
+
+class Frontier:
+    """A mark that only moves forward, for a job to keep behind: :meth:`wait_for` returns
+    once the mark reached ``at`` (or ``cancel`` is set)."""
+
+    def __init__(self, cancel: threading.Event) -> None:
+        self._at = float("-inf")
+        self._moved = threading.Condition()
+        self._cancel = cancel
+
+    def advance(self, at: float) -> None:
+        with self._moved:
+            if at > self._at:
+                self._at = at
+                self._moved.notify_all()
+
+    def wait_for(self, at: float) -> None:
+        with self._moved:
+            while self._at < at and not self._cancel.is_set():
+                self._moved.wait(_POLL_S)
 
 
 class Jobs:

@@ -5,8 +5,8 @@ Every built-in effect takes a batch of frames uint8 [shape=(B, H, W, 3)], the pe
 amplitudes [shape=(B,)] in [0, 1] (an envelope of the music) and a strength, and returns a
 batch of the same shape. A chain of them runs fused: one compiled pass per frame reads each
 pixel from where the geometric effects (zoom, shake, split) put it and maps its colour
-through the colour effects (contrast, flash: 256-entry tables; hue: a 3×3 turn), so every
-effect on costs about what one does.
+through the colour effects (contrast, flash: each a line clipped to the byte range; hue: a
+3×3 turn), so every effect on costs about what one does.
 """
 
 from __future__ import annotations
@@ -25,26 +25,28 @@ __all__ = ["contrast", "flash", "zoom", "hue", "rgb_split", "shake", "BUILTIN_EF
            "EffectsGenerator", "apply_effects", "contrast_effect", "flash_effect"]
 
 Frames = npt.NDArray[np.uint8]
-_LEVELS = np.arange(256, dtype=np.float32)
-
-
-_IDENTITY = np.arange(256, dtype=np.uint8)
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 _GEOMETRIC = ("zoom", "rgb_split", "shake")
 _NO_TURN = np.eye(3, 4, dtype=np.float32)
+#: a colour map ``clip(k·x + c, lo, hi)`` as (k, c, lo, hi): the identity on bytes
+_SAME = np.array([1.0, 0.0, 0.0, 255.0], np.float32)
 
 
 class _Pass:
     """One frame's run of built-in effects as one pass: where each output channel is read
     from (the geometric effects, composed into one map), then what its colour becomes (the
-    colour effects in chain order: a table, a hue turn, a table).
+    colour effects in chain order: a colour map, a hue turn, a colour map).
 
-    The geometric effects act on the frame as it comes, the colour effects on what they
-    moved; within each kind the chain's order holds. Running them one by one differs only in
-    detail: a table is the same for every channel and pixel, so it gives the same picture
-    before or after a whole-pixel move, but after a zoom's blend rather than before it (a
-    level or two at edges); the hue turn of a red/blue split's fringes; and contrast's pivot
-    (the mean grey) is measured on the frame before it is moved. Each map takes an output
+    Contrast and flash are each a line clipped to the byte range, and lines clipped to a
+    range compose into one (:func:`_then`): a run of them costs what one does, in arithmetic
+    (not a table: a table read per byte is a gather, the line runs in SIMD), and values are
+    rounded once, at the end. The geometric effects act on the frame as it comes, the colour
+    effects on what they moved; within each kind the chain's order holds. Running them one by
+    one differs only in detail: a colour map is the same for every channel and pixel, so it
+    gives the same picture before or after a whole-pixel move, but after a zoom's blend
+    rather than before it (a level or two at edges); the hue turn of a red/blue split's
+    fringes; and contrast's pivot (the mean grey) is measured on the frame before it is
+    moved. Each map takes an output
     pixel ``p`` (row, column) to ``scale·(p − centre) + centre + shift[channel]``: a zoom
     scales about the centre, shake and the red/blue split shift, and their composition is
     again one such map (edges repeated).
@@ -56,7 +58,7 @@ class _Pass:
         self.centre = np.array([(h - 1) / 2.0, (w - 1) / 2.0])
         self.scale = 1.0
         self.shift = np.zeros((3, 2))
-        self.pre = None  # colour tables [shape=(256,)] before the hue turn, after it
+        self.pre = None  # colour maps (k, c, lo, hi) before the hue turn, after it
         self.post = None
         self.matrix = None  # the hue turn (3×4, with an offset column), or None
 
@@ -84,25 +86,25 @@ class _Pass:
             if abs(angle) >= 1e-3:
                 self.matrix = np.asarray(_hue_matrix(angle), np.float32).reshape(3, 4)
             return True
-        table = _contrast_lut(self._grey(), a, strength) if name == "contrast" else \
-            _flash_lut(a, strength)
+        line = _contrast_map(self._grey(), a, strength) if name == "contrast" else \
+            _flash_map(a, strength)
         if self.matrix is None:
-            self.pre = table if self.pre is None else table[self.pre]
+            self.pre = _then(self.pre, line)
         else:
-            self.post = table if self.post is None else table[self.post]
+            self.post = _then(self.post, line)
         return True
 
     def _grey(self) -> float:
         # Pillow's ImageEnhance.Contrast pivots on the mean grey level of the frame it gets
-        # (the colour effects before it applied); a 1/16 sample is enough.
-        rgb = self.frame[::4, ::4].reshape(-1, 3)
+        # (the colour effects before it applied); a 1/64 sample is enough.
+        rgb = self.frame[::8, ::8].reshape(-1, 3).astype(np.float32)
         if self.pre is not None:
-            rgb = self.pre[rgb]
+            rgb = _mapped(rgb, self.pre)
         if self.matrix is not None:
-            rgb = _turn(rgb, self.matrix)
+            rgb = np.clip(rgb @ self.matrix[:, :3].T + self.matrix[:, 3], 0, 255)
         if self.post is not None:
-            rgb = self.post[rgb]
-        return float((rgb.astype(np.float32) @ _LUMA).mean())
+            rgb = _mapped(rgb, self.post)
+        return float((rgb @ _LUMA).mean())
 
     def run(self, out: Frames) -> None:
         h, w = self.frame.shape[:2]
@@ -117,16 +119,29 @@ class _Pass:
         turn = self.matrix is not None
         # (with a turn: each row's R values, then G, then B; else the frame's own order)
         order = (lambda a: a.ravel()) if turn else (lambda a: a.T.ravel())
-        pre, post = (self.pre, self.post) if turn else (None, _compose(self.pre, self.post))
+        pre, post = (self.pre, self.post) if turn else (None, _then(self.pre, self.post))
         matrix = self.matrix if turn else _NO_TURN
         _fuse()(self.frame, r0, r1, ry, order(c0), order(c1), order(cx), bool(moved or turn),
-                self.scale != 1.0, _compose(pre, None), matrix, turn, _compose(post, None),
-                out)
+                self.scale != 1.0, _SAME if pre is None else pre, matrix, turn,
+                _SAME if post is None else post, out)
 
 
-def _compose(first: np.ndarray | None, then: np.ndarray | None) -> np.ndarray:
-    first = _IDENTITY if first is None else first
-    return first if then is None else then[first]
+def _then(first: np.ndarray | None, line: np.ndarray | None) -> np.ndarray | None:
+    """The colour map ``first`` then ``line``, as one: ``clip(k2·clip(k1·x + c1, lo1, hi1) +
+    c2, lo2, hi2)`` is ``clip(k2·k1·x + k2·c1 + c2, lo, hi)``, the first range carried
+    through the second line and clipped to the second range."""
+    if first is None or line is None:
+        return line if first is None else first
+    k1, c1, lo1, hi1 = (float(v) for v in first)
+    k2, c2, lo2, hi2 = (float(v) for v in line)
+    ends = sorted((k2 * lo1 + c2, k2 * hi1 + c2))
+    lo, hi = (min(max(e, lo2), hi2) for e in ends)
+    return np.array([k2 * k1, k2 * c1 + c2, lo, hi], np.float32)
+
+
+def _mapped(x: np.ndarray, line: np.ndarray) -> np.ndarray:
+    k, c, lo, hi = line
+    return np.clip(k * x + c, lo, hi)
 
 
 def _reads(n: int, centre: float, scale: float, shift: np.ndarray):
@@ -148,28 +163,25 @@ def _columns(w: int, centre: float, scale: float, shift: np.ndarray):
     return 3 * c0.astype(np.uint32) + channel, 3 * c1.astype(np.uint32) + channel, cx
 
 
-def _turn(rgb: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Colours [shape=(N, 3)] uint8 through the hue turn, rounded and clipped like Pillow."""
-    v = rgb.astype(np.float32) @ matrix[:, :3].T + matrix[:, 3]
-    return np.clip(v + 0.5, 0, 255).astype(np.uint8)
-
-
-def _contrast_lut(grey: float, a: float, strength: float) -> np.ndarray:
+def _contrast_map(grey: float, a: float, strength: float) -> np.ndarray:
+    """``grey + f·(x − grey)``, ``f = 1 + a·strength``, as a colour map."""
     factor = 1.0 + a * strength
-    return np.clip(grey + factor * (_LEVELS - grey) + 0.5, 0, 255).astype(np.uint8)
+    return np.array([factor, grey * (1.0 - factor), 0.0, 255.0], np.float32)
 
 
-def _flash_lut(a: float, strength: float) -> np.ndarray:
+def _flash_map(a: float, strength: float) -> np.ndarray:
+    """``[0, 255·(1 − a·strength)]`` stretched to ``[0, 255]``, as a colour map."""
     top = max(255.0 * (1.0 - a * strength), 1.0)
-    return np.clip(np.minimum(_LEVELS, top) * (255.0 / top) + 0.5, 0, 255).astype(np.uint8)
+    return np.array([255.0 / top, 0.0, 0.0, 255.0], np.float32)
 
 
 def _fuse_py(frame, r0, r1, ry, c0, c1, cx, moved, smooth, pre, matrix, turn, post, out):
     """One pass over a frame: each output value read from its place, bilinearly (source rows
     ``r0``/``r1`` with weight ``ry`` per output row; source bytes ``c0``/``c1`` with weight
     ``cx`` per value of a row, [shape=(3 W,)]; without ``smooth`` only the first of each,
-    whole pixels; without ``moved`` the value below it), through the table ``pre``, the hue
-    turn (``turn``: ``matrix``) and the table ``post``.
+    whole pixels; without ``moved`` the value below it), through the colour map ``pre``, the
+    hue turn (``turn``: ``matrix``) and the colour map ``post`` (each ``(k, c, lo, hi)``:
+    ``clip(k·x + c, lo, hi)``), rounded once at the end.
 
     Without a turn the values of a row are in the frame's order (RGB interleaved) and each
     loop runs along a row's bytes; with one they are the row's channels apart (all its R,
@@ -182,23 +194,25 @@ def _fuse_py(frame, r0, r1, ry, c0, c1, cx, moved, smooth, pre, matrix, turn, po
     n = 3 * w
     f32 = np.float32
     half, lo, hi = f32(0.5), f32(0.0), f32(255.0)
+    k0, b0, lo0, hi0 = pre[0], pre[1], pre[2], pre[3]
+    k1, b1, lo1, hi1 = post[0], post[1], post[2], post[3]
     flat = frame.reshape(frame.shape[0], frame.shape[1] * 3)
     dst = out.reshape(h, n)
     kept = np.empty((2, n), dtype=np.float32)  # two source rows, blended along the row
     at0, at1 = -1, -1  # which source rows they are
-    level = np.empty(n, dtype=np.uint32)
-    turned = np.empty(n, dtype=np.uint32)
+    level = np.empty(n, dtype=np.float32)
+    turned = np.empty(n, dtype=np.float32)
     for i in range(h):
         line = dst[i]
-        if not moved and not turn:  # one table over the bytes
+        if not moved and not turn:  # one colour map over the bytes
             src = flat[i]
             for m in range(n):
-                line[m] = post[src[m]]
+                line[m] = np.uint8(min(max(k1 * f32(src[m]) + b1, lo1), hi1) + half)
             continue
         if not smooth:
             src = flat[r0[i]]
             for m in range(n):
-                level[m] = src[c0[m]]  # (unsigned indices: no test for negative ones)
+                level[m] = f32(src[c0[m]])  # (unsigned indices: no test for negative ones)
         else:
             for k in range(2):
                 y = r0[i] if k == 0 else r1[i]
@@ -216,23 +230,28 @@ def _fuse_py(frame, r0, r1, ry, c0, c1, cx, moved, smooth, pre, matrix, turn, po
             above = kept[0] if at0 == r0[i] else kept[1]
             below = kept[0] if at0 == r1[i] else kept[1]
             ay = ry[i]
-            for m in range(n):  # (apart from the tables' reads: these loops run in SIMD)
-                level[m] = np.uint32(above[m] + ay * (below[m] - above[m]) + half)
+            for m in range(n):
+                level[m] = above[m] + ay * (below[m] - above[m])
         if not turn:
             for m in range(n):
-                line[m] = post[level[m]]
+                line[m] = np.uint8(min(max(k1 * level[m] + b1, lo1), hi1) + half)
             continue
         for m in range(n):
-            level[m] = pre[level[m]]
+            level[m] = min(max(k0 * level[m] + b0, lo0), hi0)
+        # (channels as views: ``level[w + j]`` is a signed index LLVM cannot tell the sign
+        # of, tested for wrapping round on every read, and the loop would not run in SIMD)
+        red, green, blue = level[:w], level[w:2 * w], level[2 * w:]
         for ch in range(3):
             m0, m1, m2, m3 = matrix[ch, 0], matrix[ch, 1], matrix[ch, 2], matrix[ch, 3]
+            dst_ch = turned[ch * w:(ch + 1) * w]
             for j in range(w):
-                x = (m0 * f32(level[j]) + m1 * f32(level[w + j]) + m2 * f32(level[2 * w + j])
-                     + m3 + half)
-                turned[ch * w + j] = np.uint32(min(max(x, lo), hi))
+                x = min(max(m0 * red[j] + m1 * green[j] + m2 * blue[j] + m3, lo), hi)
+                dst_ch[j] = min(max(k1 * x + b1, lo1), hi1) + half
+        red, green, blue = turned[:w], turned[w:2 * w], turned[2 * w:]
         for j in range(w):
-            for ch in range(3):
-                line[3 * j + ch] = post[turned[ch * w + j]]
+            line[3 * j] = np.uint8(red[j])
+            line[3 * j + 1] = np.uint8(green[j])
+            line[3 * j + 2] = np.uint8(blue[j])
     return out
 
 

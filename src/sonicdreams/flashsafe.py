@@ -81,8 +81,8 @@ import numpy.typing as npt
 from ._compiled import lazy_kernel
 from ._sampling import sampling
 
-__all__ = ["FlashLimiter", "history_frames", "segment_limiter", "measure", "GRID", "DETECT",
-           "AREA", "BUDGET", "QUICK_BUDGET", "HALF_SWING"]
+__all__ = ["FlashLimiter", "history_frames", "segment_limiter", "warmup_frames", "measure",
+           "GRID", "DETECT", "AREA", "BUDGET", "QUICK_BUDGET", "HALF_SWING"]
 
 Frames = npt.NDArray[np.uint8]
 
@@ -169,7 +169,12 @@ def segment_limiter(fps: float | Fraction, a: int, *,
     when flashing is allowed."""
     if allow_flashing:
         return None, 0
-    return FlashLimiter(fps), min(a, history_frames(fps))
+    return FlashLimiter(fps), warmup_frames(fps, a, allow_flashing=False)
+
+
+def warmup_frames(fps: float | Fraction, a: int, *, allow_flashing: bool) -> int:
+    """Frames rendered before a segment starting at frame ``a`` to prime its limiter."""
+    return 0 if allow_flashing else min(a, history_frames(fps))
 
 
 def _edges(n: int, cells: int) -> np.ndarray:
@@ -505,60 +510,78 @@ def _pixels_py(frame, gain, saturation, rows_at, cols_at, desaturate, decode, we
                encode, scaled, out):
     """Each pixel in linear light: pulled towards its luminance by the saturation factor (if
     ``desaturate``), scaled by the gain, both bilinear between cell centres; sRGB again
-    through ``encode`` (indexed by ``round(lin·65535)``). In a row without desaturation a
-    pixel's code is read from ``scaled`` at its gain, rounded to a step of ``1 / _GAINS``: one
-    read per value instead of a decode, a product and an encode. Row by row, in loops of
-    their own. ``out`` may be ``frame``: a row is read before it is written."""
+    through ``encode`` (indexed by ``round(lin·65535)``).
+
+    Row by row, a run of columns between the same two cell centres at a time: a run whose
+    ends keep their value (gain and saturation 1) keeps its bytes; one that only darkens
+    reads each code from ``scaled`` at its gain, rounded to a step of ``1 / _GAINS`` (one
+    read per value instead of a decode, a product and an encode); one that desaturates goes
+    through linear light. ``out`` may be ``frame``: a run is read before it is written."""
     h, w = out.shape[0], out.shape[1]
-    f32 = np.float32
+    f32, u64 = np.float32, np.uint64
+    one = f32(1.0)
     r0, r1, ry = rows_at
     c0, c1, cx = cols_at
     cells = gain.shape[1]
+    # Runs of columns, [starts[k], starts[k + 1]). (Unsigned indices throughout: a signed
+    # index whose sign LLVM cannot tell is tested for wrapping round on every read, and a
+    # run's copy no longer runs in SIMD: ten times slower.)
+    starts = np.empty(w + 1, dtype=np.uint64)
+    runs = 0
+    for j in range(w):
+        if j == 0 or c0[j] != c0[j - 1] or c1[j] != c1[j - 1]:
+            starts[runs] = j
+            runs += 1
+    starts[runs] = w
+    steps = f32(scaled.shape[0] - 1)
     g_cells = np.empty(cells, dtype=np.float32)
-    s_cells = np.empty(cells, dtype=np.float32)
+    s_cells = np.ones(cells, dtype=np.float32)
     g_row = np.empty(w, dtype=np.float32)
-    s_row = np.empty(w, dtype=np.float32)
     lin = np.empty((3, w), dtype=np.float32)
     for i in range(h):
         a, b, t = r0[i], r1[i], ry[i]
         for k in range(cells):
             g_cells[k] = gain[a, k] + t * (gain[b, k] - gain[a, k])
+        for k in range(cells if desaturate else 0):
             s_cells[k] = saturation[a, k] + t * (saturation[b, k] - saturation[a, k])
-        for j in range(w):
-            p, q, u = c0[j], c1[j], cx[j]
-            g_row[j] = g_cells[p] + u * (g_cells[q] - g_cells[p])
-            s_row[j] = s_cells[p] + u * (s_cells[q] - s_cells[p])
-        src = frame[i]
-        line = out[i]
-        plain = True  # (rows away from held red cells: saturation exactly 1)
-        for j in range(w if desaturate else 0):
-            if s_row[j] < f32(1.0):
-                plain = False
-        if plain:
-            steps = f32(scaled.shape[0] - 1)
-            for j in range(w):
-                g_row[j] = min(max(g_row[j], f32(0.0)), f32(1.0)) * steps + f32(0.5)
-            for j in range(w):
-                table = scaled[np.uint32(g_row[j])]
+        src = frame[i].ravel()
+        line = out[i].ravel()
+        for r in range(runs):
+            j0, j1 = starts[r], starts[r + 1]
+            p, q = c0[j0], c1[j0]
+            gp, gq, sp, sq = g_cells[p], g_cells[q], s_cells[p], s_cells[q]
+            if gp >= one and gq >= one and sp >= one and sq >= one:
+                for m in range(u64(3) * j0, u64(3) * j1):
+                    line[m] = src[m]
+                continue
+            for j in range(j0, j1):
+                g_row[j] = min(max(gp + cx[j] * (gq - gp), f32(0.0)), one)
+            if sp >= one and sq >= one:
+                for j in range(j0, j1):
+                    table = scaled[np.uint32(g_row[j] * steps + f32(0.5))]
+                    m = u64(3) * j
+                    line[m] = table[src[m]]
+                    line[m + u64(1)] = table[src[m + u64(1)]]
+                    line[m + u64(2)] = table[src[m + u64(2)]]
+                continue
+            for j in range(j0, j1):
+                m = u64(3) * j
                 for ch in range(3):
-                    line[j, ch] = table[src[j, ch]]
-            continue
-        for j in range(w):
-            for ch in range(3):
-                lin[ch, j] = decode[src[j, ch]]
-        if desaturate:
-            for j in range(w):
+                    lin[ch, j] = decode[src[m + u64(ch)]]
+            for j in range(j0, j1):
+                s = sp + cx[j] * (sq - sp)
                 luma = weights[0] * lin[0, j] + weights[1] * lin[1, j] + weights[2] * lin[2, j]
                 for ch in range(3):
-                    lin[ch, j] = luma + s_row[j] * (lin[ch, j] - luma)
-        for ch in range(3):
-            row = lin[ch]
-            for j in range(w):
-                v = min(max(row[j] * g_row[j], f32(0.0)), f32(1.0))
-                row[j] = v * f32(65535.0) + f32(0.5)
-        for j in range(w):
+                    lin[ch, j] = luma + s * (lin[ch, j] - luma)
             for ch in range(3):
-                line[j, ch] = encode[np.uint32(lin[ch, j])]
+                row = lin[ch]
+                for j in range(j0, j1):
+                    v = min(max(row[j] * g_row[j], f32(0.0)), one)
+                    row[j] = v * f32(65535.0) + f32(0.5)
+            for j in range(j0, j1):
+                m = u64(3) * j
+                for ch in range(3):
+                    line[m + u64(ch)] = encode[np.uint32(lin[ch, j])]
     return out
 
 

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -312,8 +312,9 @@ def _video_packets(segments: Sequence[Path], out_stream,
             offset += stream.frames or n_packets
 
 
-def _audio_packets(track: AudioTrack, out_stream,
-                   cancel: threading.Event | None = None) -> Iterator[tuple[float, object]]:
+def _audio_packets(track: AudioTrack, out_stream, cancel: threading.Event | None = None,
+                   pace: Callable[[float], None] | None = None
+                   ) -> Iterator[tuple[float, object]]:
     """Encode the trimmed soundtrack; packets with their times. Stops with
     :class:`~sonicdreams._jobs.Cancelled` soon after ``cancel`` is set."""
     import av
@@ -353,6 +354,8 @@ def _audio_packets(track: AudioTrack, out_stream,
                     yield _packet_time(packet), packet
 
         for packet in src.demux(stream):
+            if pace is not None:
+                pace(max(pos - begin, 0) / rate)
             if cancel is not None and cancel.is_set():
                 raise Cancelled("the soundtrack was cancelled")
             try:
@@ -374,11 +377,13 @@ def _packet_time(packet) -> float:
 
 
 def encode_soundtrack(track: AudioTrack, path: Path, spec: VideoSpec, *,
-                      cancel: threading.Event | None = None) -> Path:
+                      cancel: threading.Event | None = None,
+                      pace: Callable[[float], None] | None = None) -> Path:
     """Encode the soundtrack into its own file (atomically), to be copied by :func:`finalize`.
 
     Run while the frames render, so the output is only a copy job at the end; ``cancel``
-    stops it within a packet or so.
+    stops it within a packet or so; ``pace(t)``, called before the audio from ``t`` seconds
+    of the track on, may hold it back (behind the frames).
     """
     import av
 
@@ -386,7 +391,7 @@ def encode_soundtrack(track: AudioTrack, path: Path, spec: VideoSpec, *,
     try:
         with av.open(str(tmp), mode="w", format="mp4") as out:
             stream = _audio_stream(out, track, spec)
-            for _, packet in _audio_packets(track, stream, cancel):
+            for _, packet in _audio_packets(track, stream, cancel, pace):
                 out.mux(packet)
         os.replace(tmp, path)
     except BaseException:
