@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +61,7 @@ def find_songs(song_dir: str | None) -> dict[str, str]:
         for p in sorted(glob.glob("/usr/share/games/noiz2sa/sounds/*.ogg")):
             found[f"noiz2sa-{Path(p).stem}"] = p
         for p in sorted(glob.glob("/usr/share/games/fretsonfire/data/songs/sectoid/*/song.ogg")):
-            found[f"sectoid-{Path(p).parent.name}"] = p
+            found[f"sectoid-{Path(p).parent.name.lower().replace(' ', '-')}"] = p
     if not found:
         excerpt = ROOT / "tests" / "data" / "noiz2sa-stg1-excerpt.ogg"
         found[excerpt.stem] = str(excerpt)
@@ -266,7 +267,9 @@ def main() -> None:
     t0 = time.perf_counter()
     work = [(style, song, (h, w), options, out_dir) for style in styles for song in songs]
     if args.jobs > 1:
-        with ProcessPoolExecutor(args.jobs) as pool:
+        # (spawned, not forked: a fork of this process, threads of the decoders about, could
+        # hang in its first import)
+        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
             rows = list(pool.map(_job, work))
     else:
         rows = [measure_one(*item) for item in work]

@@ -14,7 +14,8 @@ What drives what:
   camera (zoom, turn) and the waves' frequencies — the shapes.
 - **kick**: the big hit. The picture swells towards the viewer (a push of scale towards the
   centre), its colours climb towards the palette's highlight and its exposure rises; all decay
-  with the cue.
+  with the cue. The light saturates sooner than the scale: the strongest hits (a strong look
+  on a fast song) push in more rather than flare more, which the flash limiter would hold.
 - **snare**: the accent. The filaments flare and the colours push along the palette.
 - **hat**: fine texture only: a faint ripple of the shading.
 - **surge** (a step on every hit that never comes back): the camera turns a little on each
@@ -51,6 +52,7 @@ _N_WEIGHTS = sum(int(np.prod(s)) for s in _SHAPES)
 _N_PARAMS = _N_WEIGHTS + 10
 _SCENE = 0.75  # how strongly the scene (its variant) sets the weights
 _SURGE = 0.08  # radians the view turns per unit of surge (a strong hit: about 0.03)
+_LIGHT, _LIGHT_KNEE = 0.45, 0.1  # a hit's light follows it to here, then saturates (at 0.55)
 _MOVE = 0.15  # how strongly the latent moves them: the motion stays calm next to the hits
 _SYMMETRIES = (0, 1, 3, 5)  # none, a mirror, 3-fold and 5-fold mirrored turns
 _STATS_STEP = 4  # the fields' statistics and quantiles come from every 4th pixel each way
@@ -273,7 +275,13 @@ class CPPN(KernelStyle):
         h, w = self.work_size()
         f = frame_cues(cue)
         kick, snare, hat, beat = accent(f.kick), accent(f.snare), accent(f.hat, 0.6), accent(f.beat)
-        beat = 0.9 * np.tanh(beat / 0.9)  # the loudest hits swell, never cut
+        swell = 0.9 * np.tanh(beat / 0.9)  # the loudest hits swell, never cut …
+        # … in light up to a point, past it in scale. With every strong hit a flare of light,
+        # the intense look flashed so often that the limiter held a tenth of its beat_corr
+        # away; a push of scale over moving detail is no flash.
+        beat = swell if swell <= _LIGHT else _LIGHT + _LIGHT_KNEE * np.tanh(
+            (swell - _LIGHT) / _LIGHT_KNEE)
+        push = swell - beat
         p = np.clip(latent_params(z, _N_PARAMS, key=self.name), -6.0, 6.0).astype(np.float64)
         base = (1.0 - f.mix) * _scene_weights(f.variant_a) + f.mix * _scene_weights(f.variant_b)
         params = _SCENE * base + _MOVE * p
@@ -289,7 +297,7 @@ class CPPN(KernelStyle):
                1.2 * w3 / np.sqrt(_HIDDEN), 0.3 * b3)
 
         # The camera: placed by the latent, turned slowly by the flow, pushed in by the kick.
-        zoom = 1.25 * np.exp(0.3 * np.tanh(0.5 * extra[0])) * (1.0 - 0.05 * kick)
+        zoom = 1.25 * np.exp(0.3 * np.tanh(0.5 * extra[0])) * (1.0 - 0.05 * kick - 0.3 * push)
         # The hits turn the view (a lurch that keeps the section's colours in the frame).
         angle = 0.5 * extra[1] + 0.05 * f.flow + _SURGE * f.surge
         drift = 0.3 * f.flow + 0.1 * snare
