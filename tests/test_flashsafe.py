@@ -385,6 +385,12 @@ def test_limiting_in_place_gives_the_same_frames():
     b = FlashLimiter(30).apply(strobe, in_place=True)
     assert b is strobe and copy.limited_frames > 0
     np.testing.assert_array_equal(a, b)
+    # frames that are a view with rows apart (not contiguous) are limited all the same
+    wide = np.zeros((40, 48, 128, 3), np.uint8)
+    view = wide[:, :, ::2]
+    view[...] = kept
+    c = FlashLimiter(30).apply(view, in_place=True)
+    np.testing.assert_array_equal(a, c)
 
 
 # The numpy forms of the transition counter and the quick-flash test, as they were before

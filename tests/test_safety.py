@@ -692,8 +692,6 @@ def test_the_soundtrack_keeps_behind_the_frames_and_stops_when_they_do(tmp_path)
     path = encode_soundtrack(AudioTrack(str(song), 1.0, 4.0), tmp_path / "s.m4a", spec,
                              pace=asked.append)
     assert asked[0] == 0 and asked == sorted(asked) and 3.5 < asked[-1] < 4.0
-    import av
-
     with av.open(str(path)) as c:
         a = c.streams.audio[0]
         assert float(a.duration * a.time_base) == pytest.approx(4.0, abs=0.05)

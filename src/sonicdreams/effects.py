@@ -46,10 +46,9 @@ class _Pass:
     gives the same picture before or after a whole-pixel move, but after a zoom's blend
     rather than before it (a level or two at edges); the hue turn of a red/blue split's
     fringes; and contrast's pivot (the mean grey) is measured on the frame before it is
-    moved. Each map takes an output
-    pixel ``p`` (row, column) to ``scale·(p − centre) + centre + shift[channel]``: a zoom
-    scales about the centre, shake and the red/blue split shift, and their composition is
-    again one such map (edges repeated).
+    moved. Each map takes an output pixel ``p`` (row, column) to ``scale·(p − centre) +
+    centre + shift[channel]``: a zoom scales about the centre, shake and the red/blue split
+    shift, and their composition is again one such map (edges repeated).
     """
 
     def __init__(self, frame: Frames) -> None:
@@ -180,9 +179,9 @@ def _fuse_py(frame, r0, r1, ry, c0, cx, moved, smooth, pre, matrix, turn, post, 
     ``r0``/``r1`` with weight ``ry`` per output row; source bytes ``c0`` and the same channel
     of the pixel to its right, with weight ``cx``, per value of a row, [shape=(3 W,)];
     without ``smooth`` only the first of each, whole pixels; without ``moved`` the value
-    below it), through the colour map ``pre``, the
-    hue turn (``turn``: ``matrix``) and the colour map ``post`` (each ``(k, c, lo, hi)``:
-    ``clip(k·x + c, lo, hi)``), rounded once at the end.
+    below it), through the colour map ``pre``, the hue turn (``turn``: ``matrix``) and the
+    colour map ``post`` (each ``(k, c, lo, hi)``: ``clip(k·x + c, lo, hi)``), rounded once
+    at the end.
 
     Without a turn the values of a row are in the frame's order (RGB interleaved) and each
     loop runs along a row's bytes; with one they are the row's channels apart (all its R,

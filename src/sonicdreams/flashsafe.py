@@ -448,7 +448,7 @@ class FlashLimiter:
     def apply(self, frames: Frames, *, in_place: bool = False) -> Frames:
         """The next frames [shape=(B, H, W, 3), uint8], limited; untouched frames are the
         input's own bytes. ``in_place``: limit them where they are (no copy of the batch)."""
-        out = frames if in_place else None
+        out = frames if in_place and frames.flags.c_contiguous else None
         for i, frame in enumerate(frames):
             decision = self._step(frame)
             maps = None if decision is None else self._maps(*decision)
@@ -544,8 +544,10 @@ def _pixels_py(frame, gain, saturation, rows_at, cols_at, desaturate, decode, we
             g_cells[k] = gain[a, k] + t * (gain[b, k] - gain[a, k])
         for k in range(cells if desaturate else 0):
             s_cells[k] = saturation[a, k] + t * (saturation[b, k] - saturation[a, k])
-        src = frame[i].ravel()
-        line = out[i].ravel()
+        # (reshape, not ravel: ravel copies a row that is not contiguous, and the writes
+        # would be lost; reshape refuses to compile for one)
+        src = frame[i].reshape(-1)
+        line = out[i].reshape(-1)
         for r in range(runs):
             j0, j1 = starts[r], starts[r + 1]
             p, q = c0[j0], c1[j0]

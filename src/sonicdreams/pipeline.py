@@ -122,7 +122,8 @@ def render(
 
     reporters: dict[str, Reporter] = {}  # one per stage, all timed from the call's start
 
-    def report(stage: str, done: int, total: int, *, work=None) -> None:
+    def report(stage: str, done: int, total: int, *,
+               work: tuple[int, int] | None = None) -> None:
         if stage not in reporters:
             reporters[stage] = Reporter(progress, stage, t0=t0)
         reporters[stage](done, total, work=work)
@@ -190,16 +191,12 @@ def _render(song, output: Path, s: RenderSettings, custom_effects, work: WorkDir
                        jobs=jobs)
     # The soundtrack encodes behind the frames, spread over the render: all at its start it
     # slowed the first frames by a third (at 512²), and the remaining time looked longer.
-    frames = Frontier(jobs.cancel)
-
-    def report_frames(stage: str, done: int, total: int, **kwargs) -> None:
-        report(stage, done, total, **kwargs)
-        frames.advance(done / float(s.fps))
-
+    rendered_s = Frontier(jobs.cancel)  # seconds of the video there without a gap
     with disk_errors(plan.space_mb(work)):
-        soundtrack = _start_soundtrack(plan, work, jobs, pace=frames.wait_for)
-        reused = _render_segments(plan, work, report=report_frames, resume=resume)
-        frames.advance(float("inf"))
+        soundtrack = _start_soundtrack(plan, work, jobs, pace=rendered_s.wait_for)
+        reused = _render_segments(plan, work, report=report, resume=resume,
+                                  rendered_to=lambda k: rendered_s.advance(k / float(s.fps)))
+        rendered_s.advance(float("inf"))
         report("finalize", 0, 1)
         manifest = _finalize(plan, work, soundtrack, overwrite=overwrite)
     report("finalize", 1, 1)
@@ -306,8 +303,10 @@ def _plan_video(song, output: Path, s: RenderSettings, custom_effects, *, progre
                       fingerprint=fingerprint, chain=chain, amplitudes=amplitudes)
 
 
-def _render_segments(plan: _VideoPlan, work: WorkDir, *, report, resume: bool) -> int:
-    """Reuse the segments that verify, render the others; the number reused."""
+def _render_segments(plan: _VideoPlan, work: WorkDir, *, report, resume: bool,
+                     rendered_to=lambda frame: None) -> int:
+    """Reuse the segments that verify, render the others; the number reused.
+    ``rendered_to(k)``: the frames before frame ``k`` are all there."""
     s, n, fingerprint = plan.settings, plan.n_frames, plan.fingerprint
     if plan.frames_dir is not None:
         plan.frames_dir.mkdir(exist_ok=True)
@@ -334,11 +333,15 @@ def _render_segments(plan: _VideoPlan, work: WorkDir, *, report, resume: bool) -
         noise, classes, tail = _segment_vectors(plan.traj, a - warmup, b, tail)
         cues = plan.direction.segment(a - warmup, b) if plan.directed else None
         units += warmup
+        rendered_to(a)
+
+        def on_frames(i: int, base: int = done, at: int = units, a: int = a) -> None:
+            report("render", base + i, n, work=(at + i, units_total))
+            rendered_to(a + i)
+
         render_segment(path, plan.spec, plan.generator, (noise, classes, cues), plan.chain,
                         plan.amplitudes, a, b, batch, plan.size, s.fit, plan.frames_dir,
-                        lambda i, base=done, at=units: report(
-                            "render", base + i, n, work=(at + i, units_total)),
-                        limiter=limiter, warmup=warmup)
+                        on_frames, limiter=limiter, warmup=warmup)
         work.record(path, fingerprint, fingerprint.for_range(a, b), b - a)
         done += b - a
         units += b - a

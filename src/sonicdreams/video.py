@@ -316,7 +316,8 @@ def _audio_packets(track: AudioTrack, out_stream, cancel: threading.Event | None
                    pace: Callable[[float], None] | None = None
                    ) -> Iterator[tuple[float, object]]:
     """Encode the trimmed soundtrack; packets with their times. Stops with
-    :class:`~sonicdreams._jobs.Cancelled` soon after ``cancel`` is set."""
+    :class:`~sonicdreams._jobs.Cancelled` soon after ``cancel`` is set; ``pace(t)`` is called
+    before the audio from ``t`` seconds of the trimmed track on is read (it may wait)."""
     import av
 
     from ._jobs import Cancelled

@@ -14,8 +14,9 @@ What drives what:
   camera (zoom, turn) and the waves' frequencies — the shapes.
 - **kick**: the big hit. The picture swells towards the viewer (a push of scale towards the
   centre), its colours climb towards the palette's highlight and its exposure rises; all decay
-  with the cue. The light saturates sooner than the scale: the strongest hits (a strong look
-  on a fast song) push in more rather than flare more, which the flash limiter would hold.
+  with the cue (the beat's swell: light and scale). The light saturates sooner than the
+  scale: the strongest beats (a strong look on a fast song) push in more rather than flare
+  more, which the flash limiter would hold.
 - **snare**: the accent. The filaments flare and the colours push along the palette.
 - **hat**: fine texture only: a faint ripple of the shading.
 - **surge** (a step on every hit that never comes back): the camera turns a little on each
@@ -279,9 +280,9 @@ class CPPN(KernelStyle):
         # … in light up to a point, past it in scale. With every strong hit a flare of light,
         # the intense look flashed so often that the limiter held a tenth of its beat_corr
         # away; a push of scale over moving detail is no flash.
-        beat = swell if swell <= _LIGHT else _LIGHT + _LIGHT_KNEE * np.tanh(
+        light = swell if swell <= _LIGHT else _LIGHT + _LIGHT_KNEE * np.tanh(
             (swell - _LIGHT) / _LIGHT_KNEE)
-        push = swell - beat
+        push = swell - light
         p = np.clip(latent_params(z, _N_PARAMS, key=self.name), -6.0, 6.0).astype(np.float64)
         base = (1.0 - f.mix) * _scene_weights(f.variant_a) + f.mix * _scene_weights(f.variant_b)
         params = _SCENE * base + _MOVE * p
@@ -296,7 +297,8 @@ class CPPN(KernelStyle):
         net = (1.3 * w1, 0.5 * b1, 2.2 * 1.6 * w2 / np.sqrt(_HIDDEN), b2,
                1.2 * w3 / np.sqrt(_HIDDEN), 0.3 * b3)
 
-        # The camera: placed by the latent, turned slowly by the flow, pushed in by the kick.
+        # The camera: placed by the latent, turned slowly by the flow, pushed in by the kick
+        # and by the strongest beats (what their light leaves).
         zoom = 1.25 * np.exp(0.3 * np.tanh(0.5 * extra[0])) * (1.0 - 0.05 * kick - 0.3 * push)
         # The hits turn the view (a lurch that keeps the section's colours in the frame).
         angle = 0.5 * extra[1] + 0.05 * f.flow + _SURGE * f.surge
@@ -328,8 +330,8 @@ class CPPN(KernelStyle):
         fc = (fields[2] - np.float32(mean[2])) * np.float32(spread[2])
         look = np.array([
             f.hue + 0.04 * snare,  # pitch places the colours; the snare pushes them along
-            0.12 * beat,  # the beat pulls every colour towards the highlight …
-            1.0 + 0.2 * beat,  # … and raises the exposure
+            0.12 * light,  # the beat pulls every colour towards the highlight …
+            1.0 + 0.2 * light,  # … and raises the exposure
             0.16,  # filament width (in spreads of its field)
             0.22 + 0.5 * snare,  # filament glow: the snare's flare
             0.04 * hat,  # the hats' ripple
