@@ -167,9 +167,8 @@ def segment_limiter(fps: float | Fraction, a: int, *,
                     allow_flashing: bool) -> tuple[FlashLimiter | None, int]:
     """(a fresh limiter, frames of warm-up) for a segment starting at frame ``a``; (None, 0)
     when flashing is allowed."""
-    if allow_flashing:
-        return None, 0
-    return FlashLimiter(fps), warmup_frames(fps, a, allow_flashing=False)
+    limiter = None if allow_flashing else FlashLimiter(fps)
+    return limiter, warmup_frames(fps, a, allow_flashing=allow_flashing)
 
 
 def warmup_frames(fps: float | Fraction, a: int, *, allow_flashing: bool) -> int:
@@ -513,7 +512,8 @@ def _pixels_py(frame, gain, saturation, rows_at, cols_at, desaturate, decode, we
     through ``encode`` (indexed by ``round(lin·65535)``).
 
     Row by row, a run of columns between the same two cell centres at a time: a run whose
-    ends keep their value (gain and saturation 1) keeps its bytes; one that only darkens
+    ends keep their value (gain and saturation 1) is not touched (``out`` holds the frame's
+    bytes already: it is the frame, or a copy of it); one that only darkens
     reads each code from ``scaled`` at its gain, rounded to a step of ``1 / _GAINS`` (one
     read per value instead of a decode, a product and an encode); one that desaturates goes
     through linear light. ``out`` may be ``frame``: a run is read before it is written."""
@@ -553,8 +553,6 @@ def _pixels_py(frame, gain, saturation, rows_at, cols_at, desaturate, decode, we
             p, q = c0[j0], c1[j0]
             gp, gq, sp, sq = g_cells[p], g_cells[q], s_cells[p], s_cells[q]
             if gp >= one and gq >= one and sp >= one and sq >= one:
-                for m in range(u64(3) * j0, u64(3) * j1):
-                    line[m] = src[m]
                 continue
             for j in range(j0, j1):
                 g_row[j] = min(max(gp + cx[j] * (gq - gp), f32(0.0)), one)
