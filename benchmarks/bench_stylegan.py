@@ -7,7 +7,9 @@
 copied into it). The same random config-F weights are loaded into both networks (the parameter
 names are the same), so the run also reports the max abs difference of their images. The cache
 figure times ``load_stylegan`` of a converted 1024² network (the second load of a file).
-Prints one JSON object.
+``ours_torch_blur_s_per_image_batch1`` is the batch-1 figure with the blur after each
+upsampling run as oneDNN's depthwise convolution (``_blur.ENABLED = False``, the path before
+the compiled one), in the same run. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from sonicdreams.generators.stylegan import load_stylegan
+from sonicdreams.generators.stylegan import _blur, load_stylegan
 from sonicdreams.generators.stylegan.sg2 import Generator
 
 
@@ -75,6 +77,12 @@ def _measure(res: int, args: argparse.Namespace) -> dict:
         _time(lambda: G(z[:1], None, noise_mode="const"), repeats=args.repeats), 3)
     entry["ours_s_per_image_batch4"] = round(
         _time(lambda: G(z, None, noise_mode="const"), repeats=args.repeats) / 4, 3)
+    try:  # the blur after each upsampling as oneDNN's depthwise convolution (the path before)
+        _blur.ENABLED = False
+        entry["ours_torch_blur_s_per_image_batch1"] = round(
+            _time(lambda: G(z[:1], None, noise_mode="const"), repeats=args.repeats), 3)
+    finally:
+        _blur.ENABLED = True
     with torch.autocast("cpu", dtype=torch.bfloat16):
         entry["ours_bf16_s_per_image_batch1"] = round(
             _time(lambda: G(z[:1], None, noise_mode="const"), repeats=args.repeats), 3)

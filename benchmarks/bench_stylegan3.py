@@ -7,6 +7,10 @@
   convolutions switched off (``_winograd.ENABLED = False``: oneDNN's direct convolution, the
   path before it), and ``t256_winograd_max_abs_change``, how far the Winograd path moves the
   image (float32 rounding only).
+- ``t256_b1_torch_nonlinearity_s_per_image``: the float32 batch-1 figure with the filtered
+  leaky ReLU as whole-map PyTorch products (``_flrelu.ENABLED = False``, the path before the
+  compiled one), and ``t256_compiled_nonlinearity_max_abs_change``, how far the compiled path
+  moves the image.
 - ``t256_b1_bf16_s_per_image``: the same in bfloat16 (what ``precision=auto`` uses on CPUs
   with bf16 units), and ``t256_bf16_mean_abs_change``, how much that moves the image.
 - ``--config R`` adds the same for SG3-R (channel_base 65536, channel_max 1024, 1×1 convs,
@@ -69,7 +73,7 @@ def main() -> None:
 
     import torch
 
-    from sonicdreams.generators.stylegan import _winograd, sg3_config
+    from sonicdreams.generators.stylegan import _flrelu, _winograd, sg3_config
 
     wall0, total0, own0 = time.perf_counter(), _total_cpu_s(), _own_cpu_s()
     result: dict = dict(torch=torch.__version__, threads=torch.get_num_threads(),
@@ -101,6 +105,16 @@ def main() -> None:
             with torch.inference_mode():
                 fast = G(z, None, truncation_psi=0.7)
             result[f"{key}_winograd_max_abs_change"] = float(f"{(fast - direct).abs().max():.2e}")
+            try:  # the alias-free nonlinearity as whole-map products (the path before it)
+                _flrelu.ENABLED = False
+                result[f"{key}_b1_torch_nonlinearity_s_per_image"] = round(
+                    _time_generator(G, batch=1, repeats=args.repeats), 3)
+                with torch.inference_mode():
+                    plain = G(z, None, truncation_psi=0.7)
+            finally:
+                _flrelu.ENABLED = True
+            result[f"{key}_compiled_nonlinearity_max_abs_change"] = float(
+                f"{(fast - plain).abs().max():.2e}")
         # What renders use on CPUs with bf16 units (precision=auto), and how far it moves the
         # image (in [-1, 1] units; one level of 255 is 0.0078).
         result[f"{key}_b1_bf16_s_per_image"] = round(

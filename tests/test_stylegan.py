@@ -78,6 +78,43 @@ def test_upfirdn2d_matches_zero_insertion_pad_convolve_subsample(up, down, taps,
     torch.testing.assert_close(out, ref, rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("pad", [(1, 1, 1, 1), (2, 0, -1, 3), (-1, -1, 0, 2)])
+def test_compiled_blur_matches_upfirdn2d(pad):
+    # StyleGAN2's blur after an upsampling convolution (a rank-one 2-D filter, float32 on
+    # CPU) runs as the compiled separable filter, a per-channel scale in its last pass.
+    from sonicdreams.generators.stylegan import _blur
+    from sonicdreams.generators.stylegan._ops import fir_filter_2d
+
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 3, 15, 13, generator=gen)
+    f = fir_filter_2d([1, 3, 3, 1])
+    f = f * torch.tensor([1.0, 1.2, 0.9, 0.7])[:, None]  # rank one, not symmetric
+    scale = torch.rand(2, 3, generator=gen) + 0.5
+    assert _blur.supported(x, f)
+    ref = _naive_upfirdn(x.double(), f.double(), 1, 1, pad, 4.0)
+    ref = ref * scale.double()[:, :, None, None]
+    out = _blur.blur(x, f, padding=pad, gain=4.0, scale=scale)
+    assert out.shape == ref.shape
+    torch.testing.assert_close(out.double(), ref, rtol=0, atol=1e-5)
+    assert not _blur.supported(x, torch.eye(3))  # rank three: upfirdn2d's own path
+    assert not _blur.supported(x.double(), f)
+
+
+def test_one_by_one_modulated_convolution_is_the_plain_convolution():
+    # ToRGB's 1×1 convolution runs as a matrix product: the same as the per-sample conv.
+    from sonicdreams.generators.stylegan._ops import modulated_conv2d
+
+    gen = torch.Generator().manual_seed(2)
+    for batch in (1, 3):
+        x = torch.randn(batch, 16, 9, 11, generator=gen)
+        weight = torch.randn(3, 16, 1, 1, generator=gen)
+        styles = torch.randn(batch, 16, generator=gen)
+        out = modulated_conv2d(x, weight, styles, demodulate=False)
+        ref = torch.cat([F.conv2d(x[i:i + 1], weight * styles[i].reshape(1, -1, 1, 1))
+                         for i in range(batch)])
+        torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+
+
 # ---------------------------------------------------------------------------------------------
 # The network
 
@@ -152,9 +189,10 @@ def test_every_format_loads_to_the_same_network(tmp_path, net, fmt):
         fmt, fmt.split("-")[0] if fmt.startswith("rosinality") else "tf-sg2")
     H = assemble(weights)
     assert H.config == G.config
-    torch.testing.assert_close(_outputs(H), _outputs(G), rtol=0, atol=1e-6)
+    # (equal to float32 rounding: the images, up to about 3, may differ in their last bits)
+    torch.testing.assert_close(_outputs(H), _outputs(G), rtol=0, atol=4e-6)
     torch.testing.assert_close(_outputs(H, psi=0.5, cutoff=2), _outputs(G, psi=0.5, cutoff=2),
-                               rtol=0, atol=1e-6)
+                               rtol=0, atol=4e-6)
 
 
 def test_rosinality_checkpoint_without_latent_avg_estimates_it(tmp_path):
@@ -415,10 +453,8 @@ def test_precision_choice_and_bf16_frames_stay_close(monkeypatch):
     autocast = style_module.autocast_dtype
     assert autocast("auto", cpu, G2) is None  # StyleGAN2 on a CPU stays exact
     assert autocast("fp32", cpu, G3) is None and autocast("bf16", cpu, G2) is torch.bfloat16
-    monkeypatch.setattr(style_module, "_cpu_has_bf16", lambda: True)
-    assert autocast("auto", cpu, G3) is torch.bfloat16
-    monkeypatch.setattr(style_module, "_cpu_has_bf16", lambda: False)
-    assert autocast("auto", cpu, G3) is None
+    assert autocast("auto", cpu, G3) is None  # StyleGAN3's float32 path is the faster one
+    assert autocast("auto", torch.device("cuda"), G3) is torch.float16
     z = np.random.default_rng(2).standard_normal((2, 16)).astype(np.float32)
     exact = StyleGANStyle(G3, precision="fp32").render(z)
     fast = StyleGANStyle(G3, precision="bf16").render(z)

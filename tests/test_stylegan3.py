@@ -207,6 +207,53 @@ def test_filtered_lrelu_matches_direct_computation(up, taps_up, radial, padding,
     assert torch.equal(again, got)
 
 
+@pytest.mark.parametrize("up,down,padding,size", [
+    (2, 2, (11, 10, 11, 10), 20),  # the critically sampled layers
+    (4, 2, (-6, -9, -6, -9), 34),  # a layer that doubles the sampling rate
+    (2, 2, (-11, -12, -11, -12), 40),  # the last layer's crop: the first tap past the start
+    (2, 1, (3, 7, 5, 1), 17),  # two output phases, uneven padding
+    (4, 4, (0, 0, 0, 0), 9),
+])
+def test_compiled_filtered_lrelu_matches_direct_computation(up, down, padding, size):
+    # float32 on CPU streams each channel through the compiled kernel (upsampled columns
+    # kept phase by phase); the result is the direct computation's, to float32 rounding.
+    from sonicdreams.generators.stylegan import _flrelu
+
+    gen = torch.Generator().manual_seed(size)
+    x = torch.randn(2, 5, size, size + 3, generator=gen) * 3
+    b = torch.randn(5, generator=gen)
+    fu = sg3_config.design_lowpass_filter(numtaps=6 * up, cutoff=4, width=6, fs=32)
+    fu = fu + torch.randn(fu.shape, generator=gen) * 0.01  # asymmetric
+    fd = sg3_config.design_lowpass_filter(numtaps=12, cutoff=5, width=8, fs=32)
+    fd = fd + torch.randn(fd.shape, generator=gen) * 0.01
+    kwargs = dict(up=up, down=down, padding=padding, gain=math.sqrt(2), slope=0.2, clamp=2.5)
+    assert _flrelu.supported(x, up=up, down=down)
+    want = _naive_filtered_lrelu(x.double(), fu.double(), fd.double(), b.double(), **kwargs)
+    got = sg3.filtered_lrelu(x, up_filter=fu, down_filter=fd, bias=b, cache={}, **kwargs)
+    assert got.dtype == torch.float32 and got.shape == want.shape
+    torch.testing.assert_close(got.double(), want, rtol=0, atol=2e-5)
+
+
+def test_compiled_filtered_lrelu_plain_python_kernel_agrees():
+    # The kernel's plain-Python form (what runs without numba) computes the same values.
+    from sonicdreams.generators.stylegan import _flrelu
+
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(1, 2, 12, 14, generator=gen)
+    fu = sg3_config.design_lowpass_filter(numtaps=24, cutoff=4, width=6, fs=32)
+    fd = sg3_config.design_lowpass_filter(numtaps=12, cutoff=5, width=8, fs=32)
+    kwargs = dict(up=4, down=2, padding=(-2, -5, 3, 1), cache={})
+    plan = sg3._stream_plan(x, fu, fd, **kwargs)
+    compiled = _flrelu.filtered_lrelu(x, None, plan, slope=0.2, gain=1.4, clamp=1.0)
+    saved = _flrelu._stream
+    try:
+        _flrelu._stream = lambda: _flrelu._stream_py
+        python = _flrelu.filtered_lrelu(x, None, plan, slope=0.2, gain=1.4, clamp=1.0)
+    finally:
+        _flrelu._stream = saved
+    torch.testing.assert_close(python, compiled, rtol=0, atol=1e-6)
+
+
 def test_filtered_lrelu_linear_torgb_is_bias_and_clamp():
     x = torch.randn(1, 3, 8, 8) * 400
     b = torch.tensor([1.0, -2.0, 3.0])

@@ -442,7 +442,7 @@ class RenderSettings:
         _device, group="generator")
     precision: str = option(
         "auto", "StyleGAN arithmetic: auto (half precision where it is fast and looks the "
-        "same: fp16 on GPU, bf16 for StyleGAN3 on CPUs with bf16 units), fp32, bf16 or fp16",
+        "same: fp16 on GPU for clamped networks, fp32 on a CPU), fp32, bf16 or fp16",
         _choice("auto", "fp32", "bf16", "fp16"), group="generator")
     # -- motion: how the music moves the generator's latent (noise) vector ------------------
     speed_fpm: float = option(
