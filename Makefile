@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	# machine's own sources without minutes of back-off; the check below stops a CUDA build)
 	$(PIP) install --quiet --retries 2 -c constraints.txt --extra-index-url $(TORCH_INDEX) torch
 	$(PY) -c "import sys, torch; sys.exit('torch is a CUDA build: make clean, then make test' if torch.version.cuda else 0)"
-	$(PIP) install --quiet -c constraints.txt -e '.[dev,gan]'
+	$(PIP) install --quiet -c constraints.txt -e '.[dev,gan,cluster]'
 	# a real pretrained generator for the compatibility tests (its torch pin is ours)
 	$(PIP) install --quiet --no-deps gan-face-generate==1.1.1
 	touch $@

@@ -35,7 +35,7 @@ _GROUP_TITLES = {
     "generator": "StyleGAN generator",
     "motion": "motion (how the music moves the picture)",
     "classes": "classes (how pitch changes the picture)", "effects": "effects",
-    "output": "output",
+    "output": "output", "cluster": "cluster (render on several machines)",
 }
 
 

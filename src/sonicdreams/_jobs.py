@@ -8,6 +8,7 @@ nothing keeps running after :func:`sonicdreams.render` returns or raises.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections import deque
@@ -15,10 +16,20 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-__all__ = ["Jobs", "Cancelled", "Frontier"]
+__all__ = ["Jobs", "Cancelled", "Frontier", "cores"]
 
 _POLL_S = 0.05
 _END = object()
+
+
+def cores() -> int:
+    """The cores a render may keep busy: ``SONICDREAMS_THREADS`` where set (a Ray task sets
+    it to the cores the cluster gave it), else the machine's."""
+    try:
+        given = int(os.environ.get("SONICDREAMS_THREADS", "0"))
+    except ValueError:
+        given = 0
+    return given if given > 0 else (os.cpu_count() or 1)
 
 
 class Cancelled(Exception):

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 # (the soundtrack has a fingerprint of its own), or another part holds what they decide.
 _NOT_SETTINGS = frozenset({"output_audio", "audio_bitrate", "segment_seconds", "style", "seed",
                            "fps", "start", "duration", "width", "height", "fit", "codec", "crf",
-                           "preset", *STEM_OPTIONS})
+                           "preset", "backend", "ray_address", *STEM_OPTIONS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,8 +305,8 @@ def _plan_video(song, output: Path, s: RenderSettings, custom_effects, *, progre
 
 def _render_segments(plan: _VideoPlan, work: WorkDir, *, report, resume: bool,
                      rendered_to=lambda frame: None) -> int:
-    """Reuse the segments that verify, render the others; the number reused.
-    ``rendered_to(k)``: the frames before frame ``k`` are all there."""
+    """Reuse the segments that verify, render the others (here, or on a Ray cluster); the
+    number reused. ``rendered_to(k)``: the frames before frame ``k`` are all there."""
     s, n, fingerprint = plan.settings, plan.n_frames, plan.fingerprint
     if plan.frames_dir is not None:
         plan.frames_dir.mkdir(exist_ok=True)
@@ -317,35 +317,63 @@ def _render_segments(plan: _VideoPlan, work: WorkDir, *, report, resume: bool,
     done = sum(b - a for (a, b), c in zip(bounds, checks, strict=True) if c.ok)
     # The remaining time counts the frames each segment renders to prime its limiter too
     # (unseen in the bar: 16 % more after the first segment of a render at 30 fps).
-    warmups = [warmup_frames(s.fps, a, allow_flashing=s.allow_flashing) for a, _ in bounds]
-    units, units_total = done, n + sum(w for w, c in zip(warmups, checks, strict=True)
-                                       if not c.ok)
-    report("render", done, n, work=(units, units_total))
+    units_total = n + sum(warmup_frames(s.fps, a, allow_flashing=s.allow_flashing)
+                          for (a, _), c in zip(bounds, checks, strict=True) if not c.ok)
+    report("render", done, n, work=(done, units_total))
     batch = s.batch_size or getattr(plan.generator, "batch_size", 1) or 1
-    tail = None  # the vectors fetched last: a warm-up reaches back into them
-    for k, ((a, b), check) in enumerate(zip(bounds, checks, strict=True)):
-        if check.ok:
-            continue
-        path = work.segment(k)
+    todo = _segment_jobs(plan, checks)
+    if s.backend == "ray":
+        from .cluster import render_on_ray
+
+        render_on_ray(plan, work, todo, batch=batch, done=done, units_total=units_total,
+                      report=report, rendered_to=rendered_to)
+        return sum(c.ok for c in checks)
+    units = done
+    for job in todo:
+        path = work.segment(job.k)
         work.discard(path)
         # Last stage: the photosensitivity limiter, primed on the frames before ``a``.
-        limiter, warmup = segment_limiter(s.fps, a, allow_flashing=s.allow_flashing)
-        noise, classes, tail = _segment_vectors(plan.traj, a - warmup, b, tail)
-        cues = plan.direction.segment(a - warmup, b) if plan.directed else None
-        units += warmup
-        rendered_to(a)
+        limiter, _ = segment_limiter(s.fps, job.a, allow_flashing=s.allow_flashing)
+        units += job.warmup
+        rendered_to(job.a)
 
-        def on_frames(i: int, base: int = done, at: int = units, a: int = a) -> None:
+        def on_frames(i: int, base: int = done, at: int = units, a: int = job.a) -> None:
             report("render", base + i, n, work=(at + i, units_total))
             rendered_to(a + i)
 
-        render_segment(path, plan.spec, plan.generator, (noise, classes, cues), plan.chain,
-                        plan.amplitudes, a, b, batch, plan.size, s.fit, plan.frames_dir,
-                        on_frames, limiter=limiter, warmup=warmup)
-        work.record(path, fingerprint, fingerprint.for_range(a, b), b - a)
-        done += b - a
-        units += b - a
+        render_segment(path, plan.spec, plan.generator, job.vectors, plan.chain,
+                       plan.amplitudes, job.a, job.b, batch, plan.size, s.fit, plan.frames_dir,
+                       on_frames, limiter=limiter, warmup=job.warmup)
+        work.record(path, fingerprint, fingerprint.for_range(job.a, job.b), job.b - job.a)
+        done += job.b - job.a
+        units += job.b - job.a
     return sum(c.ok for c in checks)
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentJob:
+    """A segment to render: number ``k``, frames ``[a, b)``, and the vectors (noise, classes,
+    cues or None) of the frames ``[a - warmup, b)``, the warm-up priming its limiter."""
+
+    k: int
+    a: int
+    b: int
+    warmup: int
+    vectors: tuple
+
+
+def _segment_jobs(plan: _VideoPlan, checks):
+    """The segments to render, in order, each with its vectors (fetched from the forward-only
+    trajectory as the segment comes: only its own are in memory)."""
+    s = plan.settings
+    tail = None  # the vectors fetched last: a warm-up reaches back into them
+    for k, ((a, b), check) in enumerate(zip(plan.bounds, checks, strict=True)):
+        if check.ok:
+            continue
+        warmup = warmup_frames(s.fps, a, allow_flashing=s.allow_flashing)
+        noise, classes, tail = _segment_vectors(plan.traj, a - warmup, b, tail)
+        cues = plan.direction.segment(a - warmup, b) if plan.directed else None
+        yield SegmentJob(k, a, b, warmup, (noise, classes, cues))
 
 
 def _finalize(plan: _VideoPlan, work: WorkDir, soundtrack, *, overwrite: bool) -> dict:

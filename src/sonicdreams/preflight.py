@@ -53,6 +53,13 @@ def check_before_work(song, output: Path | None, s: RenderSettings, custom_effec
         VideoSpec.for_output(output, fps=s.fps, size=spec_size, codec=s.codec, crf=s.crf,
                              preset=s.preset, audio_bitrate=s.audio_bitrate)
         check_output(output, inputs, overwrite=overwrite)
+    if s.backend == "ray":
+        from .cluster import require_ray
+
+        require_ray()
+        if s.save_frames:
+            raise SettingsError("save_frames works with backend='local' only: the frames of a "
+                                "Ray render are drawn on the cluster's machines")
     if work_dir is not None and not Path(work_dir).is_dir():
         raise SettingsError(f"--work-dir {work_dir}: no such folder")
     for style in (s.style, *(dict(row).get("style") for row in s.scenes or ())):

@@ -8,7 +8,6 @@ effects, and the caller's thread encodes. Bounded queues between the stages keep
 from __future__ import annotations
 
 import itertools
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ._jobs import Jobs
+from ._jobs import cores as available_cores
 from .errors import SonicDreamsError
 
 __all__ = ["render_segment", "fit_frames"]
@@ -96,7 +96,7 @@ def render_segment(path: Path, spec, generator, vectors, chain, amplitudes, a: i
     first = a - warmup  # the frame index of vectors[0]
     # Calls side by side, as many as give each core a frame, if the generator allows it
     # (batch_size=1 must not leave a core idle; a big batch is parallel on its own).
-    cores = os.cpu_count() or 1
+    cores = available_cores()
     workers = max(1, min(int(getattr(generator, "concurrent_calls", 1)), -(-cores // batch)))
     chunks = _Chunks(a, b, batch, workers)
     fresh = bool(getattr(generator, "fresh_frames", False))  # new arrays on every call

@@ -179,6 +179,13 @@ def _path(name: str, value: Any) -> str | None:
     return value
 
 
+def _address(name: str, value: Any) -> str:
+    if isinstance(value, str) and value.strip() and not any(c.isspace() for c in value.strip()):
+        return value.strip()
+    raise SettingsError(f"{name}={value!r} must be a Ray address such as ray://head:10001, "
+                        "head:6379 or auto")
+
+
 def _style(name: str, value: Any) -> Any:
     # a style name, a path to weights, or (through the Python API) a generator or callable
     if isinstance(value, str) and value.strip():
@@ -565,6 +572,14 @@ class RenderSettings:
     save_frames: bool = option(
         False, "also keep every frame as PNG in <output>_frames/", _bool, group="output",
         lsd=True)
+    backend: str = option(
+        "local", "where the frames render: local (this machine) or ray (every machine of a Ray "
+        "cluster, a segment a task; needs the cluster extra: pip install "
+        "'sonicdreams[cluster]')", _choice("local", "ray"), group="cluster")
+    ray_address: str | None = option(
+        None, "the Ray cluster to join: an address such as ray://head:10001 or head:6379, or "
+        "auto (the cluster this machine belongs to)", _optional(_address), group="cluster",
+        metavar="ADDR", default_text="the RAY_ADDRESS variable, else a Ray of this machine")
     allow_flashing: bool = option(
         False, "turn off the photosensitivity limiter, which keeps the video to at most three "
         "flashes a second (WCAG 2.3.1) by softening strobing hits; only for videos nobody with "

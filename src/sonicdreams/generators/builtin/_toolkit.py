@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..._compiled import lazy_kernel
+from ..._jobs import cores
 from ..._sampling import sampling
 from ..base import check_batch
 
@@ -315,7 +316,7 @@ class ProceduralStyle:
         def one(i: int) -> None:
             out[i] = self.frame(z[i], c[i], cues[i])
 
-        workers = min(z.shape[0], os.cpu_count() or 1, 8)
+        workers = min(z.shape[0], cores(), 8)
         if workers == 1:
             for i in range(z.shape[0]):
                 one(i)
