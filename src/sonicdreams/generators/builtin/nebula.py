@@ -50,9 +50,9 @@ __all__ = ["Nebula"]
 
 _N_PARAMS = 16
 _SCENE = 1.0  # how far the scene (its variant) places the view and shapes the gas
-_SURGE = 0.07  # radians the view turns per unit of surge (a strong hit: about 0.03)
+_SURGE = 0.055  # radians the view turns per unit of surge (a strong hit: about 0.03)
 _FLOW_SPIN = 0.05  # radians the view turns per unit of flow (a slow turn of the gas)
-_MOVE = 0.55  # how far the latent moves them: calm motion next to the hits
+_MOVE = 0.45  # how far the latent moves them: calm motion next to the hits
 _SPIN = 0.2  # radians the view turns per unit of the latent
 _RELIEF = 2  # pixels over which the gas's slope is taken (a halo of rows around each block)
 _PLANES = 9  # the smooth planes a frame is painted from (see _paint_py)
