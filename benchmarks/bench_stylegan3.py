@@ -11,8 +11,9 @@
   leaky ReLU as whole-map PyTorch products (``_flrelu.ENABLED = False``, the path before the
   compiled one), and ``t256_compiled_nonlinearity_max_abs_change``, how far the compiled path
   moves the image.
-- ``t256_b1_bf16_s_per_image``: the same in bfloat16 (what ``precision=auto`` uses on CPUs
-  with bf16 units), and ``t256_bf16_mean_abs_change``, how much that moves the image.
+- ``t256_b1_bf16_s_per_image``: the same in bfloat16 (``precision=bf16``; ``auto`` keeps a CPU
+  in float32, now the faster), and ``t256_bf16_mean_abs_change``, how much that moves the
+  image.
 - ``--config R`` adds the same for SG3-R (channel_base 65536, channel_max 1024, 1×1 convs,
   radial filters).
 - ``load_avg_1min`` and ``other_processes_mean_cores`` (CPU time other processes used while
@@ -115,8 +116,8 @@ def main() -> None:
                 _flrelu.ENABLED = True
             result[f"{key}_compiled_nonlinearity_max_abs_change"] = float(
                 f"{(fast - plain).abs().max():.2e}")
-        # What renders use on CPUs with bf16 units (precision=auto), and how far it moves the
-        # image (in [-1, 1] units; one level of 255 is 0.0078).
+        # precision=bf16, and how far it moves the image (in [-1, 1] units; one level of 255 is
+        # 0.0078).
         result[f"{key}_b1_bf16_s_per_image"] = round(
             _time_generator(G, batch=1, repeats=args.repeats, bf16=True), 3)
         z = torch.randn(2, G.z_dim, generator=torch.Generator().manual_seed(5))

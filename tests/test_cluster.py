@@ -16,19 +16,52 @@ from sonicdreams.pipeline import render, work_dir_for
 from sonicdreams.video import read_manifest
 from test_render import decode_frames, run_cli
 
-ray = pytest.importorskip("ray", reason="the cluster extra (ray) is not installed")
+try:
+    import ray
+except ImportError:  # (the error tests below run without it)
+    ray = None
+needs_ray = pytest.mark.skipif(ray is None, reason="the cluster extra (ray) is not installed")
 
 # 3 s at 12 fps in 1 s segments: three tasks.
 CLIP = dict(duration=3.0, fps=12, width=96, height=96, segment_seconds=1.0, seed=7)
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """A local Ray of two CPUs; its workers keep their compiled kernels in a folder of their
-    own (the tests' cache is off, and compiling in every new worker takes a while)."""
-    cache = tmp_path_factory.mktemp("worker-cache")
+def worker_cache(tmp_path_factory):
+    """Where Ray's worker processes keep their compiled kernels (the tests' cache is off,
+    and compiling in every new worker takes a while)."""
+    return tmp_path_factory.mktemp("worker-cache")
+
+
+@needs_ray
+def test_a_render_starts_and_stops_its_own_ray(excerpt, tmp_path, monkeypatch, worker_cache):
+    # No ray.init before: the render starts a Ray of this machine, renders on it, stops it,
+    # and leaves the CLI's SIGTERM handler in place.
+    import signal
+
+    assert not ray.is_initialized()
+    monkeypatch.setenv("SONICDREAMS_CACHE", str(worker_cache))  # (inherited by the workers)
+
+    def on_term(signum, frame):
+        pass
+
+    saved = signal.signal(signal.SIGTERM, on_term)
+    try:
+        result = render(excerpt, tmp_path / "ray.mp4", backend="ray", ray_address="local",
+                        **CLIP)
+        assert signal.getsignal(signal.SIGTERM) is on_term
+    finally:
+        signal.signal(signal.SIGTERM, saved)
+    assert not ray.is_initialized()
+    assert result.n_frames == 36
+    assert "ray_address" not in read_manifest(result.output)["settings"]
+
+
+@pytest.fixture(scope="module")
+def cluster(worker_cache):
+    """A local Ray of two CPUs."""
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"SONICDREAMS_CACHE": str(cache)}})
+             runtime_env={"env_vars": {"SONICDREAMS_CACHE": str(worker_cache)}})
     yield
     ray.shutdown()
 
@@ -38,6 +71,7 @@ def _grey(noise_batch, class_batch):
     return [np.full((48, 48, 3), v, np.uint8) for v in level]
 
 
+@needs_ray
 def test_a_ray_render_is_the_local_render(cluster, excerpt, tmp_path):
     local = render(excerpt, tmp_path / "local.mp4", **CLIP)
     seen = []
@@ -55,6 +89,21 @@ def test_a_ray_render_is_the_local_render(cluster, excerpt, tmp_path):
     assert not any(tmp_path.glob("*.sonicdreams*")), "the work folder is left behind"
 
 
+@needs_ray
+def test_a_stylegan_network_renders_on_ray_as_here(cluster, excerpt, tmp_path):
+    # The network (weights and all) travels through the object store once.
+    pytest.importorskip("torch")
+    from _formats import tiny_sg2, write_nvlabs_pickle
+
+    write_nvlabs_pickle(tmp_path / "mine.pkl", tiny_sg2(res=32))
+    clip = dict(CLIP, width=None, height=None, style=str(tmp_path / "mine.pkl"))
+    local = render(excerpt, tmp_path / "local.mp4", **clip)
+    remote = render(excerpt, tmp_path / "ray.mp4", backend="ray", **clip)
+    assert remote.size == (32, 32) and remote.n_frames == 36
+    assert np.array_equal(decode_frames(remote.output), decode_frames(local.output))
+
+
+@needs_ray
 def test_a_killed_worker_is_retried_and_the_video_is_complete(cluster, excerpt, tmp_path):
     # A function style (sent by cloudpickle) that kills its worker process the first time
     # it draws there: Ray runs the task again, and the video is the one a local render makes.
@@ -76,6 +125,7 @@ def test_a_killed_worker_is_retried_and_the_video_is_complete(cluster, excerpt, 
     assert np.array_equal(decode_frames(remote.output), decode_frames(local.output))
 
 
+@needs_ray
 def test_an_interrupted_driver_resumes_from_the_segments_that_arrived(cluster, excerpt,
                                                                        tmp_path):
     class Stop(Exception):
@@ -105,6 +155,7 @@ def test_an_interrupted_driver_resumes_from_the_segments_that_arrived(cluster, e
     assert np.array_equal(decode_frames(again), decode_frames(local.output))
 
 
+@needs_ray
 def test_a_style_that_cannot_be_sent_is_a_clear_error(cluster, excerpt, tmp_path):
     import threading
 
@@ -119,12 +170,23 @@ def test_a_style_that_cannot_be_sent_is_a_clear_error(cluster, excerpt, tmp_path
                backend="ray", **CLIP)
 
 
+def test_a_segment_from_a_machine_with_other_versions_is_refused():
+    from sonicdreams.cluster import _store
+    from sonicdreams.errors import SonicDreamsError
+    from sonicdreams.fingerprint import library_versions
+
+    theirs = {**library_versions(), "numpy": "0.0.1"}
+    with pytest.raises(SonicDreamsError, match="numpy 0.0.1 there"):
+        _store(None, None, None, (b"", "", theirs))
+
+
 def test_without_ray_the_backend_is_a_clear_error(excerpt, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
     with pytest.raises(SettingsError, match=r"pip install 'sonicdreams\[cluster\]'"):
         render(excerpt, tmp_path / "v.mp4", backend="ray", **CLIP)
 
 
+@needs_ray
 def test_cli_backend_flags(excerpt, tmp_path):
     run = run_cli("render", "--help")
     assert "--backend" in run.stdout and "--ray-address" in run.stdout

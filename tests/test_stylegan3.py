@@ -213,8 +213,10 @@ def test_filtered_lrelu_matches_direct_computation(up, taps_up, radial, padding,
     (2, 2, (-11, -12, -11, -12), 40),  # the last layer's crop: the first tap past the start
     (2, 1, (3, 7, 5, 1), 17),  # two output phases, uneven padding
     (4, 4, (0, 0, 0, 0), 9),
+    (4, 1, (2, 1, 0, 3), 8),  # four output phases
 ])
-def test_compiled_filtered_lrelu_matches_direct_computation(up, down, padding, size):
+def test_compiled_filtered_lrelu_matches_direct_computation(up, down, padding, size,
+                                                            monkeypatch):
     # float32 on CPU streams each channel through the compiled kernel (upsampled columns
     # kept phase by phase); the result is the direct computation's, to float32 rounding.
     from sonicdreams.generators.stylegan import _flrelu
@@ -227,11 +229,18 @@ def test_compiled_filtered_lrelu_matches_direct_computation(up, down, padding, s
     fd = sg3_config.design_lowpass_filter(numtaps=12, cutoff=5, width=8, fs=32)
     fd = fd + torch.randn(fd.shape, generator=gen) * 0.01
     kwargs = dict(up=up, down=down, padding=padding, gain=math.sqrt(2), slope=0.2, clamp=2.5)
-    assert _flrelu.supported(x, up=up, down=down)
+    calls = []
+    kernel = _flrelu._stream
+    monkeypatch.setattr(_flrelu, "_stream", lambda: calls.append(1) or kernel())
     want = _naive_filtered_lrelu(x.double(), fu.double(), fd.double(), b.double(), **kwargs)
     got = sg3.filtered_lrelu(x, up_filter=fu, down_filter=fd, bias=b, cache={}, **kwargs)
+    assert calls, "the compiled kernel was not used"
     assert got.dtype == torch.float32 and got.shape == want.shape
     torch.testing.assert_close(got.double(), want, rtol=0, atol=2e-5)
+    monkeypatch.setattr(_flrelu, "ENABLED", False)  # the PyTorch path it stands for
+    plain = sg3.filtered_lrelu(x, up_filter=fu, down_filter=fd, bias=b, cache={}, **kwargs)
+    assert len(calls) == 1
+    torch.testing.assert_close(got, plain, rtol=0, atol=2e-5)
 
 
 def test_compiled_filtered_lrelu_plain_python_kernel_agrees():

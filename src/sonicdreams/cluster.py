@@ -23,9 +23,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +78,10 @@ def _connect(ray, address: str | None) -> bool:
         return False
     address = address or os.environ.get("RAY_ADDRESS") or None
     _reachable(address)
+    # ray.init sets its own SIGTERM handler (an exit): the CLI's, which stops a render
+    # cleanly and keeps its segments, stays.
+    main = threading.current_thread() is threading.main_thread()
+    sigterm = signal.getsignal(signal.SIGTERM) if main else None
     try:
         ray.init(address=address, include_dashboard=False, log_to_driver=False,
                  logging_level=logging.WARNING)
@@ -83,6 +89,9 @@ def _connect(ray, address: str | None) -> bool:
         raise SettingsError(f"could not join the Ray cluster at {address or 'this machine'}: "
                             f"{e}; start it with `ray start --head` or check --ray-address"
                             ) from None
+    finally:
+        if main and sigterm is not None:
+            signal.signal(signal.SIGTERM, sigterm)
     return True
 
 
@@ -147,82 +156,141 @@ def _user_modules(objects) -> list:
     return list(found.values())
 
 
-def render_on_ray(plan, work, todo, *, batch: int, done: int, units_total: int, report,
-                  rendered_to) -> None:
+def render_on_ray(plan, work, todo, *, batch: int, done: int, units_total: int,
+                  reused: set[int], report, rendered_to) -> None:
     """Render the segments ``todo`` (:class:`~sonicdreams.pipeline.SegmentJob`) of ``plan``
-    on the cluster into ``work``; ``done`` frames (and as many work units) already are."""
+    on the cluster into ``work``; ``done`` frames (and as many work units) already are, in
+    the segments ``reused``."""
     ray = require_ray()
-    s, n = plan.settings, plan.n_frames
+    s = plan.settings
     joined = _connect(ray, s.ray_address)
-    gpu = getattr(getattr(plan.generator, "device", None), "type", "cpu") == "cuda"
-    resources = ray.cluster_resources()
-    slots = max(1, int(resources.get("GPU" if gpu else "CPU", 1)))
-    # A CPU style's task takes one core (a slot per core: segments are the parallelism). A
-    # GPU's task takes a GPU and its share of the cores: its effects, limiter and encoder are
-    # CPU work (about 0.1 s of it for a 1024² frame), which one core would make the bottleneck.
-    cpus = min(8, max(1, int(resources.get("CPU", 1)) // slots)) if gpu else 1
-    shared = _ship(ray, _Shared(plan.generator, plan.spec, plan.chain, plan.amplitudes, batch,
-                                plan.size, s.fit, s.fps, s.allow_flashing, threads=cpus))
-    task = ray.remote(_render_task).options(
-        num_cpus=cpus, num_gpus=1 if gpu else 0, max_retries=_RETRIES, retry_exceptions=False)
-    progress = ray.remote(_Progress).options(num_cpus=0).remote()
-    log.info("rendering on Ray: %d %s slot(s), %d core(s) a task", slots,
-             "GPU" if gpu else "CPU", cpus)
+    progress = None
     pending: dict[Any, Any] = {}  # task → SegmentJob
-    arrived: set[int] = set()
-    bounds = plan.bounds
-    first_missing = 0  # segments before it are all in the work folder
+    try:
+        gpu = any(getattr(getattr(g, "device", None), "type", "cpu") == "cuda"
+                  for g in (plan.generator, *getattr(plan.generator, "styles", ())))
+        slots, cpus = _slots(ray, gpu=gpu)
+        shared = _ship(ray, _Shared(plan.generator, plan.spec, plan.chain, plan.amplitudes,
+                                    batch, plan.size, s.fit, s.fps, s.allow_flashing,
+                                    threads=cpus))
+        # (resources given to ray.remote itself: a GPU task's worker then serves one task,
+        # as Ray does by default, and a network never stays on another task's device)
+        task = ray.remote(num_cpus=cpus, num_gpus=1 if gpu else 0, max_retries=_RETRIES,
+                          retry_exceptions=False)(_render_task)
+        progress = _progress_actor(ray)
+        log.info("rendering on Ray: %d %s slot(s), %d core(s) a task", slots,
+                 "GPU" if gpu else "CPU", cpus)
+        _run(ray, plan, work, todo, task, shared, progress, pending, slots=slots, done=done,
+             units_total=units_total, reused=reused, report=report, rendered_to=rendered_to)
+    finally:
+        for ref in pending:
+            _quietly(ray.cancel, ref, force=True)
+        if progress is not None:
+            _quietly(ray.kill, progress)
+        if joined:
+            _quietly(ray.shutdown)
+
+
+def _run(ray, plan, work, todo, task, shared, progress, pending: dict, *, slots: int,
+         done: int, units_total: int, reused: set[int], report, rendered_to) -> None:
+    """Keep ``_IN_FLIGHT`` tasks a slot submitted, store what arrives, report the progress."""
+    n, bounds = plan.n_frames, plan.bounds
+    there = set(reused)  # segments in the work folder, verified
+    first_missing = 0  # segments before it are all there
     frames_done, units = done, done
     jobs = iter(todo)
     more = True
+    while more or pending:
+        while more and len(pending) < _IN_FLIGHT * slots:
+            job = next(jobs, None)
+            if job is None:
+                more = False
+                break
+            pending[task.remote([shared], job, progress)] = job
+        ready, _ = ray.wait(list(pending), num_returns=1, timeout=_REPORT_S)
+        for ref in ready:
+            job = pending.pop(ref)
+            _store(work, plan, job, _result(ray, ref))
+            there.add(job.k)
+            frames_done += job.b - job.a
+            units += job.warmup + job.b - job.a
+        running = _poll(ray, progress, sorted(there - set(reused)))
+        report("render", frames_done + sum(i for i, _ in running.values()), n,
+               work=(units + sum(i + w for i, w in running.values()), units_total))
+        while first_missing < len(bounds) and first_missing in there:
+            first_missing += 1
+        rendered_to(bounds[first_missing][0] if first_missing < len(bounds) else n)
+
+
+def _slots(ray, *, gpu: bool) -> tuple[int, int]:
+    """(tasks the cluster runs at once, cores a task): a CPU style's task takes one core (a
+    slot per core: segments are the parallelism); a GPU's task takes a GPU and its share of
+    the cores of the least-equipped GPU machine (its effects, limiter and encoder are CPU work,
+    about 0.1 s of it for a 1024² frame, which one core would make the bottleneck)."""
+    resources = ray.cluster_resources()
+    if not gpu:
+        return max(1, int(resources.get("CPU", 1))), 1
+    if resources.get("GPU", 0) < 1:
+        raise SettingsError("the style runs on a GPU but the Ray cluster has none: add "
+                            "machines with GPUs to it, or render with --device cpu")
+    shares = [int(node["Resources"].get("CPU", 0) // node["Resources"]["GPU"])
+              for node in ray.nodes()
+              if node.get("Alive") and node.get("Resources", {}).get("GPU")]
+    return int(resources["GPU"]), min(8, max(1, min(shares, default=1)))
+
+
+def _progress_actor(ray):
+    """The progress actor, on the driver's own machine (it outlives any worker machine)."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+    return ray.remote(_Progress).options(num_cpus=0, scheduling_strategy=here).remote()
+
+
+def _poll(ray, progress, arrived: list[int]) -> dict[int, tuple[int, int]]:
+    """The running segments' (frames, warm-up) from the progress actor; none if it is gone
+    (the bar then moves by whole segments)."""
     try:
-        while more or pending:
-            while more and len(pending) < _IN_FLIGHT * slots:
-                job = next(jobs, None)
-                if job is None:
-                    more = False
-                    break
-                pending[task.remote([shared], job, progress)] = job
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=_REPORT_S)
-            for ref in ready:
-                job = pending.pop(ref)
-                _store(work, plan, job, _result(ray, ref))
-                arrived.add(job.k)
-                frames_done += job.b - job.a
-                units += job.warmup + job.b - job.a
-            running = ray.get(progress.report.remote(list(arrived)))
-            shown = frames_done + sum(i for i, _ in running.values())
-            report("render", shown, n, work=(units + sum(i + w for i, w in running.values()),
-                                            units_total))
-            while first_missing < len(bounds) and (
-                    first_missing in arrived or work.segment(first_missing).exists()):
-                first_missing += 1
-            rendered_to(bounds[first_missing][0] if first_missing < len(bounds) else n)
-    finally:
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        ray.kill(progress)
-        if joined:
-            ray.shutdown()
+        return ray.get(progress.report.remote(arrived), timeout=10)
+    except ray.exceptions.RayError as e:
+        log.debug("no progress from the cluster: %s", e)
+        return {}
 
 
-def _result(ray, ref) -> tuple[bytes, str]:
-    """A task's (file, sha256), its own error raised as itself."""
+def _quietly(call, *args, **kwargs) -> None:
+    """Clean-up that must not hide the error being raised (the cluster may be gone)."""
+    try:
+        call(*args, **kwargs)
+    except Exception as e:  # noqa: BLE001
+        log.debug("Ray clean-up: %s", e)
+
+
+def _result(ray, ref) -> tuple[bytes, str, dict]:
+    """A task's (file, sha256, library versions), its own error raised as itself."""
     try:
         return ray.get(ref)
     except ray.exceptions.RayTaskError as e:
-        cause = e.as_instanceof_cause()
-        raise cause from None
-    except ray.exceptions.WorkerCrashedError as e:
-        raise SonicDreamsError(f"a Ray worker died {_RETRIES + 1} times rendering one "
-                               f"segment: {e}") from None
+        raise e.as_instanceof_cause() from None
+    except ray.exceptions.RayError as e:  # a worker or machine lost too often, memory…
+        raise SonicDreamsError(f"the Ray cluster could not render a segment "
+                               f"({type(e).__name__}, after {_RETRIES + 1} tries): "
+                               f"{str(e).splitlines()[0] if str(e) else e!r}") from None
 
 
-def _store(work, plan, job, result: tuple[bytes, str]) -> None:
+def _store(work, plan, job, result: tuple[bytes, str, dict]) -> None:
     """Write a segment that came back into the work folder, verified, with its record."""
+    from .fingerprint import library_versions
     from .workdir import _count_video_packets
 
-    data, sha256 = result
+    data, sha256, versions = result
+    ours = library_versions()
+    differ = sorted(k for k in {*ours, *versions} if ours.get(k) != versions.get(k))
+    if differ:
+        raise SonicDreamsError(
+            "a machine of the Ray cluster has other versions than this one ("
+            + ", ".join(f"{k} {versions.get(k)} there, {ours.get(k)} here" for k in differ)
+            + "): install the same ones on every machine, so that every segment is made "
+            "alike")
     if hashlib.sha256(data).hexdigest() != sha256:
         raise SonicDreamsError(f"segment {job.k} arrived damaged from the Ray cluster")
     path = work.segment(job.k)
@@ -251,10 +319,12 @@ class _Progress:
         return dict(self.frames)
 
 
-def _render_task(shared_box: list, job, progress) -> tuple[bytes, str]:
-    """On a worker: render and encode segment ``job``; the file's bytes and SHA-256."""
+def _render_task(shared_box: list, job, progress) -> tuple[bytes, str, dict]:
+    """On a worker: render and encode segment ``job``; the file's bytes, its SHA-256 and
+    the versions of the libraries that made it."""
     import ray
 
+    from .fingerprint import library_versions
     from .flashsafe import segment_limiter
     from .segment import render_segment
 
@@ -281,7 +351,7 @@ def _render_task(shared_box: list, job, progress) -> tuple[bytes, str]:
                        shared.amplitudes, job.a, job.b, shared.batch, shared.size, shared.fit,
                        None, on_frames, limiter=limiter, warmup=job.warmup)
         data = path.read_bytes()
-    return data, hashlib.sha256(data).hexdigest()
+    return data, hashlib.sha256(data).hexdigest(), library_versions()
 
 
 def _limit_threads(threads: int) -> None:

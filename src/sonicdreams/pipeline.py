@@ -322,11 +322,12 @@ def _render_segments(plan: _VideoPlan, work: WorkDir, *, report, resume: bool,
     report("render", done, n, work=(done, units_total))
     batch = s.batch_size or getattr(plan.generator, "batch_size", 1) or 1
     todo = _segment_jobs(plan, checks)
-    if s.backend == "ray":
+    if s.backend == "ray" and not all(c.ok for c in checks):
         from .cluster import render_on_ray
 
         render_on_ray(plan, work, todo, batch=batch, done=done, units_total=units_total,
-                      report=report, rendered_to=rendered_to)
+                      reused={k for k, c in enumerate(checks) if c.ok}, report=report,
+                      rendered_to=rendered_to)
         return sum(c.ok for c in checks)
     units = done
     for job in todo:
@@ -519,6 +520,7 @@ def _manifest(song, digest: str, digests: dict, s: RenderSettings, features, tra
               size, weights_sha256: str | None) -> dict[str, Any]:
     """What made the video, without paths: names and SHA-256 of the files, every setting."""
     settings = s.to_dict()
+    del settings["ray_address"]  # (where a cluster was: nothing of the video, and private)
     if not isinstance(s.style, str):
         settings["style"] = f"<{type(s.style).__name__}>"
     files = {}

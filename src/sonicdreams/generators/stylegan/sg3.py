@@ -246,13 +246,14 @@ def _stream_plan(x: torch.Tensor, up_filter: torch.Tensor | None,
     like :func:`_fir_axis`'s plans)."""
     px0, px1, py0, py1 = (int(p) for p in padding)
     height, width = x.shape[-2:]
-    ones = torch.ones(1)
-    fu = ones if up_filter is None else up_filter
-    fd = ones if down_filter is None else down_filter
     key = ("stream", height, width, up, down, px0, px1, py0, py1,
-           id(fu), fu.data_ptr(), tensor_version(fu), id(fd), fd.data_ptr(), tensor_version(fd))
+           *((None,) if f is None else (id(f), f.data_ptr(), tensor_version(f))
+             for f in (up_filter, down_filter)))
     plan = cache.get(key) if cache is not None else None
     if plan is None:
+        ones = torch.ones(1)
+        fu = ones if up_filter is None else up_filter
+        fd = ones if down_filter is None else down_filter
         with torch.inference_mode(False), torch.no_grad():
             common = dict(dtype=torch.float32, device=torch.device("cpu"))
             yu = _axis_matrix(height, fu, up=up, down=1, pad0=py0, pad1=py1,
