@@ -180,6 +180,31 @@ def test_a_segment_from_a_machine_with_other_versions_is_refused():
         _store(None, None, None, (b"", "", theirs))
 
 
+def test_slots_and_cores_of_a_task():
+    # CPU styles: a task a core. GPU styles: a task a GPU, with the cores of the least
+    # equipped GPU machine's share; a cluster without GPUs is refused, not waited on.
+    from types import SimpleNamespace
+
+    from sonicdreams.cluster import _slots
+
+    def fake(resources, nodes=()):
+        return SimpleNamespace(cluster_resources=lambda: resources, nodes=lambda: list(nodes))
+
+    assert _slots(fake({"CPU": 6.0}), gpu=False) == (6, 1)
+    nodes = [{"Alive": True, "Resources": {"CPU": 4.0, "GPU": 2.0}},
+             {"Alive": True, "Resources": {"CPU": 64.0, "GPU": 2.0}},
+             {"Alive": True, "Resources": {"CPU": 96.0}}]
+    assert _slots(fake({"CPU": 164.0, "GPU": 4.0}, nodes), gpu=True) == (4, 2)
+    with pytest.raises(SettingsError, match="has none"):
+        _slots(fake({"CPU": 64.0}), gpu=True)
+
+
+@needs_ray
+def test_a_numbered_gpu_is_refused_on_ray(excerpt, tmp_path):
+    with pytest.raises(SettingsError, match="a Ray task sees the GPU"):
+        render(excerpt, tmp_path / "v.mp4", backend="ray", device="cuda:1", **CLIP)
+
+
 def test_without_ray_the_backend_is_a_clear_error(excerpt, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
     with pytest.raises(SettingsError, match=r"pip install 'sonicdreams\[cluster\]'"):

@@ -11,11 +11,13 @@ as usual: the video is the one a local render makes, and an interrupted render r
 segments that arrived, whichever backend made them.
 
 Ray brings the fault tolerance: a task whose worker process dies is run again (``max_retries``),
-and a finished segment is never rendered again. A worker process loads the style once (the
-first task on it takes it from the object store, later tasks find it in
-:data:`_loaded`). Tasks report their frames to a small actor, which the driver reads into the
-same progress bar. Only a few tasks per slot are in flight, so the driver's memory holds a few
-segments' vectors, whatever the song's length.
+and a finished segment is never rendered again. A CPU worker process loads the style once (the
+first task on it takes it from the object store, later tasks find it in :data:`_loaded`); a
+GPU task gets a fresh process, as Ray gives every GPU task by default (a process keeps the
+device it first used), so there the style loads once a segment: use long segments. Tasks
+report their frames to a small actor, which the driver reads into the same progress bar.
+Only a few tasks per slot are in flight, so the driver's memory holds a few segments'
+vectors, whatever the song's length.
 """
 
 from __future__ import annotations
@@ -207,14 +209,19 @@ def _run(ray, plan, work, todo, task, shared, progress, pending: dict, *, slots:
                 more = False
                 break
             pending[task.remote([shared], job, progress)] = job
-        ready, _ = ray.wait(list(pending), num_returns=1, timeout=_REPORT_S)
+        try:
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=_REPORT_S)
+        except (ray.exceptions.RayError, ConnectionError) as e:
+            raise SonicDreamsError(f"lost the Ray cluster: {e}") from None
         for ref in ready:
             job = pending.pop(ref)
             _store(work, plan, job, _result(ray, ref))
             there.add(job.k)
             frames_done += job.b - job.a
             units += job.warmup + job.b - job.a
-        running = _poll(ray, progress, sorted(there - set(reused)))
+        running = _poll(ray, progress, sorted(there - set(reused))) if progress else {}
+        if running is None:  # (the actor is gone or hangs: the bar moves by segments)
+            progress, running = None, {}
         report("render", frames_done + sum(i for i, _ in running.values()), n,
                work=(units + sum(i + w for i, w in running.values()), units_total))
         while first_missing < len(bounds) and first_missing in there:
@@ -240,21 +247,21 @@ def _slots(ray, *, gpu: bool) -> tuple[int, int]:
 
 
 def _progress_actor(ray):
-    """The progress actor, on the driver's own machine (it outlives any worker machine)."""
+    """The progress actor, on the driver's machine (through Ray Client: the head's), which
+    outlives any worker machine."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
     return ray.remote(_Progress).options(num_cpus=0, scheduling_strategy=here).remote()
 
 
-def _poll(ray, progress, arrived: list[int]) -> dict[int, tuple[int, int]]:
-    """The running segments' (frames, warm-up) from the progress actor; none if it is gone
-    (the bar then moves by whole segments)."""
+def _poll(ray, progress, arrived: list[int]) -> dict[int, tuple[int, int]] | None:
+    """The running segments' (frames, warm-up) from the progress actor; None if it is gone."""
     try:
         return ray.get(progress.report.remote(arrived), timeout=10)
     except ray.exceptions.RayError as e:
         log.debug("no progress from the cluster: %s", e)
-        return {}
+        return None
 
 
 def _quietly(call, *args, **kwargs) -> None:
@@ -271,20 +278,19 @@ def _result(ray, ref) -> tuple[bytes, str, dict]:
         return ray.get(ref)
     except ray.exceptions.RayTaskError as e:
         raise e.as_instanceof_cause() from None
-    except ray.exceptions.RayError as e:  # a worker or machine lost too often, memory…
+    except (ray.exceptions.RayError, ConnectionError) as e:  # workers lost, memory…
         raise SonicDreamsError(f"the Ray cluster could not render a segment "
-                               f"({type(e).__name__}, after {_RETRIES + 1} tries): "
+                               f"({type(e).__name__}, after Ray's retries): "
                                f"{str(e).splitlines()[0] if str(e) else e!r}") from None
 
 
 def _store(work, plan, job, result: tuple[bytes, str, dict]) -> None:
     """Write a segment that came back into the work folder, verified, with its record."""
-    from .fingerprint import library_versions
     from .workdir import _count_video_packets
 
     data, sha256, versions = result
-    ours = library_versions()
-    differ = sorted(k for k in {*ours, *versions} if ours.get(k) != versions.get(k))
+    ours = _versions()
+    differ = sorted(k for k in {*ours} & {*versions} if ours[k] != versions[k])
     if differ:
         raise SonicDreamsError(
             "a machine of the Ray cluster has other versions than this one ("
@@ -324,7 +330,6 @@ def _render_task(shared_box: list, job, progress) -> tuple[bytes, str, dict]:
     the versions of the libraries that made it."""
     import ray
 
-    from .fingerprint import library_versions
     from .flashsafe import segment_limiter
     from .segment import render_segment
 
@@ -337,13 +342,14 @@ def _render_task(shared_box: list, job, progress) -> tuple[bytes, str, dict]:
     _limit_threads(shared.threads)
     limiter, _ = segment_limiter(shared.fps, job.a, allow_flashing=shared.allow_flashing)
     told = [0.0]
-    progress.tell.remote(job.k, 0, job.warmup)
 
     def on_frames(i: int) -> None:
         now = time.monotonic()
-        if now - told[0] >= _REPORT_S or i == job.b - job.a:
+        if progress is not None and (now - told[0] >= _REPORT_S or i in (0, job.b - job.a)):
             told[0] = now
             progress.tell.remote(job.k, i, job.warmup)
+
+    on_frames(0)
 
     with tempfile.TemporaryDirectory(prefix="sonicdreams-") as tmp:
         path = Path(tmp) / f"segment_{job.k:05d}.mp4"
@@ -351,7 +357,19 @@ def _render_task(shared_box: list, job, progress) -> tuple[bytes, str, dict]:
                        shared.amplitudes, job.a, job.b, shared.batch, shared.size, shared.fit,
                        None, on_frames, limiter=limiter, warmup=job.warmup)
         data = path.read_bytes()
-    return data, hashlib.sha256(data).hexdigest(), library_versions()
+    return data, hashlib.sha256(data).hexdigest(), _versions()
+
+
+def _versions() -> dict[str, str]:
+    """The versions of the libraries that shape the frames, torch's too where it is loaded
+    (a StyleGAN style)."""
+    from .fingerprint import library_versions
+
+    out = library_versions()
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        out["torch"] = f"{torch.__version__} (CUDA {torch.version.cuda or 'none'})"
+    return out
 
 
 def _limit_threads(threads: int) -> None:

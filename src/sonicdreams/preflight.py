@@ -60,6 +60,9 @@ def check_before_work(song, output: Path | None, s: RenderSettings, custom_effec
         if s.save_frames:
             raise SettingsError("save_frames works with backend='local' only: the frames of a "
                                 "Ray render are drawn on the cluster's machines")
+        if s.device not in ("auto", "cpu", "cuda", "cuda:0"):
+            raise SettingsError(f"device={s.device!r} with backend='ray': a Ray task sees the "
+                                "GPU it is given as cuda; use --device cuda (or cpu, auto)")
     if work_dir is not None and not Path(work_dir).is_dir():
         raise SettingsError(f"--work-dir {work_dir}: no such folder")
     for style in (s.style, *(dict(row).get("style") for row in s.scenes or ())):
