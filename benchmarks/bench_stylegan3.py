@@ -65,6 +65,21 @@ def _time_generator(G, *, batch: int, repeats: int, bf16: bool = False) -> float
     return statistics.median(times) / batch
 
 
+def _switched_off(module, G, z, *, repeats: int):
+    """(batch-1 seconds an image, image of ``z``) with ``module.ENABLED`` off: the path
+    before it."""
+    import torch
+
+    saved = module.ENABLED
+    try:
+        module.ENABLED = False
+        seconds = round(_time_generator(G, batch=1, repeats=repeats), 3)
+        with torch.inference_mode():
+            return seconds, G(z, None, truncation_psi=0.7)
+    finally:
+        module.ENABLED = saved
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -92,30 +107,17 @@ def main() -> None:
         for batch in (1, 4):
             result[f"{key}_b{batch}_s_per_image"] = round(
                 _time_generator(G, batch=batch, repeats=args.repeats), 3)
-        if name == "T":  # before/after of the float32 3×3 convolutions
+        if name == "T":  # before/after of the float32 3×3 convolutions and nonlinearity
             z = torch.randn(2, G.z_dim, generator=torch.Generator().manual_seed(5))
-            saved = _winograd.ENABLED
-            try:
-                _winograd.ENABLED = False
-                result[f"{key}_b1_direct_conv_s_per_image"] = round(
-                    _time_generator(G, batch=1, repeats=args.repeats), 3)
-                with torch.inference_mode():
-                    direct = G(z, None, truncation_psi=0.7)
-            finally:
-                _winograd.ENABLED = saved
             with torch.inference_mode():
                 fast = G(z, None, truncation_psi=0.7)
-            result[f"{key}_winograd_max_abs_change"] = float(f"{(fast - direct).abs().max():.2e}")
-            try:  # the alias-free nonlinearity as whole-map products (the path before it)
-                _flrelu.ENABLED = False
-                result[f"{key}_b1_torch_nonlinearity_s_per_image"] = round(
-                    _time_generator(G, batch=1, repeats=args.repeats), 3)
-                with torch.inference_mode():
-                    plain = G(z, None, truncation_psi=0.7)
-            finally:
-                _flrelu.ENABLED = True
-            result[f"{key}_compiled_nonlinearity_max_abs_change"] = float(
-                f"{(fast - plain).abs().max():.2e}")
+            for module, what, change in (
+                    (_winograd, "direct_conv", "winograd"),
+                    (_flrelu, "torch_nonlinearity", "compiled_nonlinearity")):
+                seconds, before = _switched_off(module, G, z, repeats=args.repeats)
+                result[f"{key}_b1_{what}_s_per_image"] = seconds
+                result[f"{key}_{change}_max_abs_change"] = float(
+                    f"{(fast - before).abs().max():.2e}")
         # precision=bf16, and how far it moves the image (in [-1, 1] units; one level of 255 is
         # 0.0078).
         result[f"{key}_b1_bf16_s_per_image"] = round(

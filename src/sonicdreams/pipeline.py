@@ -268,6 +268,11 @@ def _plan_video(song, output: Path, s: RenderSettings, custom_effects, *, progre
                                 preset=s.preset, audio_bitrate=s.audio_bitrate)
     warming = None
     if jobs is not None:
+        # SciPy's ndimage, which the direction and the warm-up both need, imported here first:
+        # its first import on two threads at once failed in a test run (KeyError 'scipy'
+        # inside the import system).
+        import scipy.ndimage  # noqa: F401
+
         warming = jobs.start(partial(warm_kernels, generator, s,
                                      yuv420=spec.pix_fmt == "yuv420p", cancel=jobs.cancel),
                              name="warm")
