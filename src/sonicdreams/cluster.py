@@ -286,8 +286,6 @@ def _result(ray, ref) -> tuple[bytes, str, dict]:
 
 def _store(work, plan, job, result: tuple[bytes, str, dict]) -> None:
     """Write a segment that came back into the work folder, verified, with its record."""
-    from .workdir import _count_video_packets
-
     data, sha256, versions = result
     ours = _versions()
     differ = sorted(k for k in {*ours} & {*versions} if ours[k] != versions[k])
@@ -302,12 +300,14 @@ def _store(work, plan, job, result: tuple[bytes, str, dict]) -> None:
     path = work.segment(job.k)
     work.discard(path)
     write_atomic(path, lambda tmp: Path(tmp).write_bytes(data))
-    if _count_video_packets(path) != job.b - job.a:
+    fingerprint, n_frames = plan.fingerprint, job.b - job.a
+    key = fingerprint.for_range(job.a, job.b)
+    work.record(path, fingerprint, key, n_frames)
+    # (the work folder's own verification, as a resumed render does it: frames counted)
+    if not work.check(path, fingerprint, key, n_frames, trust_opaque=True).ok:
         work.discard(path)
         raise SonicDreamsError(f"segment {job.k} from the Ray cluster does not hold its "
-                               f"{job.b - job.a} frames")
-    fingerprint = plan.fingerprint
-    work.record(path, fingerprint, fingerprint.for_range(job.a, job.b), job.b - job.a)
+                               f"{n_frames} frames")
 
 
 class _Progress:

@@ -10,7 +10,6 @@ demodulation) comes with the last pass. Threads take channels in turn (:func:`ov
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 
 from ..._compiled import lazy_kernel
+from ..._jobs import cores
 from ._derived import derived
 
 __all__ = ["ENABLED", "over_channels", "separable", "supported", "blur"]
@@ -28,7 +28,7 @@ ENABLED = True  # module switch read by supported() (A/B comparisons, benchmarks
 def over_channels(total: int, run: Callable[[int, int], None]) -> None:
     """``run(c0, c1)`` over ``0..total`` in one slice per thread torch uses (the kernels
     release the GIL)."""
-    workers = max(1, min(torch.get_num_threads(), os.cpu_count() or 1, total))
+    workers = max(1, min(torch.get_num_threads(), cores(), total))
     if workers == 1:
         run(0, total)
         return
