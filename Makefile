@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # PyTorch's CPU build: on Linux a plain `pip install torch` resolves to the CUDA build (GBs).
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+# The studio's browser tests drive the distribution's Chromium (Playwright's own download is
+# not used): installed here where it is missing and apt-get can (root, or through sudo).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: test install lint bench clean
 
@@ -15,7 +18,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	# machine's own sources without minutes of back-off; the check below stops a CUDA build)
 	$(PIP) install --quiet --retries 2 -c constraints.txt --extra-index-url $(TORCH_INDEX) torch
 	$(PY) -c "import sys, torch; sys.exit('torch is a CUDA build: make clean, then make test' if torch.version.cuda else 0)"
-	$(PIP) install --quiet -c constraints.txt -e '.[dev,gan,cluster]'
+	$(PIP) install --quiet -c constraints.txt -e '.[dev,gan,cluster,studio]'
+	command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "warning: Chromium could not be installed: the studio's browser tests will fail"
 	# a real pretrained generator for the compatibility tests (its torch pin is ours)
 	$(PIP) install --quiet --no-deps gan-face-generate==1.1.1
 	touch $@

@@ -19,7 +19,7 @@ from .errors import SettingsError
 from .settings import Check, RenderSettings, _unknown, is_flag
 
 __all__ = ["add_render_parser", "add_demo_parser", "settings_from_args", "to_toml",
-           "song_to_render", "manifest_files", "default_output", "ProgressPrinter"]
+           "parse_toml", "song_to_render", "manifest_files", "default_output", "ProgressPrinter"]
 
 RENDER_EXAMPLES = """\
 examples:
@@ -168,8 +168,6 @@ _MAX_CONFIG_BYTES = 1 << 20
 def _read_toml(path: str) -> dict[str, Any]:
     """The options in a TOML file: a ``[sonicdreams]`` table or top-level keys, with dashes or
     underscores. Every problem is a one-line SettingsError that names the file."""
-    import tomllib
-
     where = f"--config {path}"
     if os.path.isdir(path):
         raise SettingsError(f"{where}: is a folder; give the TOML file itself "
@@ -192,6 +190,14 @@ def _read_toml(path: str) -> dict[str, Any]:
         line = raw[:err.start].count(b"\n") + 1
         raise SettingsError(f"{where}: not a UTF-8 text file (byte {raw[err.start]:#04x} on "
                             f"line {line}); TOML files must be saved as UTF-8") from None
+    return parse_toml(text, where=where)
+
+
+def parse_toml(text: str, *, where: str) -> dict[str, Any]:
+    """The options in the text of a TOML config file (see :func:`_read_toml`); ``where``
+    starts every error message."""
+    import tomllib
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

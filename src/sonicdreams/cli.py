@@ -114,6 +114,31 @@ def build_parser() -> argparse.ArgumentParser:
     from ._cli_inspect import add_inspect_parser, run_inspect
 
     add_inspect_parser(commands, run_inspect)
+
+    p = commands.add_parser(
+        "studio",
+        help="make a video in the browser, tuning it live while the song plays",
+        description="Start the studio: a local web page where you open a song, watch the "
+                    "picture react to it live while you tune it, and render the video. Needs "
+                    "the studio extra: pip install 'sonicdreams[studio]'.",
+        epilog="examples:\n  sonicdreams studio\n  sonicdreams studio --port 9000 --no-browser"
+               "\n  sonicdreams studio --host 0.0.0.0   (other machines: prints a URL with a "
+               "token)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--port", type=int, default=8765,
+                   help="port to listen on; 0 = any free port (default: %(default)s)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: %(default)s, this machine only); "
+                        "any other needs an access token")
+    p.add_argument("--token", help="the access token for a --host other than this machine "
+                                   "(default: a random one, printed in the address)")
+    p.add_argument("--no-browser", action="store_true", help="do not open the page")
+    p.add_argument("--dir", metavar="DIR", help="where renders are kept (default: studio/ in "
+                                                "the cache folder)")
+    p.add_argument("--max-upload-mb", type=float, default=500, metavar="MB",
+                   help="largest song file accepted (default: %(default)s)")
+    p.set_defaults(run=_cmd_studio)
     return parser
 
 
@@ -170,6 +195,27 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         printer.say(f"demo: {result.n_frames} frames in {result.elapsed_s:.1f} s; music: "
                     "noiz2sa by Kenta Cho (BSD-2-Clause)")
     print(Path(result.output).resolve())
+    return 0
+
+
+def _cmd_studio(args: argparse.Namespace) -> int:
+    from .errors import SettingsError
+    from .studio import serve
+
+    if args.token is not None and not args.token.strip():
+        raise SettingsError("--token must not be empty")
+    if not 0 <= args.port <= 65535:
+        raise SettingsError(f"--port {args.port} must be in [0, 65535]")
+    if not args.max_upload_mb > 0:
+        raise SettingsError(f"--max-upload-mb {args.max_upload_mb:g} must be > 0")
+    logging.getLogger("sonicdreams").setLevel(min(logging.getLogger("sonicdreams").level,
+                                                  logging.WARNING))
+    try:
+        serve(host=args.host, port=args.port, token=args.token,
+              open_browser=not args.no_browser, data_dir=args.dir,
+              max_upload_mb=args.max_upload_mb, say=lambda text: print(text, flush=True))
+    except KeyboardInterrupt:
+        pass
     return 0
 
 

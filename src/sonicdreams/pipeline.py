@@ -249,11 +249,12 @@ class _VideoPlan:
 
 
 def _plan_video(song, output: Path, s: RenderSettings, custom_effects, *, progress,
-                cache: bool, jobs: Jobs | None = None) -> _VideoPlan:
+                cache: bool, jobs: Jobs | None = None, features=None) -> _VideoPlan:
     """Load the style, analyse the song, direct it, plan the trajectory and the effects.
 
     With ``jobs``, the render's kernels compile on a job of its own meanwhile (see
-    :mod:`sonicdreams._warm`), done when the plan is.
+    :mod:`sonicdreams._warm`), done when the plan is. ``features``: the song's, analysed
+    already for these settings (the studio keeps them while the user tunes).
     """
     from .audio.analyze import analyze
     from .audio.cache import file_digest
@@ -277,10 +278,12 @@ def _plan_video(song, output: Path, s: RenderSettings, custom_effects, *, progre
                                      yuv420=spec.pix_fmt == "yuv420p", cancel=jobs.cancel),
                              name="warm")
     stems = {role: getattr(s, role) for role in STEM_OPTIONS}
-    features = analyze(song, fps=s.fps, start=s.start, duration=s.duration,
-                       pulse_percussive=s.pulse_percussive, pulse_harmonic=s.pulse_harmonic,
-                       motion_percussive=s.motion_percussive, motion_harmonic=s.motion_harmonic,
-                       cache=cache, progress=progress, **stems)
+    if features is None:
+        features = analyze(
+            song, fps=s.fps, start=s.start, duration=s.duration,
+            pulse_percussive=s.pulse_percussive, pulse_harmonic=s.pulse_harmonic,
+            motion_percussive=s.motion_percussive, motion_harmonic=s.motion_harmonic,
+            cache=cache, progress=progress, **stems)
     custom_features = {
         path: analyze(path, fps=s.fps, start=s.start, duration=s.duration, cache=cache)
         for path in sorted({e.audio for e in custom_effects if e.audio is not None}, key=str)

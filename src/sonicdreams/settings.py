@@ -81,6 +81,7 @@ def _number(lo: float | None = None, hi: float | None = None, *, lo_open: bool =
             raise SettingsError(f"{name}={value!r} must be {text}")
         return int(value) if integer else float(value)
 
+    check.bounds = (lo, hi, lo_open, integer)  # type: ignore[attr-defined]
     return check
 
 
@@ -98,6 +99,7 @@ def _choice(*choices: str) -> Check:
             return value.lower()
         raise SettingsError(f"{name}={value!r} must be one of {', '.join(choices)}")
 
+    check.choices = choices  # type: ignore[attr-defined]
     return check
 
 
@@ -106,6 +108,7 @@ def _optional(inner: Check) -> Check:
     def check(name: str, value: Any) -> Any:
         return None if value is None else inner(name, value)
 
+    check.inner = inner  # type: ignore[attr-defined]
     return check
 
 

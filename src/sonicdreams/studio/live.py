@@ -1,0 +1,289 @@
+"""The live preview: the video's frames at preview size, drawn just ahead of the song's clock.
+
+A :class:`LivePlan` is the render's own plan (:func:`sonicdreams.pipeline._plan_video`: the
+same direction, trajectory and effects) for the whole song at preview size, with every
+frame's vectors at hand so that any frame can be drawn at once (seeking). A
+:class:`PreviewStream` serves one page: the page reports its audio clock, the stream draws
+the frames due a little later (batches on every core) and sends them as JPEG, each tagged
+with its frame index, and the page shows the one its clock asks for. Frames are never drawn
+for a time already past; when the machine falls behind, frames are skipped, never delayed.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import re
+import struct
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import SettingsError, SonicDreamsError
+
+__all__ = ["LivePlan", "live_plan", "PreviewStream", "preview_settings", "frame_message",
+           "jpeg"]
+
+log = logging.getLogger(__name__)
+
+PREVIEW_PIXELS = 256 * 256
+"""A preview frame's area: 256² for a square video, the same area in other shapes."""
+MAX_PREVIEW_FPS = 30
+_AHEAD_S = 0.5  # how far past the clock frames are drawn while playing
+_HEADER = struct.Struct("<II")  # generation, frame index
+
+
+def preview_settings(values: Mapping[str, Any], *, pixels: int = PREVIEW_PIXELS):
+    """The RenderSettings of a preview of ``values``: the whole song, at most 30 fps, the
+    video's shape at ``pixels`` pixels."""
+    from ..settings import RenderSettings
+
+    values = dict(values)
+    s = RenderSettings.create(values)
+    width, height = (s.width or 1, s.height or 1) if s.size else (1, 1)
+    scale = math.sqrt(pixels / (width * height))
+    w = max(16, round(width * scale / 2) * 2)
+    h = max(16, round(height * scale / 2) * 2)
+    fps = s.fps if s.fps <= MAX_PREVIEW_FPS else s.fps / math.ceil(s.fps / MAX_PREVIEW_FPS)
+    return s.update(width=w, height=h, fps=Fraction(fps), start=0.0, duration=None,
+                    backend="local", save_frames=False)
+
+
+@dataclass(frozen=True, slots=True)
+class LivePlan:
+    """Everything to draw any frame of a preview."""
+
+    generation: int
+    fps: Fraction
+    size: tuple[int, int]  # (height, width)
+    n_frames: int
+    generator: Any
+    noise: np.ndarray
+    classes: np.ndarray
+    cues: np.ndarray | None
+    chain: list
+    amplitudes: dict
+    fit: str
+    allow_flashing: bool
+
+    def frames(self, a: int, b: int) -> np.ndarray:
+        """Frames ``[a, b)`` with their effects (uint8, [b-a, H, W, 3])."""
+        from ..effects import apply_effects
+        from ..segment import fit_frames
+
+        z, c = self.noise[a:b], self.classes[a:b]
+        out = (self.generator.render(z, c) if self.cues is None
+               else self.generator.render(z, c, cues=self.cues[a:b]))
+        out = fit_frames(np.asarray(out, dtype=np.uint8), self.size, self.fit)
+        if self.chain:
+            amps = {name: self.amplitudes[name][a:b] for name, _ in self.chain}
+            out = apply_effects(out, self.chain, amps, np.arange(a, b))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "plan", "generation": self.generation, "fps": float(self.fps),
+                "width": self.size[1], "height": self.size[0], "n_frames": self.n_frames}
+
+
+def live_plan(song, values: Mapping[str, Any], *, generation: int = 0,
+              pixels: int = PREVIEW_PIXELS) -> LivePlan:
+    """The preview of ``song`` (a ready :class:`~sonicdreams.studio.songs.Song`) with the
+    settings ``values``; SettingsError or StyleError for a bad value."""
+    from ..pipeline import _plan_video
+    from ..preflight import check_before_work
+
+    s = preview_settings(values, pixels=pixels)
+    check_before_work(song.path, None, s, (), overwrite=True, work_dir=None)
+    plan = _plan_video(song.path, Path("preview.mp4"), s, (), progress=None, cache=True,
+                       features=song.features(s))
+    noise, classes = plan.traj.segment(0, plan.n_frames)
+    return LivePlan(generation=generation, fps=Fraction(s.fps), size=plan.size,
+                    n_frames=plan.n_frames, generator=plan.generator, noise=noise,
+                    classes=classes, cues=plan.direction.cues if plan.directed else None,
+                    chain=plan.chain, amplitudes=plan.amplitudes, fit=s.fit,
+                    allow_flashing=s.allow_flashing)
+
+
+def jpeg(frame: np.ndarray, *, quality: int = 88) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(frame).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def frame_message(generation: int, index: int, frame: np.ndarray) -> bytes:
+    """A frame as the page receives it: generation and index (little-endian uint32), JPEG."""
+    return _HEADER.pack(generation, index) + jpeg(frame)
+
+
+def option_of(err: Exception) -> str | None:
+    """The option a SettingsError names (its messages start with ``name=`` or ``name:``)."""
+    from ..settings import option_fields
+
+    match = re.match(r"(?:--config [^:]*: )?(\w+)", str(err))
+    names = {f.name for f in option_fields()}
+    return match.group(1) if match and match.group(1) in names else None
+
+
+class PreviewStream:
+    """Draws one page's preview on a thread of its own (see the module notes).
+
+    ``send_text(dict)`` and ``send_frame(bytes)`` deliver to the page; they may block (that
+    is the back-pressure) and raise to stop the stream.
+    """
+
+    def __init__(self, song, *, send_text: Callable[[dict], None],
+                 send_frame: Callable[[bytes], None], workers: int | None = None,
+                 pixels: int = PREVIEW_PIXELS) -> None:
+        from .._jobs import cores
+
+        self.song = song
+        self.send_text, self.send_frame = send_text, send_frame
+        self.pixels = pixels
+        self.workers = max(1, workers or cores())
+        self._wake = threading.Condition()
+        self._values: dict | None = None  # settings waiting to be planned
+        self._clock = (0.0, False, time.monotonic())  # (t, playing, when it was told)
+        self._closed = False
+        self.plan: LivePlan | None = None
+        self.generation = 0
+        self.frames_sent = 0
+        self.step_s = 0.05  # recent time to draw a step of frames (decides the lead)
+        self._thread = threading.Thread(target=self._run, name="preview", daemon=True)
+
+    # -- what the page says ---------------------------------------------------------------
+
+    def start(self) -> PreviewStream:
+        self._thread.start()
+        return self
+
+    def settings(self, values: Mapping[str, Any]) -> None:
+        with self._wake:
+            self._values = dict(values)
+            self._wake.notify()
+
+    def clock(self, t: float, playing: bool) -> None:
+        t = float(t)
+        if not math.isfinite(t) or t < 0:
+            t = 0.0
+        with self._wake:
+            self._clock = (t, bool(playing), time.monotonic())
+            self._wake.notify()
+
+    def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=10)
+
+    # -- the drawing thread -----------------------------------------------------------------
+
+    def now_s(self) -> tuple[float, bool]:
+        t, playing, told = self._clock
+        return (t + time.monotonic() - told if playing else t), playing
+
+    def _run(self) -> None:
+        from threadpoolctl import threadpool_limits
+
+        try:
+            with threadpool_limits(limits=1, user_api="blas"), \
+                    ThreadPoolExecutor(self.workers, thread_name_prefix="preview") as pool:
+                self._loop(pool)
+        except Exception as err:  # the page went away, or a style failed
+            if not self._closed:
+                log.debug("preview stopped: %s", err)
+                try:
+                    self.send_text({"type": "error", "message": f"the preview stopped: {err}",
+                                    "option": None})
+                except Exception:
+                    pass
+
+    def _loop(self, pool: ThreadPoolExecutor) -> None:
+        from ..flashsafe import FlashLimiter
+
+        limiter = None
+        cursor = -1  # the next frame to draw while playing
+        shown = None  # (generation, index) of the last still sent while paused
+        while True:
+            with self._wake:
+                if self._closed:
+                    return
+                values, self._values = self._values, None
+            if values is not None:
+                if self._replan(values):
+                    limiter, cursor, shown = None, -1, None
+                continue
+            plan = self.plan
+            if plan is None:
+                self._wait(None)
+                continue
+            t, playing = self.now_s()
+            want = min(plan.n_frames - 1, int(t * plan.fps + 1e-6))
+            if not playing:
+                if shown != (plan.generation, want):
+                    self._send(plan, want, plan.frames(want, want + 1))
+                    shown = (plan.generation, want)
+                    limiter, cursor = None, -1
+                self._wait(0.25)
+                continue
+            shown = None
+            lead = int(math.ceil((self.step_s * 1.5 + 0.03) * float(plan.fps)))
+            if cursor < want + 1 or cursor > want + 4 * _AHEAD_S * float(plan.fps):
+                cursor = min(plan.n_frames - 1, want + lead)  # a jump: skip to the clock
+                limiter = None
+            if cursor >= plan.n_frames or cursor > want + _AHEAD_S * float(plan.fps):
+                self._wait(0.02)
+                continue
+            if limiter is None and not plan.allow_flashing:
+                limiter = FlashLimiter(plan.fps)
+            cursor = self._step(pool, plan, cursor, limiter)
+
+    def _step(self, pool: ThreadPoolExecutor, plan: LivePlan, a: int, limiter) -> int:
+        """Draw the next frames from ``a`` (one per worker), send them; the next cursor."""
+        started = time.perf_counter()
+        spans = [(i, min(i + 1, plan.n_frames))
+                 for i in range(a, min(a + self.workers, plan.n_frames))]
+        parts = list(pool.map(lambda span: plan.frames(*span), spans))
+        frames = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        if limiter is not None:
+            frames = limiter.apply(frames, in_place=True)
+        for k, frame in enumerate(frames):
+            self._send(plan, a + k, frame[None])
+        self.step_s = 0.7 * self.step_s + 0.3 * (time.perf_counter() - started)
+        return a + len(frames)
+
+    def _send(self, plan: LivePlan, index: int, frames: np.ndarray) -> None:
+        if plan.generation != self.generation:
+            return
+        self.send_frame(frame_message(plan.generation, index, frames[0]))
+        self.frames_sent += 1
+
+    def _replan(self, values: dict) -> bool:
+        """Plan the preview of ``values``; False (and an error to the page) if they are bad."""
+        try:
+            plan = live_plan(self.song, values, generation=self.generation + 1,
+                             pixels=self.pixels)
+        except SonicDreamsError as err:
+            self.send_text({"type": "error", "message": str(err).replace(
+                str(self.song.path), self.song.name),
+                "option": option_of(err) if isinstance(err, SettingsError) else None})
+            return False
+        self.generation = plan.generation
+        self.plan = plan
+        self.send_text(plan.to_dict())
+        return True
+
+    def _wait(self, timeout: float | None) -> None:
+        with self._wake:
+            if not self._closed and self._values is None:
+                self._wake.wait(timeout)

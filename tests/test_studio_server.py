@@ -1,0 +1,427 @@
+"""The studio's server, over real HTTP and WebSocket on loopback: uploads, safety, the live
+preview, the config file and the render queue (the page itself: test_studio_browser.py)."""
+
+from __future__ import annotations
+
+import json
+import struct
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+from websockets.exceptions import InvalidStatus  # noqa: E402
+from websockets.sync.client import connect  # noqa: E402
+
+from sonicdreams.cli import main  # noqa: E402
+from sonicdreams.settings import option_fields  # noqa: E402
+from sonicdreams.studio.app import StudioError, create_app  # noqa: E402
+from sonicdreams.studio.options import (  # noqa: E402
+    FROM_BROWSER_NOT,
+    GROUPS,
+    OWN_CONTROLS,
+    RENDER_FORM,
+    option_schema,
+)
+
+from _studio import client, running_studio, wait_ready, wait_render  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def studio(tmp_path):
+    app = create_app(data_dir=tmp_path / "studio", cache=False, max_upload_mb=2)
+    with running_studio(app) as base:
+        yield app, base
+
+
+@pytest.fixture
+def song(studio, excerpt):
+    """A session with the excerpt uploaded and analysed: (client, song id)."""
+    _, base = studio
+    c = client(base)
+    r = c.post("/api/songs", params={"name": "stg1.ogg"}, content=excerpt.read_bytes())
+    assert r.status_code == 200, r.text
+    assert wait_ready(c, r.json()["id"])["state"] == "ready"
+    return c, r.json()["id"]
+
+
+def _session_dir(app, c) -> Path:
+    sessions = app.state.studio.sessions
+    return sessions.get(c.cookies["sonicdreams_session"]).dir
+
+
+def _video_without_audio(path: Path) -> Path:
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=10)
+        stream.width = stream.height = 64
+        stream.pix_fmt = "yuv420p"
+        for k in range(10):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), k * 20, np.uint8), "rgb24")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+# --- uploads ----------------------------------------------------------------------------------
+
+def test_bad_uploads_are_refused_with_a_reason_and_leave_nothing(studio, tmp_path, excerpt):
+    app, base = studio
+    c = client(base)
+    cases = {
+        "notes.txt": (b"just some text, not a song\n" * 20, 400, "not an audio or video file"),
+        "empty.mp3": (b"", 400, "empty"),
+        "silent-film.mp4": (_video_without_audio(tmp_path / "v.mp4").read_bytes(), 400,
+                            "no audio track"),
+        # a text file named like a song: the extension is not trusted
+        "fake.ogg": (b"OggS" + b"\x00" * 200, 400, "fake.ogg"),
+    }
+    for name, (body, status, says) in cases.items():
+        r = c.post("/api/songs", params={"name": name}, content=body)
+        assert r.status_code == status, (name, r.text)
+        assert says in r.json()["error"], (name, r.json())
+        assert str(tmp_path) not in r.json()["error"] and "/tmp" not in r.json()["error"]
+    big = excerpt.read_bytes() * 8  # > 2 MB
+    r = c.post("/api/songs", params={"name": "big.ogg"}, content=big)
+    assert r.status_code == 413 and "larger than" in r.json()["error"]
+    # without a length up front (chunked): cut off while it streams
+    r = c.post("/api/songs", params={"name": "big.ogg"},
+               content=(big[i:i + 65536] for i in range(0, len(big), 65536)))
+    assert r.status_code == 413
+    assert list(_session_dir(app, c).iterdir()) == []
+
+
+def test_upload_names_never_reach_paths(song, studio):
+    app, base = studio
+    c, _ = song
+    names = ["../../../../tmp/evil.ogg", "..\\..\\evil.ogg", "/etc/passwd", "a/../../b.ogg",
+             "%2e%2e%2fevil.ogg", "\x00evil.ogg", "x" * 5000 + ".ogg"]
+    data = Path(__file__).parent.joinpath("data", "noiz2sa-stg1-excerpt.ogg").read_bytes()
+    for name in names:
+        r = c.post("/api/songs", params={"name": name}, content=data)
+        assert r.status_code == 200, (name, r.text)
+        shown = r.json()["name"]
+        assert "/" not in shown and "\\" not in shown and "\x00" not in shown
+        assert len(shown) <= 80
+    folder = _session_dir(app, c)
+    for path in folder.iterdir():  # only names of our own, all inside the session folder
+        assert path.parent == folder and len(path.stem) == 32, path
+    assert not Path("/tmp/evil.ogg").exists()
+
+
+def test_path_traversal_in_every_name_parameter_is_refused(song, studio):
+    _, base = studio
+    c, song_id = song
+    bad_ids = ["../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "%2e%2e", "0" * 31 + "/",
+               "0" * 32, song_id.upper(), song_id + "%2F..%2F" + song_id]
+    for bad in bad_ids:
+        for url in (f"/api/songs/{bad}", f"/api/songs/{bad}/audio",
+                    f"/api/songs/{bad}/timeline", f"/api/renders/{bad}/file"):
+            r = c.get(url)
+            assert r.status_code in (400, 404), (url, r.status_code)
+            assert b"root:" not in r.content
+        for url in (f"/api/renders/{bad}/cancel", f"/api/renders/{bad}/resume"):
+            assert c.post(url).status_code in (400, 404, 405), url
+        assert c.delete(f"/api/renders/{bad}").status_code in (400, 404, 405)
+        for body in ({"song": bad, "values": {}}, {"song": bad, "t": 0, "values": {}}):
+            assert c.post("/api/renders", json=body).status_code in (400, 404)
+            assert c.post("/api/thumbnails", json=body).status_code in (400, 404)
+    for path in ("/static/../app.py", "/static/..%2f..%2fapp.py", "/static/%2e%2e/app.py",
+                 "/static//etc/passwd"):
+        r = c.get(path)
+        assert r.status_code == 404 and b"import" not in r.content, path
+    for values in ({"style": "../../etc/passwd"}, {"style": "/tmp/x.pkl"},
+                   {"palette": "../x"}, {"scenes": [{"section": 1, "style": "/etc/passwd"}]},
+                   {"pulse_audio": "/etc/passwd"}, {"output_audio": "../../song.ogg"},
+                   {"ray_address": "evil:1"}, {"nonsense_option": 1}):
+        for url, body in (("/api/renders", {"song": song_id, "values": values}),
+                          ("/api/thumbnails", {"song": song_id, "t": 0, "values": values}),
+                          ("/api/config/export", {"values": values})):
+            r = c.post(url, json=body)
+            assert r.status_code == 400, (url, values, r.text)
+            assert "error" in r.json()
+    r = c.post("/api/config/import", content=b'style = "/etc/passwd.pkl"\n')
+    assert r.status_code == 400
+    r = c.post("/api/config/import", content=b'pulse_audio = "/etc/passwd"\nspeed_fpm = 3\n')
+    assert r.status_code == 200 and r.json()["ignored"] == ["pulse_audio"]
+    assert "pulse_audio" not in r.json()["values"]
+
+
+# --- safety of the server ---------------------------------------------------------------------
+
+def test_a_non_loopback_bind_needs_a_token(tmp_path, capsys):
+    with pytest.raises(StudioError, match="token"):
+        create_app(host="0.0.0.0", token=None, data_dir=tmp_path)
+    with pytest.raises(StudioError, match="token"):
+        create_app(host="192.168.1.5", token="", data_dir=tmp_path)
+    assert main(["studio", "--host", "0.0.0.0", "--token", "", "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert "token" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_with_a_token_every_request_needs_it(tmp_path):
+    app = create_app(host="0.0.0.0", token="s3cret-token", data_dir=tmp_path)
+    with running_studio(app) as base:
+        import httpx
+
+        bare = httpx.Client(base_url=base)
+        assert bare.get("/").status_code == 403
+        assert bare.get("/api/options").status_code == 403
+        assert bare.post("/api/songs/demo").status_code == 403
+        assert bare.get("/?token=wrong").status_code == 403
+        assert "access token" in bare.get("/api/options").json()["error"]
+        r = bare.get("/?token=s3cret-token")
+        assert r.status_code == 303 and r.headers["location"] == "/"  # out of the address bar
+        assert bare.get("/").status_code == 200  # the cookie carries it now
+        assert bare.get("/api/options").status_code == 200
+        header = httpx.Client(base_url=base, headers={"Authorization": "Bearer s3cret-token"})
+        assert header.get("/api/options").status_code == 200
+        ws = base.replace("http", "ws") + "/api/preview?song=" + "0" * 32
+        with pytest.raises(InvalidStatus):
+            connect(ws, open_timeout=10).close()
+
+
+def test_loopback_studio_refuses_other_hosts_and_sites(studio):
+    _, base = studio
+    c = client(base)
+    # DNS rebinding: a page of another site that resolves to 127.0.0.1
+    assert c.get("/api/options", headers={"Host": "evil.example:80"}).status_code == 403
+    # another site's page posting to the studio
+    r = c.post("/api/songs/demo", headers={"Origin": "http://evil.example"})
+    assert r.status_code == 403 and "another web site" in r.json()["error"]
+    assert c.post("/api/songs/demo", headers={"Origin": base}).status_code == 200
+    ws = base.replace("http", "ws") + "/api/preview?song=" + "0" * 32
+    with pytest.raises(InvalidStatus):
+        connect(ws, origin="http://evil.example", open_timeout=10).close()
+
+
+def test_session_folder_goes_when_the_session_ends(tmp_path, excerpt):
+    app = create_app(data_dir=tmp_path / "studio", cache=False)
+    with running_studio(app) as base:
+        a, b = client(base), client(base)
+        for c in (a, b):
+            assert c.post("/api/songs", params={"name": "s.ogg"},
+                          content=excerpt.read_bytes()).status_code == 200
+        folder_a, folder_b = _session_dir(app, a), _session_dir(app, b)
+        assert folder_a != folder_b and len(list(folder_a.iterdir())) == 1
+        assert a.post("/api/session/end").status_code == 200
+        assert not folder_a.exists() and folder_b.exists()
+    assert not folder_b.exists()  # the server stopped: every session ended
+
+
+# --- options, config file ---------------------------------------------------------------------
+
+def test_controls_come_from_the_settings_declaration():
+    schema = option_schema()
+    shown = [o["name"] for g in schema["groups"] for o in g["options"]]
+    declared = [f.name for f in option_fields() if f.metadata["group"] in GROUPS
+                and f.name not in OWN_CONTROLS | RENDER_FORM | FROM_BROWSER_NOT]
+    assert sorted(shown) == sorted(declared)
+    by_name = {o["name"]: o for g in schema["groups"] for o in g["options"]}
+    assert by_name["pulse_react"]["kind"] == "number" and by_name["pulse_react"]["max"] == 10
+    assert by_name["pulse_react"]["looks"]["intense"] == 1.0
+    assert by_name["motion_space"]["choices"] == ["linear", "slerp"]
+    assert by_name["zoom_strength"]["optional"] and by_name["zoom_strength"]["span"] == "[0, 1]"
+    assert by_name["scene_changes"]["kind"] == "bool"
+    assert all(o["help"] for o in by_name.values())
+
+
+def test_config_export_import_round_trip_and_bad_files(song):
+    from sonicdreams._cli_render import parse_toml
+    from sonicdreams.settings import RenderSettings
+
+    c, _ = song
+    values = {"style": "julia", "look": "intense", "palette": "ember", "pulse_react": 1.7,
+              "zoom_strength": 0.4, "scenes": [{"section": 2, "style": "nebula",
+                                                "palette": "ice"}], "width": 640,
+              "height": 360, "fps": 24}
+    toml = c.post("/api/config/export", json={"values": values})
+    assert toml.status_code == 200
+    assert RenderSettings.create(parse_toml(toml.text, where="t")) == RenderSettings.create(values)
+    back = c.post("/api/config/import", content=toml.content).json()["values"]
+    assert RenderSettings.create(back) == RenderSettings.create(values)
+    assert "speed_fpm" not in back  # still follows the look
+    for bad, says in ((b"speed_fpm = = 3", "not valid TOML"), (b"\xff\xfe", "UTF-8"),
+                      (b"speed_fpn = 3", "did you mean speed_fpm"),
+                      (b"pulse_react = 50", "pulse_react")):
+        r = c.post("/api/config/import", content=bad)
+        assert r.status_code == 400 and says in r.json()["error"], r.json()
+
+
+def test_timeline_and_thumbnails(song):
+    c, song_id = song
+    tl = c.get(f"/api/songs/{song_id}/timeline").json()
+    assert tl["duration_s"] == pytest.approx(30.0, abs=0.1)
+    assert len(tl["times"]) == len(tl["percussive"]) == len(tl["harmonic"]) <= 2000
+    assert max(tl["percussive"]) == 1.0 and len(tl["beats"]) > 30
+    assert tl["sections"][0]["start"] == 0 and tl["sections"][-1]["end"] == tl["duration_s"]
+    thumbs = c.post("/api/thumbnails", json={"song": song_id, "t": 5.0, "values": {}}).json()
+    assert sorted(thumbs["thumbnails"]) == sorted(["cppn", "nebula", "kaleidoscope", "flow",
+                                                   "julia"])
+    assert all(v.startswith("data:image/jpeg;base64,") for v in thumbs["thumbnails"].values())
+
+
+# --- the live preview --------------------------------------------------------------------------
+
+def _frames(ws, n: int, *, generation: int | None = None, timeout: float = 30):
+    """The next ``n`` frames (generation, index, picture) and the text messages between."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    out, texts = [], []
+    deadline = time.monotonic() + timeout
+    while len(out) < n and time.monotonic() < deadline:
+        message = ws.recv(timeout=timeout)
+        if isinstance(message, str):
+            texts.append(json.loads(message))
+            continue
+        gen, index = struct.unpack("<II", message[:8])
+        if generation is None or gen == generation:
+            out.append((gen, index, np.asarray(Image.open(BytesIO(message[8:])))))
+    return out, texts
+
+
+def test_preview_follows_the_clock_and_the_settings(song, studio):
+    _, base = studio
+    c, song_id = song
+    url = base.replace("http", "ws") + f"/api/preview?song={song_id}"
+    with connect(url, additional_headers={"Cookie": f"sonicdreams_session="
+                                                     f"{c.cookies['sonicdreams_session']}"},
+                 origin=base, open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "settings", "values": {"style": "kaleidoscope"}}))
+        plan = json.loads(ws.recv(timeout=60))
+        assert plan["type"] == "plan" and (plan["width"], plan["height"]) == (256, 256)
+        assert plan["fps"] == 30 and plan["n_frames"] == 900
+        # paused: exactly the frame of the clock's time
+        ws.send(json.dumps({"type": "clock", "t": 10.0, "playing": False}))
+        got = []  # (frame 0, the clock's start, may come first)
+        while not got or got[-1][1] != 300:
+            got += _frames(ws, 1, timeout=10)[0]
+        assert len(got) <= 2
+        gen, index, still = got[-1]
+        assert gen == plan["generation"] and still.shape == (256, 256, 3)
+        # playing: frames just ahead of the clock, in order, never for a time gone by
+        ws.send(json.dumps({"type": "clock", "t": 20.0, "playing": True}))
+        t0 = time.monotonic()
+        got, _ = _frames(ws, 40)
+        indices = [i for _, i, _ in got]
+        assert indices == sorted(indices) and indices[0] >= 600
+        assert indices[-1] - indices[0] >= 30
+        assert indices[-1] / 30 <= 20.0 + (time.monotonic() - t0) + 1.0  # at most ~1 s ahead
+        assert np.abs(got[0][2].astype(int) - got[-1][2].astype(int)).mean() > 1  # it moves
+        # a setting: a new plan and frames of it at once; a bad one: an error naming it
+        ws.send(json.dumps({"type": "settings", "values": {"style": "kaleidoscope",
+                                                           "palette": "ember"}}))
+        sent = time.monotonic()
+        got, texts = _frames(ws, 1, generation=plan["generation"] + 1)
+        assert got and time.monotonic() - sent < 5
+        assert any(t["type"] == "plan" for t in texts)
+        ws.send(json.dumps({"type": "settings", "values": {"pulse_react": 99}}))
+        ws.send(json.dumps({"type": "settings", "values": {"style": "../x"}}))
+        errors = []
+        deadline = time.monotonic() + 20
+        while len(errors) < 2 and time.monotonic() < deadline:
+            message = ws.recv(timeout=20)
+            if isinstance(message, str) and json.loads(message)["type"] == "error":
+                errors.append(json.loads(message))
+        by_option = {e["option"]: e["message"] for e in errors}
+        assert "[0, 10]" in by_option["pulse_react"] and "cppn" in by_option["style"], errors
+        ws.send("not json")
+        assert any(json.loads(m)["type"] == "error" for m in
+                   (ws.recv(timeout=10) for _ in range(50)) if isinstance(m, str))
+
+
+def test_preview_needs_a_ready_song_of_the_session(song, studio):
+    _, base = studio
+    other = client(base)  # another browser: not its song
+    _, song_id = song
+    url = base.replace("http", "ws") + f"/api/preview?song={song_id}"
+    with pytest.raises(Exception):  # noqa: B017 (refused at once: closed before any message)
+        with connect(url, additional_headers={"Cookie": f"sonicdreams_session="
+                                              f"{other.cookies['sonicdreams_session']}"},
+                     open_timeout=10) as ws:
+            ws.recv(timeout=10)
+
+
+# --- renders -----------------------------------------------------------------------------------
+
+def _check_video(path: Path, *, frames: int, fps: int, size: tuple[int, int]) -> None:
+    with av.open(str(path)) as f:
+        video = f.streams.video[0]
+        assert (video.codec_context.width, video.codec_context.height) == size
+        assert video.average_rate == fps
+        assert sum(1 for _ in f.decode(video=0)) == frames
+    with av.open(str(path)) as f:
+        assert f.streams.audio, "no soundtrack"
+
+
+def test_two_renders_queue_one_after_the_other(song, studio, tmp_path):
+    _, base = studio
+    c, song_id = song
+    ids = []
+    for style, fmt in (("cppn", "mp4"), ("kaleidoscope", "webm")):
+        r = c.post("/api/renders", json={"song": song_id, "format": fmt, "values": {
+            "style": style, "width": 96, "height": 64, "fps": 12, "start": 3, "duration": 2}})
+        assert r.status_code == 200, r.text
+        ids.append(r.json()["id"])
+    both_running = False
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        jobs = c.get("/api/renders").json()["renders"]
+        both_running |= sum(j["state"] == "running" for j in jobs) > 1
+        if all(j["state"] == "done" for j in jobs if j["id"] in ids):
+            break
+        time.sleep(0.05)
+    assert not both_running
+    for job_id, fmt in zip(ids, ("mp4", "webm"), strict=True):
+        job = wait_render(c, job_id)
+        assert job["state"] == "done", job
+        assert job["filename"].endswith(f".{fmt}") and "/" not in job["filename"]
+        r = c.get(job["file"])
+        assert r.status_code == 200 and job["filename"] in r.headers["content-disposition"]
+        out = tmp_path / f"{job_id}.{fmt}"
+        out.write_bytes(r.content)
+        _check_video(out, frames=24, fps=12, size=(96, 64))
+    assert c.post("/api/renders", json={"song": song_id, "format": "exe",
+                                        "values": {}}).status_code == 400
+    assert c.post("/api/renders", json={"song": song_id, "values": {"width": 7}}).status_code \
+        == 400
+
+
+def test_cancel_resume_and_restart(song, studio, tmp_path):
+    app, base = studio
+    c, song_id = song
+    values = {"style": "julia", "width": 320, "height": 320, "fps": 30, "duration": 14}
+    job_id = c.post("/api/renders", json={"song": song_id, "values": values}).json()["id"]
+    job = wait_render(c, job_id, until=("running",))
+    while wait_render(c, job_id, timeout=0)["done"] < 5:
+        time.sleep(0.05)
+    assert c.post(f"/api/renders/{job_id}/cancel").json()["id"] == job_id
+    job = wait_render(c, job_id)
+    assert job["state"] == "cancelled" and job["file"] is None
+    assert c.get(f"/api/renders/{job_id}/file").status_code == 400
+    assert c.delete(f"/api/renders/{job_id}").status_code == 200
+    assert c.get("/api/renders").json()["renders"] == []
+
+    # a render the server stops during goes on at the next start, from its segments
+    job_id = c.post("/api/renders", json={"song": song_id, "values": values}).json()["id"]
+    while wait_render(c, job_id, timeout=0)["done"] < 310:  # the first segment is done
+        time.sleep(0.05)
+    root = app.state.studio.renders.root
+    app.state.studio.renders.close()
+    saved = json.loads((root / job_id / "job.json").read_text())
+    assert saved["state"] in ("queued", "running")
+    again = create_app(data_dir=root.parent, cache=False)
+    with running_studio(again) as base2:
+        c2 = client(base2)
+        job = wait_render(c2, job_id)
+        assert job["state"] == "done", job
+        out = tmp_path / "resumed.mp4"
+        out.write_bytes(c2.get(job["file"]).content)
+        _check_video(out, frames=420, fps=30, size=(320, 320))
