@@ -17,6 +17,7 @@ pytest.importorskip("uvicorn")
 from websockets.exceptions import InvalidStatus  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
+from _studio import client, running_studio, wait_ready, wait_render  # noqa: E402
 from sonicdreams.cli import main  # noqa: E402
 from sonicdreams.settings import option_fields  # noqa: E402
 from sonicdreams.studio.app import StudioError, create_app  # noqa: E402
@@ -27,8 +28,6 @@ from sonicdreams.studio.options import (  # noqa: E402
     RENDER_FORM,
     option_schema,
 )
-
-from _studio import client, running_studio, wait_ready, wait_render  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
