@@ -27,6 +27,7 @@ from sonicdreams.studio.options import (  # noqa: E402
     OWN_CONTROLS,
     RENDER_FORM,
     option_schema,
+    page_values,
 )
 
 pytestmark = pytest.mark.slow
@@ -238,13 +239,15 @@ def test_config_export_import_round_trip_and_bad_files(song):
     values = {"style": "julia", "look": "intense", "palette": "ember", "pulse_react": 1.7,
               "zoom_strength": 0.4, "scenes": [{"section": 2, "style": "nebula",
                                                 "palette": "ice"}], "width": 640,
-              "height": 360, "fps": 24}
+              "height": 360, "fps": 24, "seed": 2**62 + 1, "classes": [3, 5, 7]}
     toml = c.post("/api/config/export", json={"values": values})
     assert toml.status_code == 200
     assert RenderSettings.create(parse_toml(toml.text, where="t")) == RenderSettings.create(values)
     back = c.post("/api/config/import", content=toml.content).json()["values"]
-    assert RenderSettings.create(back) == RenderSettings.create(values)
+    assert RenderSettings.create(page_values(back)) == RenderSettings.create(values)
     assert "speed_fpm" not in back  # still follows the look
+    # text boxes get text: a seed past 2**53 survives JavaScript's numbers
+    assert back["seed"] == str(2**62 + 1) and back["classes"] == "3,5,7"
     for bad, says in ((b"speed_fpm = = 3", "not valid TOML"), (b"\xff\xfe", "UTF-8"),
                       (b"speed_fpn = 3", "did you mean speed_fpm"),
                       (b"pulse_react = 50", "pulse_react")):
@@ -424,3 +427,69 @@ def test_cancel_resume_and_restart(song, studio, tmp_path):
         out = tmp_path / "resumed.mp4"
         out.write_bytes(c2.get(job["file"]).content)
         _check_video(out, frames=420, fps=30, size=(320, 320))
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+def _start_cli(tmp_path, *args):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SONICDREAMS_CACHE": "off"}
+    proc = subprocess.Popen([sys.executable, "-m", "sonicdreams", "studio", "--no-browser",
+                             "--port", "0", "--dir", str(tmp_path / "studio"), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    line = proc.stdout.readline()
+    return proc, line
+
+
+def test_the_studio_command_serves_prints_its_address_and_stops_cleanly(tmp_path):
+    import re
+    import signal
+
+    import httpx
+
+    temp = Path(__import__("tempfile").gettempdir())
+    before = set(temp.glob("sonicdreams-studio-*"))
+    proc, line = _start_cli(tmp_path)
+    try:
+        url = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert url, line
+        c = httpx.Client(base_url=url.group(0))
+        assert "sonicdreams studio" in c.get("/").text
+        song = c.post("/api/songs/demo").json()
+        assert song["state"] in ("analysing", "ready")
+        folders = set(temp.glob("sonicdreams-studio-*")) - before
+        assert folders  # the session's
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert not any(folder.exists() for folder in folders)
+
+    # off loopback: the address it prints carries the token, and nothing answers without it
+    proc, line = _start_cli(tmp_path, "--host", "0.0.0.0")
+    try:
+        token = re.search(r"\?token=([\w-]+)", line)
+        base = re.search(r"http://[\d.]+:\d+/", line).group(0)
+        assert token, line
+        assert httpx.get(base + "api/options").status_code == 403
+        assert httpx.get(base + "api/options", params={"token": token.group(1)}).status_code \
+            == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+
+    # a port in use: one line that says what to do
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc, _ = _start_cli(tmp_path, "--port", str(port))
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert "--port" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

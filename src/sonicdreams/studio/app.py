@@ -150,7 +150,8 @@ class Studio:
         self.max_upload_bytes = max_upload_bytes
         self.cache = cache
         self.previews: set[PreviewStream] = set()
-        self._thumbs: dict[tuple, Any] = {}
+        self._thumbs: dict[str, Any] = {}  # style → plan, for the settings of _thumbs_key
+        self._thumbs_key: tuple | None = None
         self._thumb_lock = threading.Lock()
 
     def close(self) -> None:
@@ -189,15 +190,16 @@ class Studio:
 
         out = {}
         with self._thumb_lock:
-            key_values = json.dumps(values, sort_keys=True, default=str)
+            key = (song.id, json.dumps(values, sort_keys=True, default=str))
+            if key != self._thumbs_key:  # plans for the latest settings only
+                self._thumbs, self._thumbs_key = {}, key
             for style in BUILTIN_STYLES:
-                key = (song.id, style, key_values)
-                plan = self._thumbs.get(key)
+                plan = self._thumbs.get(style)
                 if plan is None:
-                    if len(self._thumbs) > 24:
-                        self._thumbs.clear()
-                    plan = self._thumbs[key] = live_plan(song, {**values, "style": style},
-                                                         pixels=112 * 112)
+                    # at 6 fps: a thumbnail is refreshed every second or so, and a plan keeps
+                    # every frame's vectors
+                    plan = self._thumbs[style] = live_plan(song, {**values, "style": style},
+                                                           pixels=112 * 112, max_fps=6)
                 index = min(plan.n_frames - 1, max(0, int(t * plan.fps)))
                 data = base64.b64encode(jpeg(plan.frames(index, index + 1)[0], quality=80))
                 out[style] = "data:image/jpeg;base64," + data.decode("ascii")
@@ -299,7 +301,8 @@ class _Handlers:
     # -- options ------------------------------------------------------------------------------
 
     async def options(self, request: Request) -> Response:
-        return JSONResponse({**option_schema(), **page_lists()})
+        return JSONResponse({**option_schema(), **page_lists(),
+                             "max_upload_bytes": self.studio.max_upload_bytes})
 
     # -- songs --------------------------------------------------------------------------------
 
@@ -400,7 +403,9 @@ class _Handlers:
                          != defaults.to_dict()[k])
         values = {k: v for k, v in values.items() if k not in _server_only()}
         s = RenderSettings.create({k: v for k, v in values.items() if k not in ignored})
-        return JSONResponse({"values": page_values(changed_values(s)), "ignored": ignored})
+        values = changed_values(s)
+        page_values(values)  # (its style too must be one the page can draw)
+        return JSONResponse({"values": values, "ignored": ignored})
 
     # -- renders ------------------------------------------------------------------------------
 
@@ -452,8 +457,11 @@ class _Handlers:
                 asyncio.run_coroutine_threadsafe(send(item), loop).result(timeout=30)
             return call
 
+        def stopped(why: str) -> None:  # (the page reconnects after 1011)
+            asyncio.run_coroutine_threadsafe(ws.close(code=1011, reason=why[:120]), loop)
+
         stream = PreviewStream(song, send_text=deliver(ws.send_json),
-                               send_frame=deliver(ws.send_bytes))
+                               send_frame=deliver(ws.send_bytes), on_stop=stopped)
         self.studio.previews.add(stream)
         stream.start()
         try:
@@ -474,7 +482,7 @@ class _Handlers:
                 except (ValueError, AttributeError, TypeError):
                     await ws.send_json({"type": "error", "message": "the page sent a message "
                                         "the studio does not understand", "option": None})
-        except WebSocketDisconnect:
+        except (WebSocketDisconnect, RuntimeError):  # (RuntimeError: closed by ``stopped``)
             pass
         finally:
             self.studio.previews.discard(stream)

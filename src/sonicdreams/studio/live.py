@@ -42,9 +42,10 @@ _AHEAD_S = 0.5  # how far past the clock frames are drawn while playing
 _HEADER = struct.Struct("<II")  # generation, frame index
 
 
-def preview_settings(values: Mapping[str, Any], *, pixels: int = PREVIEW_PIXELS):
-    """The RenderSettings of a preview of ``values``: the whole song, at most 30 fps, the
-    video's shape at ``pixels`` pixels."""
+def preview_settings(values: Mapping[str, Any], *, pixels: int = PREVIEW_PIXELS,
+                     max_fps: float = MAX_PREVIEW_FPS):
+    """The RenderSettings of a preview of ``values``: the whole song, at most ``max_fps``
+    (the video's rate divided by a whole number), the video's shape at ``pixels`` pixels."""
     from ..settings import RenderSettings
 
     values = dict(values)
@@ -53,7 +54,7 @@ def preview_settings(values: Mapping[str, Any], *, pixels: int = PREVIEW_PIXELS)
     scale = math.sqrt(pixels / (width * height))
     w = max(16, round(width * scale / 2) * 2)
     h = max(16, round(height * scale / 2) * 2)
-    fps = s.fps if s.fps <= MAX_PREVIEW_FPS else s.fps / math.ceil(s.fps / MAX_PREVIEW_FPS)
+    fps = s.fps if s.fps <= max_fps else s.fps / math.ceil(s.fps / max_fps)
     return s.update(width=w, height=h, fps=Fraction(fps), start=0.0, duration=None,
                     backend="local", save_frames=False)
 
@@ -95,13 +96,16 @@ class LivePlan:
 
 
 def live_plan(song, values: Mapping[str, Any], *, generation: int = 0,
-              pixels: int = PREVIEW_PIXELS) -> LivePlan:
+              pixels: int = PREVIEW_PIXELS, max_fps: float = MAX_PREVIEW_FPS) -> LivePlan:
     """The preview of ``song`` (a ready :class:`~sonicdreams.studio.songs.Song`) with the
-    settings ``values``; SettingsError or StyleError for a bad value."""
+    settings ``values``; SettingsError or StyleError for a bad value.
+
+    Every frame's vectors are kept (seeking draws any frame at once): 2 KB a frame, 15 MB
+    for four minutes at 30 fps."""
     from ..pipeline import _plan_video
     from ..preflight import check_before_work
 
-    s = preview_settings(values, pixels=pixels)
+    s = preview_settings(values, pixels=pixels, max_fps=max_fps)
     check_before_work(song.path, None, s, (), overwrite=True, work_dir=None)
     plan = _plan_video(song.path, Path("preview.mp4"), s, (), progress=None, cache=True,
                        features=song.features(s))
@@ -139,16 +143,18 @@ class PreviewStream:
     """Draws one page's preview on a thread of its own (see the module notes).
 
     ``send_text(dict)`` and ``send_frame(bytes)`` deliver to the page; they may block (that
-    is the back-pressure) and raise to stop the stream.
+    is the back-pressure) and raise to stop the stream. ``on_stop(why)`` is called if the
+    stream stops by itself (a failure): the page should reconnect.
     """
 
     def __init__(self, song, *, send_text: Callable[[dict], None],
-                 send_frame: Callable[[bytes], None], workers: int | None = None,
-                 pixels: int = PREVIEW_PIXELS) -> None:
+                 send_frame: Callable[[bytes], None],
+                 on_stop: Callable[[str], None] = lambda why: None,
+                 workers: int | None = None, pixels: int = PREVIEW_PIXELS) -> None:
         from .._jobs import cores
 
         self.song = song
-        self.send_text, self.send_frame = send_text, send_frame
+        self.send_text, self.send_frame, self.on_stop = send_text, send_frame, on_stop
         self.pixels = pixels
         self.workers = max(1, workers or cores())
         self._wake = threading.Condition()
@@ -201,13 +207,15 @@ class PreviewStream:
                     ThreadPoolExecutor(self.workers, thread_name_prefix="preview") as pool:
                 self._loop(pool)
         except Exception as err:  # the page went away, or a style failed
-            if not self._closed:
-                log.debug("preview stopped: %s", err)
-                try:
-                    self.send_text({"type": "error", "message": f"the preview stopped: {err}",
-                                    "option": None})
-                except Exception:
-                    pass
+            if self._closed:
+                return
+            log.warning("the preview stopped: %s", err, exc_info=log.isEnabledFor(10))
+            try:
+                self.send_text({"type": "error", "message": f"the preview stopped: {err}",
+                                "option": None})
+            except Exception:
+                pass
+            self.on_stop(str(err))
 
     def _loop(self, pool: ThreadPoolExecutor) -> None:
         from ..flashsafe import FlashLimiter

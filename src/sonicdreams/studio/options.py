@@ -18,8 +18,9 @@ __all__ = ["option_schema", "page_lists", "page_values", "changed_values", "GROU
            "FPS_CHOICES", "LOOK_TEXT"]
 
 GROUPS = {"look": "Sections", "motion": "Motion", "classes": "Classes (pitch)",
-          "effects": "Effects", "generator": "StyleGAN"}
-"""The groups shown as control panels, in order, with their titles."""
+          "effects": "Effects"}
+"""The groups shown as control panels, in order, with their titles. (Not the StyleGAN
+group: the studio draws the built-in styles only; weights files are the command line's.)"""
 
 OWN_CONTROLS = frozenset({"style", "look", "palette", "scenes"})
 RENDER_FORM = frozenset({"width", "height", "fps", "start", "duration"})
@@ -155,6 +156,10 @@ def changed_values(s) -> dict[str, Any]:
             out[f.name] = _plain(value)
     if out.get("scenes") is not None:
         out["scenes"] = [dict(row) for row in s.scenes]
+    for name in set(out) & set(_typed()):  # as typed: a seed past 2**53 stays exact in JS
+        value = out[name]
+        out[name] = (None if value is None else ",".join(str(v) for v in value)
+                     if isinstance(value, list) else str(value))
     return out
 
 
@@ -166,6 +171,8 @@ def _typed() -> dict[str, Any]:
 
     out = {}
     for f in option_fields():
+        if f.name in OWN_CONTROLS | RENDER_FORM | FROM_BROWSER_NOT:
+            continue
         if f.metadata["group"] in GROUPS and _kind(f.metadata["check"], default_of(f))[0] == "text":
             out[f.name] = partial(_cli_value, name=f.name, check=f.metadata["check"],
                                   is_list=f.metadata["is_list"])
