@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 # The studio's browser tests drive the distribution's Chromium (Playwright's own download is
 # not used): installed here where it is missing and apt-get can (root, or through sudo).
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo -n)
 
 .PHONY: test install lint bench clean
 

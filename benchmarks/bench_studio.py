@@ -163,7 +163,7 @@ def main() -> None:
     song_path = args.song or next((p for p in SONGS if p.exists()), EXCERPT)
     styles = [s for s in args.styles.split(",") if s]
 
-    from _studio import client, running_studio, wait_ready
+    from _studio import client, cookie_header, running_studio, wait_ready
     from sonicdreams.studio.app import create_app
     from sonicdreams.studio.songs import Song, check_audio
 
@@ -179,7 +179,7 @@ def main() -> None:
         song_id = c.post("/api/songs", params={"name": song_path.name},
                          content=song_path.read_bytes()).json()["id"]
         wait_ready(c, song_id, timeout=600)
-        cookie = f"sonicdreams_session={c.cookies['sonicdreams_session']}"
+        cookie = cookie_header(c)["Cookie"]
         for style in styles:
             results["styles"][style].update(over_socket(base, cookie, song_id, style))
         if not args.no_browser:

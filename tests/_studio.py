@@ -42,6 +42,20 @@ def client(base: str) -> httpx.Client:
     return c
 
 
+def session_cookie(c: httpx.Client) -> tuple[str, str]:
+    """(name, value) of the client's studio session cookie (its name carries the port)."""
+    for name, value in c.cookies.items():
+        if name.startswith("sonicdreams_session_"):
+            return name, value
+    raise AssertionError("no session cookie")
+
+
+def cookie_header(c: httpx.Client) -> dict[str, str]:
+    """The Cookie header of the client's session, for a WebSocket."""
+    name, value = session_cookie(c)
+    return {"Cookie": f"{name}={value}"}
+
+
 def wait_ready(c: httpx.Client, song_id: str, timeout: float = 120) -> dict:
     deadline = time.monotonic() + timeout
     while True:

@@ -17,7 +17,14 @@ pytest.importorskip("uvicorn")
 from websockets.exceptions import InvalidStatus  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
-from _studio import client, running_studio, wait_ready, wait_render  # noqa: E402
+from _studio import (  # noqa: E402
+    client,
+    cookie_header,
+    running_studio,
+    session_cookie,
+    wait_ready,
+    wait_render,
+)
 from sonicdreams.cli import main  # noqa: E402
 from sonicdreams.settings import option_fields  # noqa: E402
 from sonicdreams.studio.app import StudioError, create_app  # noqa: E402
@@ -53,7 +60,7 @@ def song(studio, excerpt):
 
 def _session_dir(app, c) -> Path:
     sessions = app.state.studio.sessions
-    return sessions.get(c.cookies["sonicdreams_session"]).dir
+    return sessions.get(session_cookie(c)[1]).dir
 
 
 def _video_without_audio(path: Path) -> Path:
@@ -80,6 +87,9 @@ def test_bad_uploads_are_refused_with_a_reason_and_leave_nothing(studio, tmp_pat
                             "no audio track"),
         # a text file named like a song: the extension is not trusted
         "fake.ogg": (b"OggS" + b"\x00" * 200, 400, "fake.ogg"),
+        # a playlist naming a file of this machine: never followed
+        "list.m3u8": (f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n{excerpt}\n"
+                      "#EXT-X-ENDLIST\n".encode(), 400, "list.m3u8"),
     }
     for name, (body, status, says) in cases.items():
         r = c.post("/api/songs", params={"name": name}, content=body)
@@ -137,6 +147,8 @@ def test_path_traversal_in_every_name_parameter_is_refused(song, studio):
         assert r.status_code == 404 and b"import" not in r.content, path
     for values in ({"style": "../../etc/passwd"}, {"style": "/tmp/x.pkl"},
                    {"palette": "../x"}, {"scenes": [{"section": 1, "style": "/etc/passwd"}]},
+                   {"scenes": [[["section", 1], ["style", "/etc/passwd"]]]},  # pairs
+                   {"scenes": [[["start", 0], ["style", "stylegan2-ffhq-256x256"]]]},
                    {"pulse_audio": "/etc/passwd"}, {"output_audio": "../../song.ogg"},
                    {"ray_address": "evil:1"}, {"nonsense_option": 1}):
         for url, body in (("/api/renders", {"song": song_id, "values": values}),
@@ -144,7 +156,7 @@ def test_path_traversal_in_every_name_parameter_is_refused(song, studio):
                           ("/api/config/export", {"values": values})):
             r = c.post(url, json=body)
             assert r.status_code == 400, (url, values, r.text)
-            assert "error" in r.json()
+            assert "error" in r.json() and "root:" not in r.text
     r = c.post("/api/config/import", content=b'style = "/etc/passwd.pkl"\n')
     assert r.status_code == 400
     r = c.post("/api/config/import", content=b'pulse_audio = "/etc/passwd"\nspeed_fpm = 3\n')
@@ -181,9 +193,17 @@ def test_with_a_token_every_request_needs_it(tmp_path):
         assert bare.get("/api/options").status_code == 200
         header = httpx.Client(base_url=base, headers={"Authorization": "Bearer s3cret-token"})
         assert header.get("/api/options").status_code == 200
-        ws = base.replace("http", "ws") + "/api/preview?song=" + "0" * 32
-        with pytest.raises(InvalidStatus):
-            connect(ws, open_timeout=10).close()
+        song_id = header.post("/api/songs/demo").json()["id"]
+        cookies = "; ".join(f"{k}={v}" for k, v in header.cookies.items())
+        assert wait_ready(header, song_id)["state"] == "ready"
+        ws = base.replace("http", "ws") + f"/api/preview?song={song_id}"
+        with pytest.raises(InvalidStatus):  # the session's cookie, but no token
+            connect(ws, additional_headers={"Cookie": cookies}, open_timeout=10).close()
+        with connect(ws, additional_headers={"Cookie": cookies,
+                                             "Authorization": "Bearer s3cret-token"},
+                     open_timeout=10) as conn:
+            conn.send(json.dumps({"type": "settings", "values": {}}))
+            assert json.loads(conn.recv(timeout=30))["type"] == "plan"
 
 
 def test_loopback_studio_refuses_other_hosts_and_sites(studio):
@@ -293,9 +313,8 @@ def test_preview_follows_the_clock_and_the_settings(song, studio):
     _, base = studio
     c, song_id = song
     url = base.replace("http", "ws") + f"/api/preview?song={song_id}"
-    with connect(url, additional_headers={"Cookie": f"sonicdreams_session="
-                                                     f"{c.cookies['sonicdreams_session']}"},
-                 origin=base, open_timeout=10) as ws:
+    with connect(url, additional_headers=cookie_header(c), origin=base,
+                 open_timeout=10) as ws:
         ws.send(json.dumps({"type": "settings", "values": {"style": "kaleidoscope"}}))
         plan = json.loads(ws.recv(timeout=60))
         assert plan["type"] == "plan" and (plan["width"], plan["height"]) == (256, 256)
@@ -345,9 +364,7 @@ def test_preview_needs_a_ready_song_of_the_session(song, studio):
     _, song_id = song
     url = base.replace("http", "ws") + f"/api/preview?song={song_id}"
     with pytest.raises(Exception):  # noqa: B017 (refused at once: closed before any message)
-        with connect(url, additional_headers={"Cookie": f"sonicdreams_session="
-                                              f"{other.cookies['sonicdreams_session']}"},
-                     open_timeout=10) as ws:
+        with connect(url, additional_headers=cookie_header(other), open_timeout=10) as ws:
             ws.recv(timeout=10)
 
 
@@ -396,10 +413,10 @@ def test_two_renders_queue_one_after_the_other(song, studio, tmp_path):
         == 400
 
 
-def test_cancel_resume_and_restart(song, studio, tmp_path):
+def test_cancel_resume_and_remove(song, studio, tmp_path):
     app, base = studio
     c, song_id = song
-    values = {"style": "julia", "width": 320, "height": 320, "fps": 30, "duration": 14}
+    values = {"style": "julia", "width": 192, "height": 192, "fps": 30, "duration": 12}
     job_id = c.post("/api/renders", json={"song": song_id, "values": values}).json()["id"]
     job = wait_render(c, job_id, until=("running",))
     while wait_render(c, job_id, timeout=0)["done"] < 5:
@@ -407,25 +424,41 @@ def test_cancel_resume_and_restart(song, studio, tmp_path):
     assert c.post(f"/api/renders/{job_id}/cancel").json()["id"] == job_id
     job = wait_render(c, job_id)
     assert job["state"] == "cancelled" and job["file"] is None
-    assert c.get(f"/api/renders/{job_id}/file").status_code == 400
+    assert c.get(f"/api/renders/{job_id}/file").status_code == 404
+    assert c.post(f"/api/renders/{job_id}/resume").json()["state"] == "queued"
+    job = wait_render(c, job_id)
+    assert job["state"] == "done"
+    out = tmp_path / "resumed.mp4"
+    out.write_bytes(c.get(job["file"]).content)
+    _check_video(out, frames=360, fps=30, size=(192, 192))
     assert c.delete(f"/api/renders/{job_id}").status_code == 200
     assert c.get("/api/renders").json()["renders"] == []
+    assert c.get(f"/api/renders/{job_id}/file").status_code == 404
 
-    # a render the server stops during goes on at the next start, from its segments
-    job_id = c.post("/api/renders", json={"song": song_id, "values": values}).json()["id"]
-    while wait_render(c, job_id, timeout=0)["done"] < 310:  # the first segment is done
-        time.sleep(0.05)
-    root = app.state.studio.renders.root
-    app.state.studio.renders.close()
-    saved = json.loads((root / job_id / "job.json").read_text())
-    assert saved["state"] in ("queued", "running")
-    again = create_app(data_dir=root.parent, cache=False)
-    with running_studio(again) as base2:
-        c2 = client(base2)
-        job = wait_render(c2, job_id)
+
+def test_a_render_the_server_stops_during_resumes_at_the_next_start(tmp_path, excerpt):
+    values = {"style": "julia", "width": 320, "height": 320, "fps": 30, "duration": 14}
+    root = tmp_path / "studio"
+    with running_studio(create_app(data_dir=root, cache=False)) as base:
+        c = client(base)
+        song_id = c.post("/api/songs", params={"name": "s.ogg"},
+                         content=excerpt.read_bytes()).json()["id"]
+        assert wait_ready(c, song_id)["state"] == "ready"
+        job_id = c.post("/api/renders", json={"song": song_id, "values": values}).json()["id"]
+        while wait_render(c, job_id, timeout=0)["done"] < 310:  # the first segment is done
+            time.sleep(0.05)
+        # (another studio on the same folder meanwhile: refused, it would render the same)
+        with pytest.raises(StudioError, match="another studio"):
+            create_app(data_dir=root).state.studio.start()
+    saved = json.loads((root / "renders" / job_id / "job.json").read_text())
+    assert saved["state"] == "queued"  # stopped by the server, not by the user
+    assert list((root / "renders" / job_id).glob(".video.mp4.sonicdreams/*"))  # its segments
+    with running_studio(create_app(data_dir=root, cache=False)) as base:
+        c = client(base)
+        job = wait_render(c, job_id)
         assert job["state"] == "done", job
         out = tmp_path / "resumed.mp4"
-        out.write_bytes(c2.get(job["file"]).content)
+        out.write_bytes(c.get(job["file"]).content)
         _check_video(out, frames=420, fps=30, size=(320, 320))
 
 
@@ -450,24 +483,24 @@ def test_the_studio_command_serves_prints_its_address_and_stops_cleanly(tmp_path
 
     import httpx
 
-    temp = Path(__import__("tempfile").gettempdir())
-    before = set(temp.glob("sonicdreams-studio-*"))
     proc, line = _start_cli(tmp_path)
     try:
         url = re.search(r"http://127\.0\.0\.1:\d+/", line)
         assert url, line
         c = httpx.Client(base_url=url.group(0))
         assert "sonicdreams studio" in c.get("/").text
-        song = c.post("/api/songs/demo").json()
-        assert song["state"] in ("analysing", "ready")
-        folders = set(temp.glob("sonicdreams-studio-*")) - before
-        assert folders  # the session's
+        assert c.post("/api/songs/demo").json()["state"] in ("analysing", "ready")
+        song = Path(__file__).parent / "data" / "noiz2sa-stg1-excerpt.ogg"
+        assert c.post("/api/songs", params={"name": "s.ogg"},
+                      content=song.read_bytes()).status_code == 200
+        sessions = tmp_path / "studio" / "sessions"
+        assert len(list(sessions.glob("*/*.ogg"))) == 1  # the upload, in its session's folder
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
-    assert not any(folder.exists() for folder in folders)
+    assert not sessions.exists()
 
     # off loopback: the address it prints carries the token, and nothing answers without it
     proc, line = _start_cli(tmp_path, "--host", "0.0.0.0")
@@ -493,3 +526,60 @@ def test_the_studio_command_serves_prints_its_address_and_stops_cleanly(tmp_path
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert "--port" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_song_longer_than_the_studio_takes_is_refused(tmp_path, excerpt):
+    app = create_app(data_dir=tmp_path / "studio", cache=False, max_song_minutes=0.25)
+    with running_studio(app) as base:
+        c = client(base)
+        r = c.post("/api/songs", params={"name": "long.ogg"}, content=excerpt.read_bytes())
+        assert r.status_code == 400 and "--max-song-minutes" in r.json()["error"]
+
+
+def test_bodies_times_and_messages_the_server_cannot_use(song, studio):
+    _, base = studio
+    c, song_id = song
+    big = b'{"song": "' + b"x" * (2 << 20) + b'"}'
+    for url in ("/api/thumbnails", "/api/renders", "/api/config/export"):
+        r = c.post(url, content=big, headers={"Content-Type": "application/json"})
+        assert r.status_code == 413 and "larger" in r.json()["error"], url
+    assert c.post("/api/config/import", content=b"#" * (2 << 20)).status_code == 413
+    for t in (1e308, -5, "nan", 10**400, None):
+        r = c.post("/api/thumbnails", json={"song": song_id, "t": t, "values": {}})
+        assert r.status_code == 200, (t, r.text)
+    with connect(base.replace("http", "ws") + f"/api/preview?song={song_id}",
+                 additional_headers=cookie_header(c), origin=base, open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "settings", "values": {"style": "cppn"}}))
+        ws.send('{"type": "clock", "t": 1e308, "playing": false}')  # clamped: the last frame
+        got = []
+        while not got or got[-1][1] != 899:
+            got += _frames(ws, 1, timeout=20)[0]
+        ws.send('{"type": "clock", "t": 3, "playing": false}')
+        while got[-1][1] != 90:
+            got += _frames(ws, 1, timeout=20)[0]
+        ws.send('{"type": "clock", "t": ' + "9" * 400 + ', "playing": false}')  # no number
+        while got[-1][1] != 0:
+            got += _frames(ws, 1, timeout=20)[0]
+
+
+def test_cross_site_requests_and_other_loopback_addresses(tmp_path, excerpt):
+    app = create_app(host="127.0.0.2", data_dir=tmp_path / "studio", cache=False)
+    with running_studio(app, host="127.0.0.2") as base:
+        c = client(base)  # 127.0.0.2 is this machine too
+        # a page elsewhere loading the studio as an image or a script: refused
+        r = c.get("/", headers={"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors"})
+        assert r.status_code == 403
+        # following a link to it: fine
+        r = c.get("/", headers={"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"})
+        assert r.status_code == 200
+        song_id = c.post("/api/songs", params={"name": "s.ogg"},
+                         content=excerpt.read_bytes()).json()["id"]
+        assert wait_ready(c, song_id)["state"] == "ready"
+        ws = base.replace("http", "ws") + f"/api/preview?song={song_id}"
+        with connect(ws, additional_headers=cookie_header(c), origin=base,
+                     open_timeout=10) as conn:  # its own song, its own page: yes
+            conn.send(json.dumps({"type": "settings", "values": {}}))
+            assert json.loads(conn.recv(timeout=30))["type"] == "plan"
+        with pytest.raises(InvalidStatus):  # the same from another site's page: no
+            connect(ws, additional_headers=cookie_header(c), origin="http://evil.example",
+                    open_timeout=10).close()

@@ -138,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "the cache folder)")
     p.add_argument("--max-upload-mb", type=float, default=500, metavar="MB",
                    help="largest song file accepted (default: %(default)s)")
+    p.add_argument("--max-song-minutes", type=float, default=60, metavar="MIN",
+                   help="longest song accepted; the preview keeps 2 KB a frame (default: "
+                        "%(default)s)")
     p.set_defaults(run=_cmd_studio)
     return parser
 
@@ -206,14 +209,17 @@ def _cmd_studio(args: argparse.Namespace) -> int:
         raise SettingsError("--token must not be empty")
     if not 0 <= args.port <= 65535:
         raise SettingsError(f"--port {args.port} must be in [0, 65535]")
-    if not args.max_upload_mb > 0:
-        raise SettingsError(f"--max-upload-mb {args.max_upload_mb:g} must be > 0")
+    for flag, value in (("--max-upload-mb", args.max_upload_mb),
+                        ("--max-song-minutes", args.max_song_minutes)):
+        if not 0 < value < float("inf"):
+            raise SettingsError(f"{flag} {value:g} must be a number > 0")
     logging.getLogger("sonicdreams").setLevel(min(logging.getLogger("sonicdreams").level,
                                                   logging.WARNING))
     try:
         serve(host=args.host, port=args.port, token=args.token,
               open_browser=not args.no_browser, data_dir=args.dir,
-              max_upload_mb=args.max_upload_mb, say=lambda text: print(text, flush=True))
+              max_upload_mb=args.max_upload_mb, max_song_minutes=args.max_song_minutes,
+              say=lambda text: print(text, flush=True))
     except KeyboardInterrupt:
         pass
     return 0

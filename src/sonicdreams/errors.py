@@ -16,6 +16,8 @@ __all__ = [
     "DownloadError",
     "OutputError",
     "BusyError",
+    "StudioError",
+    "NotFoundError",
     "SonicDreamsWarning",
 ]
 
@@ -55,6 +57,14 @@ class OutputError(SonicDreamsError):
 
 class BusyError(SonicDreamsError):
     """Another render is writing the same video (its work folder is locked)."""
+
+
+class StudioError(SonicDreamsError):
+    """The studio cannot start as asked (an unsafe address, a port or folder in use)."""
+
+
+class NotFoundError(SonicDreamsError):
+    """What a studio request names does not exist (any more): a song, a render."""
 
 
 class SonicDreamsWarning(UserWarning):

@@ -2,229 +2,73 @@
 
 Starlette (ASGI) under uvicorn: the live preview needs a WebSocket and a thread per page,
 the rest is a handful of JSON routes, and both are plain there. The page is static files
-from the package (no CDN, no build step).
+from the package (no CDN, no build step). Who may talk to it: :mod:`.guard`.
 
-Safety (see :class:`Guard`): the server binds to loopback unless told otherwise, and then
-only answers requests whose ``Host`` is this machine (a web page elsewhere cannot reach it
-through DNS rebinding) and whose ``Origin``, when a browser sends one, is the studio itself
-(another site's page cannot post to it). Bound to any other address it needs its access
-token, given once in the URL it prints and kept in a cookie from then on.
+Every answer to a bad request is ``{"error": "one line for the user"}``: 404 for a song or
+render that does not exist (any more), 413 for a body too large, 400 otherwise.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
-import ipaddress
 import json
 import logging
-import threading
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import (
     FileResponse,
     HTMLResponse,
     JSONResponse,
     PlainTextResponse,
-    RedirectResponse,
     Response,
 )
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ..errors import AudioError, SettingsError, SonicDreamsError
-from .live import PreviewStream, live_plan
-from .options import changed_values, option_schema, page_lists, page_values
-from .renders import RenderQueue
-from .songs import Session, Sessions, Song, check_audio, display_name, new_id
+from ..errors import AudioError, NotFoundError, SettingsError, SonicDreamsError, StudioError
+from .guard import Guard, cookie_name, is_loopback
+from .live import PreviewStream, option_of
+from .options import FROM_BROWSER_NOT, changed_values, option_schema, page_lists, page_values
+from .songs import Session, Song, display_name
+from .state import Studio
 
-__all__ = ["create_app", "Guard", "StudioError", "is_loopback"]
+__all__ = ["create_app", "StudioError", "is_loopback"]
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 DEMO = Path(__file__).parent.parent / "data" / "demo.ogg"
-SESSION_COOKIE = "sonicdreams_session"
-TOKEN_COOKIE = "sonicdreams_token"
-_CONTAINER_SUFFIX = {"ogg": ".ogg", "mp3": ".mp3", "wav": ".wav", "flac": ".flac",
-                     "matroska,webm": ".mkv", "mov,mp4,m4a,3gp,3g2,mj2": ".m4a", "aiff": ".aiff",
-                     "aac": ".aac", "w64": ".w64", "caf": ".caf"}
-
-
-class StudioError(SonicDreamsError):
-    """The studio cannot start as asked (an unsafe address, a port in use…)."""
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _error(message: str, status: int = 400) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
-
-
-class Guard:
-    """ASGI middleware: the Host, Origin and token checks of the module notes."""
-
-    _LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]", "::1")
-
-    def __init__(self, app, *, token: str | None, loopback: bool) -> None:
-        self.app, self.token, self.loopback = app, token, loopback
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            return await self.app(scope, receive, send)
-        headers = Headers(scope=scope)
-        host = headers.get("host", "")
-        why = None
-        if self.loopback and _hostname(host) not in self._LOCAL_NAMES:
-            why = f"this studio answers on this machine only, not as {host[:60]!r}"
-        origin = headers.get("origin")
-        writes = scope["type"] == "websocket" or scope.get("method") not in ("GET", "HEAD")
-        if why is None and writes and origin is not None and urlsplit(origin).netloc != host:
-            why = "a request from another web site was refused"
-        if why is None and self.token is not None:
-            given = _token_of(scope, headers)
-            if given is None or not hmac.compare_digest(given.encode(), self.token.encode()):
-                why = ("this studio needs its access token: open the address with ?token=… "
-                       "that `sonicdreams studio` printed")
-            elif scope["type"] == "http" and scope["path"] == "/" and b"token=" in scope.get(
-                    "query_string", b""):
-                # Into a cookie, and out of the address bar (and the browser history).
-                response = RedirectResponse("/", status_code=303)
-                response.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="strict")
-                return await response(scope, receive, send)
-        if why is None:
-            return await self.app(scope, receive, send)
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 4403, "reason": why[:120]})
-            return None
-        return await _error(why, 403)(scope, receive, send)
-
-
-def _hostname(host: str) -> str:
-    if host.startswith("["):
-        return host[:host.find("]") + 1]
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-
-
-def _token_of(scope, headers: Headers) -> str | None:
-    from http.cookies import SimpleCookie
-    from urllib.parse import parse_qs
-
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    if query.get("token"):
-        return query["token"][0]
-    auth = headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    cookie = SimpleCookie()
-    try:
-        cookie.load(headers.get("cookie", ""))
-    except Exception:
-        return None
-    morsel = cookie.get(TOKEN_COOKIE)
-    return morsel.value if morsel else None
-
-
-class Studio:
-    """The server's state: sessions, the render queue, the live previews."""
-
-    def __init__(self, *, data_dir: Path, max_upload_bytes: int, cache: bool) -> None:
-        self.sessions = Sessions()
-        self.renders = RenderQueue(Path(data_dir) / "renders", cache=cache)
-        self.max_upload_bytes = max_upload_bytes
-        self.cache = cache
-        self.previews: set[PreviewStream] = set()
-        self._thumbs: dict[str, Any] = {}  # style → plan, for the settings of _thumbs_key
-        self._thumbs_key: tuple | None = None
-        self._thumb_lock = threading.Lock()
-
-    def close(self) -> None:
-        for stream in list(self.previews):
-            stream.close()
-        self.renders.close()
-        self.sessions.close()
-
-    # -- songs ----------------------------------------------------------------------------
-
-    def add_song(self, session: Session, path: Path, name: str) -> Song:
-        """Check ``path`` by decoding it, name it by what FFmpeg found, start its analysis."""
-        import av
-
-        duration = check_audio(path, name)
-        with av.open(str(path), metadata_errors="ignore") as container:
-            suffix = _CONTAINER_SUFFIX.get(container.format.name, ".audio")
-        song_id = path.name if path.parent == session.dir else new_id()
-        if path.parent == session.dir:
-            final = path.with_name(f"{song_id}{suffix}")
-            path.rename(final)
-        else:
-            final = path
-        song = Song(song_id, name, final, duration)
-        session.add(song)
-        threading.Thread(target=song.analyse, kwargs={"cache": self.cache},
-                         name="analyse", daemon=True).start()
-        return song
-
-    def thumbnails(self, song: Song, t: float, values: dict) -> dict[str, str]:
-        """A small frame of every built-in style at time ``t`` (data: URLs)."""
-        import base64
-
-        from ..generators.builtin import BUILTIN_STYLES
-        from .live import jpeg
-
-        out = {}
-        with self._thumb_lock:
-            key = (song.id, json.dumps(values, sort_keys=True, default=str))
-            if key != self._thumbs_key:  # plans for the latest settings only
-                self._thumbs, self._thumbs_key = {}, key
-            for style in BUILTIN_STYLES:
-                plan = self._thumbs.get(style)
-                if plan is None:
-                    # at 6 fps: a thumbnail is refreshed every second or so, and a plan keeps
-                    # every frame's vectors
-                    plan = self._thumbs[style] = live_plan(song, {**values, "style": style},
-                                                           pixels=112 * 112, max_fps=6)
-                index = min(plan.n_frames - 1, max(0, int(t * plan.fps)))
-                data = base64.b64encode(jpeg(plan.frames(index, index + 1)[0], quality=80))
-                out[style] = "data:image/jpeg;base64," + data.decode("ascii")
-        return out
+_MAX_BODY = 1 << 20  # a JSON request or a settings file
 
 
 def create_app(*, host: str = "127.0.0.1", token: str | None = None,
                data_dir: str | Path | None = None, max_upload_mb: float = 500,
-               cache: bool = True) -> Starlette:
-    """The studio as an ASGI app (see the module notes).
+               max_song_minutes: float = 60, cache: bool = True) -> Starlette:
+    """The studio as an ASGI app. Its state starts with the app (lifespan): the data
+    folder's lock, the render queue resuming what an earlier run left unfinished.
 
     Raises
     ------
     StudioError
-        ``host`` is not loopback and there is no ``token``.
+        ``host`` is not loopback and there is no ``token``; (at start) another studio uses
+        ``data_dir``.
     """
     from ..paths import cache_root, user_cache_dir
 
-    loopback = is_loopback(host)
-    if not loopback and not token:
+    if not is_loopback(host) and not token:
         raise StudioError(f"--host {host} lets other machines reach the studio; it needs an "
                           "access token (leave --token out to get a random one)")
     root = Path(data_dir) if data_dir else (cache_root() or user_cache_dir()) / "studio"
-    studio = Studio(data_dir=root, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
-                    cache=cache)
+    studio = Studio(root, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+                    max_song_minutes=max_song_minutes, cache=cache)
     handlers = _Handlers(studio)
     routes = [
         Route("/", handlers.index),
@@ -249,20 +93,73 @@ def create_app(*, host: str = "127.0.0.1", token: str | None = None,
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        yield
-        await run_in_threadpool(studio.close)
+        await run_in_threadpool(studio.start)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(studio.close)
 
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={SonicDreamsError: _sonicdreams_error})
     app.router.redirect_slashes = False  # (an id with a slash is no id: 404, not a redirect)
     app.state.studio = studio
-    app.add_middleware(Guard, token=token or None, loopback=loopback)
+    app.add_middleware(Guard, token=token or None, host=host)
     return app
 
 
 async def _sonicdreams_error(request: Request, err: Exception) -> Response:
-    status = 404 if "no such" in str(err) else 400
+    status = {NotFoundError: 404, _TooLarge: 413, _NotReady: 409}.get(type(err), 400)
     return _error(str(err), status)
+
+
+def _error(message: str, status: int = 400) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+class _TooLarge(SonicDreamsError):
+    """A request body past its limit (413)."""
+
+
+class _NotReady(SonicDreamsError):
+    """A song not (or not yet) analysed (409)."""
+
+
+async def _body(request: Request, limit: int, what: str) -> bytes:
+    """The request's body, refused (413) past ``limit`` bytes before it is all read."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _TooLarge(f"{what} is larger than the studio takes ({_size(limit)})")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge(f"{what} is larger than the studio takes ({_size(limit)})")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _size(limit: int) -> str:
+    return f"{limit / 2**20:g} MB" if limit >= 2**20 else f"{limit // 1024} KB"
+
+
+async def _json(request: Request) -> dict:
+    raw = await _body(request, _MAX_BODY, "the request")
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        raise SettingsError("the request is not JSON") from None
+    if not isinstance(body, dict):
+        raise SettingsError("the request must be a JSON object")
+    return body
+
+
+def _time(value: Any, song: Song) -> float:
+    """A time in the song from a request: a number, clamped to the song."""
+    try:
+        t = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    return min(max(t, 0.0), song.duration_s) if math.isfinite(t) else 0.0
 
 
 class _Handlers:
@@ -275,25 +172,43 @@ class _Handlers:
 
     def _session(self, request) -> tuple[Session, bool]:
         """The request's session, or a new one (True: set its cookie on the answer)."""
-        session = self.studio.sessions.get(request.cookies.get(SESSION_COOKIE))
+        sessions = self.studio.sessions
+        session = sessions.get(request.cookies.get(cookie_name("sonicdreams_session",
+                                                               request.scope)))
         if session is not None:
             return session, False
-        return self.studio.sessions.create(), True
+        return sessions.create(), True
 
     @staticmethod
-    def _answer(response: Response, session: Session, new: bool) -> Response:
+    def _answer(response: Response, request: Request, session: Session,
+                new: bool) -> Response:
         if new:
-            response.set_cookie(SESSION_COOKIE, session.id, httponly=True, samesite="strict")
+            response.set_cookie(cookie_name("sonicdreams_session", request.scope), session.id,
+                                httponly=True, samesite="strict")
         return response
+
+    def _song(self, request: Request | WebSocket, song_id: Any) -> Song:
+        session = self.studio.sessions.get(request.cookies.get(
+            cookie_name("sonicdreams_session", request.scope)))
+        if session is None:
+            raise NotFoundError("no such song: this session has ended; open the song again")
+        return session.song(song_id)
+
+    @staticmethod
+    def _ready(song: Song) -> None:
+        if song.state == "analysing":
+            raise _NotReady(f"{song.name} is still being analysed; wait for it")
+        if song.state != "ready":
+            raise _NotReady(song.error or f"{song.name} could not be analysed; open it again")
 
     async def index(self, request: Request) -> Response:
         session, new = self._session(request)
         html = (STATIC / "index.html").read_text(encoding="utf-8")
         return self._answer(HTMLResponse(html, headers={"Cache-Control": "no-store"}),
-                            session, new)
+                            request, session, new)
 
     async def end_session(self, request: Request) -> Response:
-        session_id = request.cookies.get(SESSION_COOKIE)
+        session_id = request.cookies.get(cookie_name("sonicdreams_session", request.scope))
         if session_id:
             await run_in_threadpool(self.studio.sessions.end, session_id)
         return JSONResponse({"ended": True})
@@ -310,44 +225,36 @@ class _Handlers:
         session, new = self._session(request)
         name = display_name(request.query_params.get("name", "song"))
         limit = self.studio.max_upload_bytes
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            return _error(f"{name} is larger than the studio takes ({limit // 2**20} MB); "
-                          "start it with a larger --max-upload-mb", 413)
-        path = session.dir / new_id()
+        too_large = (f"{name} is larger than the studio takes ({_size(limit)}); start it "
+                     "with a larger --max-upload-mb")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return self._answer(_error(too_large, 413), request, session, new)
+        path = session.upload_path()
         size = 0
         try:
             with open(path, "wb") as f:
                 async for chunk in request.stream():
                     size += len(chunk)
                     if size > limit:
-                        raise _TooLarge
+                        raise _TooLarge(too_large)
                     f.write(chunk)
             if size == 0:
                 raise AudioError(f"{name}: the file is empty (0 bytes)")
             song = await run_in_threadpool(self.studio.add_song, session, path, name)
-        except _TooLarge:
-            path.unlink(missing_ok=True)
-            return _error(f"{name} is larger than the studio takes ({limit // 2**20} MB); "
-                          "start it with a larger --max-upload-mb", 413)
         except SonicDreamsError as err:
             path.unlink(missing_ok=True)
-            return self._answer(_error(str(err)), session, new)
+            return self._answer(_error(str(err), 413 if isinstance(err, _TooLarge) else 400),
+                                request, session, new)
         except BaseException:
             path.unlink(missing_ok=True)
             raise
-        return self._answer(JSONResponse(song.to_dict()), session, new)
+        return self._answer(JSONResponse(song.to_dict()), request, session, new)
 
     async def demo(self, request: Request) -> Response:
         session, new = self._session(request)
         song = await run_in_threadpool(self.studio.add_song, session, DEMO, "demo song.ogg")
-        return self._answer(JSONResponse(song.to_dict()), session, new)
-
-    def _song(self, request: Request, song_id: Any) -> Song:
-        session = self.studio.sessions.get(request.cookies.get(SESSION_COOKIE))
-        if session is None:
-            raise SonicDreamsError("no such song: this session has ended; open the song again")
-        return session.song(song_id)
+        return self._answer(JSONResponse(song.to_dict()), request, session, new)
 
     async def song(self, request: Request) -> Response:
         return JSONResponse(self._song(request, request.path_params["song_id"]).to_dict())
@@ -359,19 +266,19 @@ class _Handlers:
 
     async def timeline(self, request: Request) -> Response:
         song = self._song(request, request.path_params["song_id"])
-        if song.state != "ready":
-            return _error(f"{song.name} is {song.state}", 409)
+        self._ready(song)
         return JSONResponse(await run_in_threadpool(song.timeline))
 
     async def thumbnails(self, request: Request) -> Response:
         body = await _json(request)
         song = self._song(request, body.get("song"))
-        if song.state != "ready":
-            return _error(f"{song.name} is {song.state}", 409)
+        self._ready(song)
         values = page_values(body.get("values") or {})
-        t = body.get("t", 0.0)
-        t = float(t) if isinstance(t, (int, float)) and t == t and t >= 0 else 0.0
-        thumbs = await run_in_threadpool(self.studio.thumbnails, song, t, values)
+        try:
+            thumbs = await run_in_threadpool(self.studio.thumbnails, song,
+                                             _time(body.get("t"), song), values)
+        except SonicDreamsError as err:
+            raise type(err)(song.scrub(str(err))) from None
         return JSONResponse({"thumbnails": thumbs})
 
     # -- the config file ----------------------------------------------------------------------
@@ -389,22 +296,21 @@ class _Handlers:
         from .._cli_render import parse_toml
         from ..settings import RenderSettings
 
-        raw = await request.body()
-        if len(raw) > 1 << 20:
-            return _error("the settings file is larger than 1 MB, which no settings file is")
+        raw = await _body(request, _MAX_BODY, "the settings file")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            return _error("the settings file is not UTF-8 text")
+            return _error("the settings file is not UTF-8 text; save it as UTF-8")
         values = parse_toml(text, where="settings file")
-        defaults = RenderSettings()
-        ignored = sorted(k for k in set(values) & _server_only()
-                         if RenderSettings.create({k: values[k]}).to_dict()[k]
-                         != defaults.to_dict()[k])
-        values = {k: v for k, v in values.items() if k not in _server_only()}
-        s = RenderSettings.create({k: v for k, v in values.items() if k not in ignored})
+        defaults = RenderSettings().to_dict()
+        # What only the command line can set is left out, and named where it is not the
+        # default (an exported file lists every option).
+        ignored = sorted(k for k in set(values) & FROM_BROWSER_NOT
+                         if RenderSettings.create({k: values[k]}).to_dict()[k] != defaults[k])
+        s = RenderSettings.create({k: v for k, v in values.items()
+                                   if k not in FROM_BROWSER_NOT})
         values = changed_values(s)
-        page_values(values)  # (its style too must be one the page can draw)
+        page_values(values)  # (its styles too must be ones the page can draw)
         return JSONResponse({"values": values, "ignored": ignored})
 
     # -- renders ------------------------------------------------------------------------------
@@ -415,20 +321,17 @@ class _Handlers:
             return JSONResponse({"renders": [job.to_dict() for job in queue.list()]})
         body = await _json(request)
         song = self._song(request, body.get("song"))
-        if song.state != "ready":
-            return _error(f"{song.name} is {song.state}; wait for its analysis", 409)
+        self._ready(song)
         values = page_values(body.get("values") or {})
-        fmt = body.get("format", "mp4")
-        job = await run_in_threadpool(queue.submit, song, values, str(fmt))
+        job = await run_in_threadpool(queue.submit, song, values, str(body.get("format",
+                                                                               "mp4")))
         return JSONResponse(job.to_dict())
 
     async def cancel_render(self, request: Request) -> Response:
-        job = self.studio.renders.cancel(request.path_params["job_id"])
-        return JSONResponse(job.to_dict())
+        return JSONResponse(self.studio.renders.cancel(request.path_params["job_id"]).to_dict())
 
     async def resume_render(self, request: Request) -> Response:
-        job = self.studio.renders.resume(request.path_params["job_id"])
-        return JSONResponse(job.to_dict())
+        return JSONResponse(self.studio.renders.resume(request.path_params["job_id"]).to_dict())
 
     async def remove_render(self, request: Request) -> Response:
         await run_in_threadpool(self.studio.renders.remove, request.path_params["job_id"])
@@ -441,7 +344,8 @@ class _Handlers:
     # -- the live preview ---------------------------------------------------------------------
 
     async def preview(self, ws: WebSocket) -> None:
-        session = self.studio.sessions.get(ws.cookies.get(SESSION_COOKIE))
+        session = self.studio.sessions.get(ws.cookies.get(
+            cookie_name("sonicdreams_session", ws.scope)))
         try:
             song = session.song(ws.query_params.get("song")) if session else None
         except SonicDreamsError:
@@ -462,59 +366,37 @@ class _Handlers:
 
         stream = PreviewStream(song, send_text=deliver(ws.send_json),
                                send_frame=deliver(ws.send_bytes), on_stop=stopped)
-        self.studio.previews.add(stream)
-        stream.start()
+        await run_in_threadpool(self.studio.open_preview, session, stream)
         try:
             while True:
-                message = await ws.receive_text()
-                try:
-                    event = json.loads(message)
-                    kind = event.get("type")
-                    if kind == "clock":
-                        stream.clock(event.get("t", 0.0), bool(event.get("playing")))
-                    elif kind == "settings":
-                        stream.settings(page_values(event.get("values") or {}))
-                except SettingsError as err:
-                    from .live import option_of
-
-                    await ws.send_json({"type": "error", "message": str(err),
-                                        "option": option_of(err)})
-                except (ValueError, AttributeError, TypeError):
-                    await ws.send_json({"type": "error", "message": "the page sent a message "
-                                        "the studio does not understand", "option": None})
+                await self._preview_message(ws, stream, song, await ws.receive_text())
         except (WebSocketDisconnect, RuntimeError):  # (RuntimeError: closed by ``stopped``)
             pass
         finally:
-            self.studio.previews.discard(stream)
-            await run_in_threadpool(stream.close)
+            await run_in_threadpool(self.studio.close_preview, session, stream)
 
-
-class _TooLarge(Exception):
-    pass
-
-
-def _server_only() -> frozenset[str]:
-    from .options import FROM_BROWSER_NOT
-
-    return FROM_BROWSER_NOT
-
-
-async def _json(request: Request) -> dict:
-    raw = await request.body()
-    if len(raw) > 1 << 20:
-        raise SettingsError("the request is too large")
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError:
-        raise SettingsError("the request is not JSON") from None
-    if not isinstance(body, dict):
-        raise SettingsError("the request must be a JSON object")
-    return body
+    @staticmethod
+    async def _preview_message(ws: WebSocket, stream: PreviewStream, song: Song,
+                               message: str) -> None:
+        try:
+            event = json.loads(message)
+            kind = event.get("type")
+            if kind == "clock":
+                stream.clock(_time(event.get("t"), song), bool(event.get("playing")))
+            elif kind == "settings":
+                stream.settings(page_values(event.get("values") or {}))
+        except SettingsError as err:
+            await ws.send_json({"type": "error", "message": str(err),
+                                "option": option_of(err)})
+        except (ValueError, AttributeError, TypeError, ArithmeticError):
+            await ws.send_json({"type": "error", "message": "the page sent a message the "
+                                "studio does not understand", "option": None})
 
 
 def _media_type(path: Path) -> str:
     return {".ogg": "audio/ogg", ".mp3": "audio/mpeg", ".wav": "audio/wav", ".flac": "audio/flac",
             ".m4a": "audio/mp4", ".mkv": "video/x-matroska", ".mp4": "video/mp4",
             ".webm": "video/webm", ".mov": "video/quicktime", ".gif": "image/gif",
-            ".aiff": "audio/aiff", ".aac": "audio/aac"}.get(path.suffix.lower(),
-                                                             "application/octet-stream")
+            ".aiff": "audio/aiff", ".aac": "audio/aac", ".wma": "audio/x-ms-wma",
+            ".avi": "video/x-msvideo", ".caf": "audio/x-caf", ".w64": "audio/x-w64"}.get(
+        path.suffix.lower(), "application/octet-stream")

@@ -230,7 +230,7 @@ class PreviewStream:
                 values, self._values = self._values, None
             if values is not None:
                 if self._replan(values):
-                    limiter, shown = None, None
+                    shown = None
                     flow.restart()
                 continue
             plan = self.plan
@@ -245,7 +245,6 @@ class PreviewStream:
                 if shown != (plan.generation, want):
                     self._send(plan, want, plan.frames(want, want + 1)[0])
                     shown = (plan.generation, want)
-                    limiter = None
                 self._wait(0.25)
                 continue
             shown = None
@@ -254,7 +253,12 @@ class PreviewStream:
                 # past the clock (the time a frame takes to come back, and a margin).
                 lead = int(math.ceil((self.step_s * 1.3 + 0.03) * fps))
                 flow.restart(plan, min(plan.n_frames - 1, want + lead))
-                limiter = None if plan.allow_flashing else FlashLimiter(plan.fps)
+                # One limiter for the stream (a new one per frame rate): a jump or a new plan
+                # is a change of picture it must see, as a cut is in a render.
+                if plan.allow_flashing:
+                    limiter = None
+                elif limiter is None or limiter.fps != float(plan.fps):
+                    limiter = FlashLimiter(plan.fps)
             flow.top_up(until=min(plan.n_frames, want + int(_AHEAD_S * fps) + 1))
             done = flow.next()
             if done is None:
@@ -277,10 +281,12 @@ class PreviewStream:
         try:
             plan = live_plan(self.song, values, generation=self.generation + 1,
                              pixels=self.pixels)
-        except SonicDreamsError as err:
-            self.send_text({"type": "error", "message": str(err).replace(
-                str(self.song.path), self.song.name),
-                "option": option_of(err) if isinstance(err, SettingsError) else None})
+        except Exception as err:  # the earlier plan stays: the page hears why
+            if not isinstance(err, SonicDreamsError):
+                log.exception("the preview could not be planned")
+            self.send_text({"type": "error", "message": self.song.scrub(str(err)),
+                            "option": option_of(err) if isinstance(err, SettingsError)
+                            else None})
             return False
         self.generation = plan.generation
         self.plan = plan
@@ -299,7 +305,10 @@ class _Flow:
     third of the frame rate with julia)."""
 
     def __init__(self, pool: ThreadPoolExecutor, workers: int) -> None:
-        self.pool, self.depth = pool, workers + 1
+        self.pool, self.workers = pool, workers
+        self.depth = workers + 1
+        self._lanes = threading.Semaphore(workers)  # generator calls side by side
+        self._lanes_of: LivePlan | None = None  # the plan they are counted for
         self.plan: LivePlan | None = None
         self.cursor = -1  # the next frame to hand out
         self._submit = 0  # the next frame to start
@@ -311,13 +320,19 @@ class _Flow:
             future.cancel()
         self._inflight.clear()
         self.plan, self.cursor, self._submit = plan, start, start
+        if plan is not None and plan is not self._lanes_of:
+            # As many calls at once as the plan's generator allows (frames still being drawn
+            # for an earlier plan are another generator's).
+            lanes = max(1, min(self.workers, int(getattr(plan.generator, "concurrent_calls",
+                                                         1))))
+            self._lanes, self._lanes_of, self.depth = threading.Semaphore(lanes), plan, lanes + 1
 
     def top_up(self, *, until: int) -> None:
         """Start frames up to (not including) ``until``, keeping ``depth`` in flight."""
         plan = self.plan
         while plan is not None and len(self._inflight) < self.depth and self._submit < until:
-            self._inflight.append((time.perf_counter(),
-                                   self.pool.submit(_one_frame, plan, self._submit)))
+            self._inflight.append((time.perf_counter(), self.pool.submit(
+                _one_frame, plan, self._submit, self._lanes)))
             self._submit += 1
 
     def next(self) -> tuple[int, np.ndarray, float] | None:
@@ -331,5 +346,6 @@ class _Flow:
         return index, frame, time.perf_counter() - started
 
 
-def _one_frame(plan: LivePlan, k: int) -> np.ndarray:
-    return plan.frames(k, k + 1)[0]
+def _one_frame(plan: LivePlan, k: int, lanes: threading.Semaphore) -> np.ndarray:
+    with lanes:
+        return plan.frames(k, k + 1)[0]

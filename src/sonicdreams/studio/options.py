@@ -116,7 +116,7 @@ def page_values(values: Any) -> dict[str, Any]:
     or a machine, built-in styles only (a page never names a path on this machine)."""
     from ..errors import SettingsError
     from ..generators.builtin import BUILTIN_STYLES
-    from ..settings import _unknown
+    from ..settings import RenderSettings, _unknown
 
     if not isinstance(values, dict):
         raise SettingsError("settings must be a table of option names and values")
@@ -131,13 +131,15 @@ def page_values(values: Any) -> dict[str, Any]:
         if isinstance(value, str) and name in _typed():  # a text box: read as the CLI reads
             value = _typed()[name](value) if value.strip() else None
         out[name] = value
-    styles = [out.get("style")] + [dict(row).get("style") for row in out.get("scenes") or ()
-                                   if isinstance(row, dict)]
-    for style in styles:
+    # The styles as the settings read them (a scene row may be a table or a list of pairs),
+    # checked before anything loads one: validating a style never opens a file.
+    s = RenderSettings.create(out)
+    for style in [s.style, *(dict(row).get("style") for row in s.scenes or ())]:
         if style is not None and (not isinstance(style, str)
                                   or style.strip().lower() not in BUILTIN_STYLES):
             raise SettingsError(f"style={str(style)[:80]!r} must be one of "
-                                f"{', '.join(BUILTIN_STYLES)}")
+                                f"{', '.join(BUILTIN_STYLES)} (weights files: use the "
+                                "command line)")
     return out
 
 

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import OutputError, SettingsError, SonicDreamsError
+from ..errors import NotFoundError, OutputError, SettingsError, SonicDreamsError
 from .options import FORMATS
 from .songs import ID, display_name, new_id
 
@@ -88,8 +88,13 @@ class RenderQueue:
             if job.state in _ACTIVE:  # the server stopped during it: go on from its segments
                 job = replace(job, state="queued", eta_s=None)
             self._jobs[job.id] = job
+        self._shutdown: set[str] = set()  # running renders the server stops (not the user)
         self._thread = threading.Thread(target=self._run, name="renders", daemon=True)
+
+    def start(self) -> RenderQueue:
+        """Start rendering (what an earlier run left queued or running first)."""
         self._thread.start()
+        return self
 
     # -- the page's requests ----------------------------------------------------------------
 
@@ -108,8 +113,15 @@ class RenderQueue:
                         created=time.time(), width=width, height=height, fps=str(s.fps),
                         song_suffix=song.path.suffix)
         folder = self.root / job.id
-        folder.mkdir()
-        shutil.copyfile(song.path, folder / f"song{job.song_suffix}")
+        try:
+            folder.mkdir()
+            shutil.copyfile(song.path, folder / f"song{job.song_suffix}")
+        except OSError as err:
+            shutil.rmtree(folder, ignore_errors=True)
+            if isinstance(err, FileNotFoundError):
+                raise NotFoundError(f"{song.name} was closed meanwhile; open it again") from None
+            raise OutputError(f"cannot keep a copy of {song.name} for the render "
+                              f"({err.strerror or err}); free some disk space") from None
         with self._cv:
             self._jobs[job.id] = job
             self._save(job)
@@ -121,17 +133,20 @@ class RenderQueue:
             return sorted(self._jobs.values(), key=lambda j: j.created, reverse=True)
 
     def get(self, job_id: Any) -> RenderJob:
-        if not isinstance(job_id, str) or not ID.fullmatch(job_id):
-            raise SonicDreamsError("no such render")
         with self._cv:
-            job = self._jobs.get(job_id)
+            return self._get(job_id)
+
+    def _get(self, job_id: Any) -> RenderJob:
+        """(holding the lock) the job ``job_id``, or NotFoundError."""
+        job = self._jobs.get(job_id) if isinstance(job_id, str) and ID.fullmatch(
+            job_id) else None
         if job is None:
-            raise SonicDreamsError("no such render")
+            raise NotFoundError("no such render (it was removed)")
         return job
 
     def cancel(self, job_id: str) -> RenderJob:
-        job = self.get(job_id)
         with self._cv:
+            job = self._get(job_id)
             if job.state == "queued":
                 job = self._update(job, state="cancelled", eta_s=None)
             elif job.state == "running":
@@ -139,26 +154,26 @@ class RenderQueue:
             return job
 
     def resume(self, job_id: str) -> RenderJob:
-        job = self.get(job_id)
         with self._cv:
+            job = self._get(job_id)
             if job.state in ("cancelled", "failed"):
                 job = self._update(job, state="queued", error=None, eta_s=None)
                 self._cv.notify_all()
             return job
 
     def remove(self, job_id: str) -> None:
-        job = self.get(job_id)
         with self._cv:
+            job = self._get(job_id)
             if job.state == "running":
                 raise OutputError("cancel the render before removing it")
-            self._jobs.pop(job.id, None)
+            self._jobs.pop(job.id)
         shutil.rmtree(self.root / job.id, ignore_errors=True)
 
     def output(self, job_id: str) -> tuple[RenderJob, Path]:
         job = self.get(job_id)
         path = self.root / job.id / f"video.{job.format}"
         if job.state != "done" or not path.is_file():
-            raise OutputError("this render has no video yet")
+            raise NotFoundError("this render has no video yet")
         return job, path
 
     def wait(self, job_id: str, timeout: float) -> RenderJob:
@@ -173,9 +188,10 @@ class RenderQueue:
         """Stop: a running render is interrupted (its segments stay for the next start)."""
         with self._cv:
             self._closed = True
-            self._cancel.update(j.id for j in self._jobs.values() if j.state == "running")
+            self._shutdown.update(j.id for j in self._jobs.values() if j.state == "running")
             self._cv.notify_all()
-        self._thread.join(timeout=60)
+        if self._thread.is_alive():
+            self._thread.join(timeout=60)
 
     # -- the render thread ----------------------------------------------------------------
 
@@ -189,8 +205,17 @@ class RenderQueue:
                     return
                 job = min((j for j in self._jobs.values() if j.state == "queued"),
                           key=lambda j: j.created)
-                job = self._update(job, state="running", done=0, eta_s=None)
-            self._render(job)
+            try:
+                with self._cv:
+                    job = self._update(job, state="running", done=0, eta_s=None)
+                self._render(job)
+            except Exception as err:  # (a full disk saving job.json): the next job goes on
+                log.exception("render %s", job.id)
+                with self._cv:
+                    if job.id in self._jobs:
+                        self._jobs[job.id] = replace(self._jobs[job.id], state="failed",
+                                                     error=f"the render stopped ({err})")
+                    self._cv.notify_all()
 
     def _render(self, job: RenderJob) -> None:
         from ..pipeline import render
@@ -200,12 +225,15 @@ class RenderQueue:
         started = time.perf_counter()
 
         def progress(event) -> None:
-            if job.id in self._cancel:
+            if job.id in self._cancel or job.id in self._shutdown:
                 raise _Cancel
             if event.stage == "render":
                 with self._cv:
-                    self._update(self._jobs[job.id], done=event.done, total=event.total,
-                                 eta_s=event.eta_s, elapsed_s=time.perf_counter() - started)
+                    current = self._jobs.get(job.id)
+                    if current is not None:
+                        self._update(current, done=event.done, total=event.total,
+                                     eta_s=event.eta_s,
+                                     elapsed_s=time.perf_counter() - started)
 
         state, error = "done", None
         try:
@@ -217,14 +245,16 @@ class RenderQueue:
         except KeyboardInterrupt:
             state = "cancelled"
         except SonicDreamsError as err:
-            state, error = "failed", str(err).replace(str(folder), "").lstrip("/")
+            state, error = "failed", _scrub(str(err), job, folder)
         except Exception as err:  # shown on the page; the details go to the log
             log.exception("render %s failed", job.id)
-            state, error = "failed", f"the render failed unexpectedly ({err})"
+            state = "failed"
+            error = _scrub(f"the render failed unexpectedly ({err})", job, folder)
         with self._cv:
             self._cancel.discard(job.id)
-            if self._closed and state == "cancelled":
+            if job.id in self._shutdown and state == "cancelled":
                 state = "queued"  # stopped by the server: resumed at its next start
+            self._shutdown.discard(job.id)
             current = self._jobs.get(job.id)
             if current is not None:
                 done = current.total if state == "done" else current.done
@@ -261,3 +291,10 @@ class RenderQueue:
         except (OSError, ValueError, TypeError) as err:
             log.warning("ignoring %s: %s", path, err)
             return None
+
+
+def _scrub(text: str, job: RenderJob, folder: Path) -> str:
+    """A message fit for the page: no path of the render's folder in it."""
+    text = text.replace(str(folder / f"song{job.song_suffix}"), job.name)
+    return text.replace(str(folder), "the render's folder")
+

@@ -1,10 +1,11 @@
 """Songs in the studio: uploads checked by decoding them, kept per browser session, analysed
 once and sampled at any frame rate afterwards.
 
-An upload is written under a name of our own in the session's temporary folder (the user's
-file name is only shown, never part of a path), then opened and decoded by PyAV: a file is
-a song because FFmpeg finds an audio track in it and decodes it, not because of its
-extension. The folder goes when the session ends (idle, or the server stops).
+An upload is written under a name of our own (no suffix: FFmpeg picks a reader by content,
+never one that follows paths named in the file, such as a playlist) in the session's folder
+(the user's file name is only shown, never part of a path), then opened and decoded by
+PyAV: a file is a song because FFmpeg finds an audio track in it and decodes it, not because
+of its extension. The folder goes when the session ends (idle, or the server stops).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import logging
 import re
 import secrets
 import shutil
-import tempfile
 import threading
 import time
 import unicodedata
@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import AudioError, SonicDreamsError
+from ..errors import AudioError, NotFoundError, SonicDreamsError
 
 __all__ = ["Song", "Session", "Sessions", "display_name", "check_audio", "new_id", "ID"]
 
@@ -43,27 +43,55 @@ def display_name(name: str, *, fallback: str = "song") -> str:
     return name[:80] or fallback
 
 
-def check_audio(path: Path, shown: str) -> float:
-    """Open and decode the start of ``path`` with PyAV; its duration in seconds.
+CONTAINERS = {"ogg": ".ogg", "mp3": ".mp3", "wav": ".wav", "flac": ".flac",
+              "matroska,webm": ".mkv", "mov,mp4,m4a,3gp,3g2,mj2": ".m4a", "aiff": ".aiff",
+              "aac": ".aac", "asf": ".wma", "w64": ".w64", "caf": ".caf", "avi": ".avi"}
+"""The containers a song may come in (FFmpeg's names), each with the suffix the studio's copy
+gets. Not playlists or other formats that read further files (hls, concat…)."""
+
+
+def check_audio(path: Path, shown: str, *, max_minutes: float | None = None) -> tuple[float,
+                                                                                      str]:
+    """Open and decode the start of ``path`` with PyAV: (its duration in seconds, the suffix
+    its container's files have).
 
     Raises AudioError naming the file as the user knows it (``shown``), never our path."""
+    import av
+
     from ..audio.decode import load, probe
 
+    readers = ",".join(",".join(CONTAINERS).split(","))  # (FFmpeg's names, one by one)
+    try:
+        with av.open(str(path), metadata_errors="ignore",
+                     options={"format_whitelist": readers}) as container:
+            kind = container.format.name
+    except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError):
+        kind = None  # (probe says why)
     try:
         info = probe(path)
+        if kind not in CONTAINERS:
+            raise AudioError(f"{shown}: a {kind} file is not a song the studio takes; "
+                             "convert it to mp3, wav, flac or ogg")
         audio = load(path, duration=1.0, mono=True)
     except AudioError as err:
         raise AudioError(str(err).replace(str(path), shown)) from None
     if audio.samples.size == 0:
         raise AudioError(f"{shown}: no audio could be decoded from it")
-    return float(info.duration_s or audio.file_duration_s or 0.0)
+    duration = float(info.duration_s or audio.file_duration_s or 0.0)
+    if max_minutes is not None and duration > max_minutes * 60:
+        raise AudioError(f"{shown} is {duration / 60:.0f} minutes long; the studio takes songs "
+                         f"up to {max_minutes:g} minutes (start it with a larger "
+                         "--max-song-minutes, or render with `sonicdreams render`)")
+    return duration, CONTAINERS[kind]
 
 
 class Song:
     """An uploaded song, its analysis (once ready) and the features sampled from it."""
 
-    def __init__(self, id: str, name: str, path: Path, duration_s: float) -> None:
+    def __init__(self, id: str, name: str, path: Path, duration_s: float, *,
+                 max_minutes: float | None = None) -> None:
         self.id, self.name, self.path, self.duration_s = id, name, path, duration_s
+        self.max_minutes = max_minutes
         self.state = "analysing"
         self.progress = 0.0
         self.error: str | None = None
@@ -87,20 +115,33 @@ class Song:
                 self.progress = min(1.0, event.done / event.total)
 
         try:
-            analysis, info = analyze_file(self.path, cache=cache, progress=progress)
+            # (a header's length may be missing: the decoding stops at the cap either way)
+            limit = None if self.max_minutes is None else self.max_minutes * 60 + 1
+            analysis, info = analyze_file(self.path, duration=limit, cache=cache,
+                                          progress=progress)
+            if limit is not None and info.file_duration_s > limit:
+                raise AudioError(f"{self.name} is longer than the studio takes "
+                                 f"({self.max_minutes:g} minutes); start it with a larger "
+                                 "--max-song-minutes, or render with `sonicdreams render`")
             self._info = replace(info, digest=info.digest or file_digest(self.path))
             self._analysis = analysis
             self.state, self.progress = "ready", 1.0
         except SonicDreamsError as err:
-            self.state, self.error = "failed", str(err).replace(str(self.path), self.name)
+            self.state, self.error = "failed", self.scrub(str(err))
         except FileNotFoundError:  # closed meanwhile (the session ended, or more songs came)
             self.state, self.error = "failed", f"{self.name} was closed; open it again"
         except Exception as err:  # an analysis bug must not leave the page waiting forever
             if not self.closed:
                 log.exception("analysis of %s failed", self.name)
-            self.state, self.error = "failed", f"{self.name}: the analysis failed ({err})"
+            self.state = "failed"
+            self.error = self.scrub(f"{self.name}: the analysis failed ({err})")
         finally:
             self.ready.set()
+
+    def scrub(self, text: str) -> str:
+        """A message fit for the page: the song's name where its path (or folder) was."""
+        return text.replace(str(self.path), self.name).replace(str(self.path.parent),
+                                                               "the studio's folder")
 
     def features(self, s) -> Any:
         """The song's features at the frames of ``s.fps`` with its source choices (whole
@@ -109,7 +150,7 @@ class Song:
         from ..timing import parse_fps
 
         if self.state != "ready":
-            raise SonicDreamsError(f"{self.name} is not analysed yet")
+            raise NotFoundError(f"{self.name} is not analysed ({self.error or 'not yet'})")
         key = (str(s.fps), s.pulse_percussive, s.pulse_harmonic, s.motion_percussive,
                s.motion_harmonic)
         with self._lock:
@@ -150,43 +191,57 @@ class Song:
 
 
 class Session:
-    """One browser's songs, in a temporary folder of its own."""
+    """One browser's songs, in a folder of its own (made with the first song)."""
 
     MAX_SONGS = 6  # the oldest goes when one more arrives
 
-    def __init__(self, id: str) -> None:
+    def __init__(self, id: str, root: Path) -> None:
         self.id = id
-        self.dir = Path(tempfile.mkdtemp(prefix="sonicdreams-studio-"))
+        self.dir = root / id
         self.songs: dict[str, Song] = {}
         self.seen = time.monotonic()
+        self._lock = threading.Lock()
+
+    def upload_path(self) -> Path:
+        """A new file's path in the session's folder, under a name of our own."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        return self.dir / new_id()
 
     def add(self, song: Song) -> None:
-        self.songs[song.id] = song
-        while len(self.songs) > self.MAX_SONGS:
-            old = self.songs.pop(next(iter(self.songs)))
-            old.closed = True
-            if old.path.parent == self.dir:  # (not the bundled demo)
-                old.path.unlink(missing_ok=True)
+        with self._lock:
+            self.songs[song.id] = song
+            while len(self.songs) > self.MAX_SONGS:
+                old = self.songs.pop(next(iter(self.songs)))
+                old.closed = True
+                if old.path.parent == self.dir:  # (not the bundled demo)
+                    old.path.unlink(missing_ok=True)
 
     def song(self, song_id: Any) -> Song:
-        """The session's song ``song_id``; a missing or malformed id is a SonicDreamsError."""
-        if not isinstance(song_id, str) or not ID.fullmatch(song_id) \
-                or song_id not in self.songs:
-            raise SonicDreamsError("no such song in this session; open it again")
-        return self.songs[song_id]
+        """The session's song ``song_id``; a missing or malformed id is a NotFoundError."""
+        with self._lock:
+            song = self.songs.get(song_id) if isinstance(song_id, str) and ID.fullmatch(
+                song_id) else None
+        if song is None:
+            raise NotFoundError("no such song in this session; open it again")
+        return song
 
     def close(self) -> None:
-        for song in self.songs.values():
-            song.closed = True
+        with self._lock:
+            for song in self.songs.values():
+                song.closed = True
+            self.songs.clear()
         shutil.rmtree(self.dir, ignore_errors=True)
-        self.songs.clear()
 
 
 class Sessions:
-    """The browser sessions, each ended (its folder removed) after ``idle_s`` unseen."""
+    """The browser sessions, their folders under ``root``: at most ``limit`` of them, each
+    ended (its folder removed) after ``idle_s`` unseen, or to make room for a new one."""
 
-    def __init__(self, *, idle_s: float = 6 * 3600) -> None:
-        self.idle_s = idle_s
+    def __init__(self, root: Path, *, idle_s: float = 6 * 3600, limit: int = 64) -> None:
+        self.root = Path(root)
+        # What an earlier run left (it was killed): nothing of it can be reached any more.
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.idle_s, self.limit = idle_s, limit
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
 
@@ -200,7 +255,11 @@ class Sessions:
 
     def create(self) -> Session:
         with self._lock:
-            session = Session(new_id())
+            self._expire()
+            if len(self._sessions) >= self.limit:  # the least recently seen makes room
+                oldest = min(self._sessions.values(), key=lambda s: s.seen)
+                self._sessions.pop(oldest.id).close()
+            session = Session(new_id(), self.root)
             self._sessions[session.id] = session
             return session
 
@@ -215,6 +274,7 @@ class Sessions:
             sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             session.close()
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def _expire(self) -> None:
         now = time.monotonic()

@@ -30,7 +30,10 @@ function el(tag, props = {}, ...children) {
     else if (key === "text") node.textContent = value;
     else if (key === "dataset") Object.assign(node.dataset, value);
     else if (key === "style" && isObject(value)) Object.assign(node.style, value);
-    else if (key.startsWith("on") && typeof value === "function") node.addEventListener(key.slice(2), value);
+    else if (/^on/i.test(key)) {
+      // event handlers are functions only: a string would become inline script
+      if (typeof value === "function") node.addEventListener(key.slice(2).toLowerCase(), value);
+    }
     else if (value === true) node.setAttribute(key, "");
     else node.setAttribute(key, String(value));
   }
@@ -40,6 +43,15 @@ function el(tag, props = {}, ...children) {
   }
   return node;
 }
+
+/** The selected mark of a toggle-like button, for the eye and for screen readers. */
+function press(node, on) {
+  node.classList.toggle("selected", on);
+  node.setAttribute("aria-pressed", String(on));
+}
+
+/** A timeout for polling calls, so a hung request never stops the poll for good. */
+const timeoutSignal = (ms = 10000) => (typeof AbortSignal.timeout === "function" ? AbortSignal.timeout(ms) : undefined);
 
 /** "speed_fpm" → "speed fpm": option names as people read them. */
 const humanName = (name) => String(name ?? "").replace(/_/g, " ");
@@ -118,7 +130,7 @@ function toast(message, kind = "error", ms = kind === "error" ? 8000 : 4000) {
   const now = Date.now();
   if (now - (recentToasts.get(text) ?? 0) < 4000) return; // the same line again: once is enough
   recentToasts.set(text, now);
-  const item = el("div", { class: `toast toast-${kind}` },
+  const item = el("div", { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : null },
     el("span", { class: "toast-text", text }),
     el("button", { class: "toast-close", type: "button", "aria-label": "Dismiss", text: "×",
       onclick: () => item.remove() }));
@@ -131,7 +143,12 @@ const showError = (err) => toast(err?.message ?? String(err), "error");
 
 // ==== server calls ======================================================================
 
-class ApiError extends Error {}
+class ApiError extends Error {
+  constructor(message, { timeout = false } = {}) {
+    super(message);
+    this.timeout = timeout; // the server did not answer in time (a poll may just try again)
+  }
+}
 
 /**
  * Call the server. JSON answers are parsed; `{"error": "..."}` (or any non-2xx status)
@@ -149,6 +166,9 @@ async function api(path, { method = "GET", json, body, signal } = {}) {
   try {
     response = await fetch(path, init);
   } catch (err) {
+    if (err?.name === "TimeoutError" || (err?.name === "AbortError" && signal?.reason?.name === "TimeoutError")) {
+      throw new ApiError("The studio server did not answer in time — is it very busy?", { timeout: true });
+    }
     if (err?.name === "AbortError") throw err;
     throw new ApiError("Cannot reach the studio server — is it still running?");
   }
@@ -178,6 +198,8 @@ const state = {
   timeline: null,             // the /timeline answer
   selectedSection: null,      // section number whose scene is being edited
   xhr: null,                  // the upload in flight
+  songsOpened: 0,             // songs that got ready in this page
+  scenesFromFile: false,      // scenes imported since the last song: meant for the next one
 };
 
 // For tests and diagnostics (the contract): updated live, never replaced.
@@ -214,6 +236,15 @@ function lookValue(opt) {
 
 const effectiveValue = (opt) => (hasOwn(state.values, opt.name) ? state.values[opt.name] : lookValue(opt));
 
+/** The smallest value a control offers: min, or one step above it when min itself is
+ *  excluded (`min_open`: "more than 0"). */
+function lowestValue(opt, step) {
+  if (!isNum(opt.min)) return null;
+  if (!opt.min_open) return opt.min;
+  const by = isNum(step) && step > 0 ? step : isNum(opt.step) && opt.step > 0 ? opt.step : 1e-6;
+  return Number((opt.min + by).toFixed(10));
+}
+
 /** A sensible value to start from when an optional (off) option is switched on. */
 function startValue(opt) {
   if (opt.default !== null && opt.default !== undefined) return opt.default;
@@ -225,20 +256,52 @@ function startValue(opt) {
     case "integer": {
       const { min, max } = opt;
       if (isNum(min) && isNum(max)) return snap((min + max) / 2, opt.kind === "integer" ? 1 : opt.step ?? 0.01);
-      return isNum(min) ? min : 0;
+      return isNum(min) ? lowestValue(opt, opt.kind === "integer" ? 1 : opt.step) : 0;
     }
     default: return "";
   }
 }
 
-/** The option's range as text: the server's `span`, else made from min/max. */
+/** A bound as people read it: 2**63 → 2⁶³, no float noise. */
+function boundText(v) {
+  if (isNum(v)) return fmtNumber(v);
+  const sup = { 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹", "-": "⁻" };
+  return String(v).trim().replace(/\*\*\s*(-?\d+)/g, (_, e) => [...e].map((c) => sup[c] ?? c).join(""));
+}
+
+/** "0 – 10", "more than 0", "0 or more"…: from a lower and an upper bound (either may be
+ *  missing), each included or not. */
+function rangeText(lo, loOpen, hi, hiOpen) {
+  const hasLo = lo !== null && lo !== undefined && lo !== "";
+  const hasHi = hi !== null && hi !== undefined && hi !== "";
+  const low = hasLo ? (loOpen ? `more than ${boundText(lo)}` : `${boundText(lo)} or more`) : "";
+  const high = hasHi ? (hiOpen ? `below ${boundText(hi)}` : `up to ${boundText(hi)}`) : "";
+  if (hasLo && hasHi && !loOpen && !hiOpen) return `${boundText(lo)} – ${boundText(hi)}`;
+  if (hasLo && hasHi) return `${low}, ${high}`;
+  return low || high;
+}
+
+/** The option's range in words, from min/max/min_open when the server gives them, else
+ *  read from its `span` ("[0, 10]", ">= 0", "(0, 1]"); a span of another shape is shown as is. */
 function spanText(opt) {
-  if (typeof opt.span === "string" && opt.span) return opt.span;
-  if (isNum(opt.min) && isNum(opt.max)) return `${fmtNumber(opt.min)} – ${fmtNumber(opt.max)}`;
-  if (isNum(opt.min)) return `≥ ${fmtNumber(opt.min)}`;
-  if (isNum(opt.max)) return `≤ ${fmtNumber(opt.max)}`;
-  if (opt.kind === "choice") return asArray(opt.choices).join(" · ");
-  return "";
+  if (isNum(opt.min) || isNum(opt.max)) {
+    return rangeText(num(opt.min), Boolean(opt.min_open), num(opt.max), false);
+  }
+  const span = typeof opt.span === "string" ? opt.span.trim() : "";
+  if (span) {
+    const interval = /^([[(])\s*([^,]+?)\s*,\s*([^,\])]+?)\s*([\])])$/.exec(span);
+    if (interval) return rangeText(interval[2], interval[1] === "(", interval[3], interval[4] === ")");
+    const compare = /^(>=|>|<=|<|≥|≤)\s*(\S+)$/.exec(span);
+    if (compare) {
+      const [, op, v] = compare;
+      if (op === ">=" || op === "≥") return rangeText(v, false, null, false);
+      if (op === ">") return rangeText(v, true, null, false);
+      if (op === "<=" || op === "≤") return rangeText(null, false, v, false);
+      return rangeText(null, false, v, true);
+    }
+    return span;
+  }
+  return ""; // (a choice's list is in its select)
 }
 
 // -- widgets: the input part of a control, one builder per kind.
@@ -249,13 +312,14 @@ function numberWidget(opt, emit) {
   // a slider needs both bounds; over a huge range (a seed…) it would be useless
   const bounded = isNum(opt.min) && isNum(opt.max) && opt.max > opt.min && opt.max - opt.min <= 1e6;
   const step = integer ? Math.max(1, Math.round(opt.step ?? 1)) : (isNum(opt.step) && opt.step > 0 ? opt.step : null);
+  const sliderStep = bounded ? step ?? snap((opt.max - opt.min) / 200, 1e-6) : step;
+  const lowest = lowestValue(opt, sliderStep); // min, or a step above it when min is excluded
   const box = el("input", { type: "number", class: "num-box", id: `opt-${opt.name}`,
-    min: isNum(opt.min) ? opt.min : null, max: isNum(opt.max) ? opt.max : null,
+    min: lowest, max: isNum(opt.max) ? opt.max : null,
     step: step ?? "any", inputmode: integer ? "numeric" : "decimal" });
   let slider = null;
   if (bounded) {
-    const sliderStep = step ?? snap((opt.max - opt.min) / 200, 1e-6);
-    slider = el("input", { type: "range", class: "slider", min: opt.min, max: opt.max, step: sliderStep,
+    slider = el("input", { type: "range", class: "slider", min: lowest, max: opt.max, step: sliderStep,
       "aria-label": humanName(opt.name) });
     slider.addEventListener("input", () => {
       box.value = fmtNumber(Number(slider.value));
@@ -282,6 +346,7 @@ function numberWidget(opt, emit) {
       if (slider && Number.isFinite(shown)) { slider.value = String(shown); paintSlider(slider); }
     },
     disable(off) { box.disabled = off; if (slider) { slider.disabled = off; paintSlider(slider); } },
+    focus() { (slider ?? box).focus(); },
   };
 }
 
@@ -301,6 +366,23 @@ function boolWidget(opt, emit) {
     get: () => input.checked,
     set(v) { input.checked = Boolean(v); label.textContent = input.checked ? "on" : "off"; },
     disable(off) { input.disabled = off; },
+    focus() { input.focus(); },
+  };
+}
+
+/** An optional yes/no: "auto" (null: the server decides, as its default text says), on, off. */
+function triBoolWidget(opt, emit, defaultText) {
+  const select = el("select", { id: `opt-${opt.name}`, class: "tri-select" },
+    el("option", { value: "auto", text: defaultText ? `auto — ${defaultText}` : "auto" }),
+    el("option", { value: "on", text: "on" }),
+    el("option", { value: "off", text: "off" }));
+  select.addEventListener("change", emit);
+  return {
+    node: select,
+    get: () => (select.value === "on" ? true : select.value === "off" ? false : null),
+    set(v) { select.value = v === true ? "on" : v === false ? "off" : "auto"; },
+    disable(off) { select.disabled = off; },
+    focus() { select.focus(); },
   };
 }
 
@@ -328,50 +410,89 @@ function choiceWidget(opt, emit, choices) {
       select.value = String(Math.max(0, i));
     },
     disable(off) { select.disabled = off; },
+    focus() { select.focus(); },
   };
 }
 
-/** Kind "text" and unknown kinds (a list such as 1,5,9; a seed…): a text box. */
-function textWidget(opt, emit) {
-  const input = el("input", { type: "text", id: `opt-${opt.name}`, class: "text-box", spellcheck: "false" });
+/** Kind "text" and unknown kinds (a list such as 1,5,9; a seed…): a text box. Values stay
+ *  text (a seed past 2⁵³ would lose digits as a JS number): the server reads them. */
+function textWidget(opt, emit, placeholder) {
+  const input = el("input", { type: "text", id: `opt-${opt.name}`, class: "text-box", spellcheck: "false",
+    autocomplete: "off", placeholder: placeholder || null, title: placeholder ? `Empty: ${placeholder}` : null });
   input.addEventListener("change", emit);
   return {
     node: input,
+    input,
     get() {
       const raw = input.value.trim();
       return raw === "" ? null : raw; // sent as typed: the server reads it as the command line does
     },
     set(v) { input.value = Array.isArray(v) ? v.join(",") : v === null || v === undefined ? "" : String(v); },
     disable(off) { input.disabled = off; },
+    focus() { input.focus(); },
   };
 }
 
-function makeWidget(opt, emit) {
+const WIDGET_KINDS = new Set(["number", "integer", "bool", "choice", "fps"]);
+
+function makeWidget(opt, emit, defaultText) {
   switch (opt.kind) {
     case "number":
     case "integer": return numberWidget(opt, emit);
-    case "bool": return boolWidget(opt, emit);
+    case "bool": return opt.optional ? triBoolWidget(opt, emit, defaultText) : boolWidget(opt, emit);
     case "choice": return choiceWidget(opt, emit, opt.choices);
     case "fps": return choiceWidget(opt, emit, state.options?.fps_choices ?? [24, 25, 30, 60]);
-    default: return textWidget(opt, emit);
+    default: return textWidget(opt, emit, defaultText);
   }
 }
 
-/** One option's row: name, info, span, reset, the widget, help text and error line. */
+/** Whether an option has a value (an optional one is "unset" while null). */
+const isUnset = (v) => v === null || v === undefined;
+
+/**
+ * One option's row: name, info, span, reset, the widget, help text and error line.
+ *
+ * Optional options (null = unset: the server's default applies, as its default_text says):
+ * a yes/no one is a select "auto / on / off"; any other has a "set" checkbox. While unset a
+ * text box stays empty with the default text as its placeholder (typing sets it, clearing
+ * it unsets it); other widgets give way to the default text until "set" is ticked.
+ */
 function buildControl(opt) {
   const name = opt.name;
   const control = { opt, lastOn: undefined };
+  const optional = Boolean(opt.optional);
+  const isText = !WIDGET_KINDS.has(opt.kind);
+  const checkable = optional && opt.kind !== "bool"; // optional bools: auto / on / off
+  const defaultText = typeof opt.default_text === "string" ? opt.default_text.trim() : "";
+
+  /** Back to unset: forget the value when the look has none, else send null (off). */
+  const unset = () => {
+    if (isUnset(lookValue(opt))) delete state.values[name];
+    else state.values[name] = null;
+    clearOptionError(name);
+    control.refresh();
+    valuesChanged();
+  };
+
   const onUserInput = () => {
-    if (control.onBox && !control.onBox.checked) return;
     const value = control.widget.get();
     if (value === undefined) return;
+    if (value === null) { // a cleared box / "auto": unset (a required one: back to the look's)
+      if (optional) unset(); else { delete state.values[name]; clearOptionError(name); control.refresh(); valuesChanged(); }
+      return;
+    }
+    if (checkable && !control.onBox.checked) {
+      if (!isText) return; // a hidden widget cannot change; a text box typed into sets it
+      control.onBox.checked = true;
+      control.root.classList.remove("is-off");
+    }
     control.lastOn = value;
     state.values[name] = value;
     clearOptionError(name);
     control.refreshMarks();
     valuesChanged();
   };
-  control.widget = makeWidget(opt, onUserInput);
+  control.widget = makeWidget(opt, onUserInput, defaultText);
 
   const help = typeof opt.help === "string" ? opt.help : "";
   const span = spanText(opt);
@@ -384,34 +505,50 @@ function buildControl(opt) {
     valuesChanged();
   });
 
-  if (opt.optional) {
-    control.onBox = el("input", { type: "checkbox", class: "on-box", "aria-label": `${humanName(name)} on` });
+  if (checkable) {
+    control.onBox = el("input", { type: "checkbox", class: "on-box", "aria-label": `set ${humanName(name)}` });
     control.onBox.addEventListener("change", () => {
-      if (control.onBox.checked) {
-        const v = control.lastOn ?? startValue(opt);
-        control.widget.set(v);
-        control.widget.disable(false);
-        state.values[name] = control.widget.get() ?? v;
-      } else {
-        control.widget.disable(true);
-        state.values[name] = null; // off (the contract: off sends null)
+      if (!control.onBox.checked) { unset(); return; }
+      const v = control.lastOn ?? startValue(opt);
+      if (isText && (isUnset(v) || String(v).trim() === "")) {
+        // nothing to send yet: the box is where the value is typed
+        control.root.classList.remove("is-off");
+        control.widget.focus();
+        return;
       }
-      control.root.classList.toggle("is-off", !control.onBox.checked);
+      control.widget.set(v);
+      const got = control.widget.get();
+      state.values[name] = isUnset(got) ? v : got;
       clearOptionError(name);
-      control.refreshMarks();
+      control.refresh();
       valuesChanged();
+      control.widget.focus();
     });
+    if (isText) {
+      // ticked, then left empty: it is not set, so the tick goes
+      control.widget.input.addEventListener("blur", () => setTimeout(() => {
+        if (document.activeElement !== control.widget.input && control.onBox.checked &&
+            isUnset(effectiveValue(opt)) && control.widget.get() === null) control.refresh();
+      }, 200));
+    } else {
+      control.unsetNote = el("button", { type: "button", class: "opt-unset", text: defaultText || "not set",
+        title: "Not set: this is what happens. Click (or tick “set”) to choose a value." });
+      control.unsetNote.addEventListener("click", () => { control.onBox.checked = true; control.onBox.dispatchEvent(new Event("change")); });
+    }
   }
 
+  const nameTitle = defaultText ? `${humanName(name)} — default: ${defaultText}` : humanName(name);
   control.root = el("div", { class: "opt", dataset: { option: name, kind: String(opt.kind ?? "") } },
     el("div", { class: "opt-head" },
-      control.onBox ? el("label", { class: "on-label", title: "Turn this option on" }, control.onBox, "on") : null,
-      el("label", { class: "opt-name", for: `opt-${name}`, text: humanName(name) }),
+      control.onBox ? el("label", { class: "on-label", title: "Tick to set a value; untick to leave it to the default" },
+        control.onBox, "set") : null,
+      el("label", { class: "opt-name", for: `opt-${name}`, text: humanName(name), title: nameTitle }),
       help ? el("span", { class: "info", title: help, "aria-label": help, text: "i" }) : null,
-      span ? el("span", { class: "opt-span", text: span }) : null,
       el("span", { class: "grow" }),
       reset),
+    span ? el("div", { class: "opt-span", text: span, title: typeof opt.span === "string" ? opt.span : "" }) : null,
     control.widget.node,
+    control.unsetNote ?? null,
     help ? el("div", { class: "opt-help", text: help }) : null,
     el("div", { class: "opt-error", hidden: true }));
 
@@ -422,13 +559,20 @@ function buildControl(opt) {
   };
   control.refresh = () => {
     const v = effectiveValue(opt);
-    if (control.onBox) {
-      const on = v !== null && v !== undefined;
+    if (checkable) {
+      const on = !isUnset(v);
       control.onBox.checked = on;
       if (on) control.lastOn = v;
-      control.widget.set(on ? v : control.lastOn ?? startValue(opt));
-      control.widget.disable(!on);
+      if (isText) {
+        control.widget.set(on ? v : "");
+      } else {
+        control.widget.set(on ? v : control.lastOn ?? startValue(opt));
+        control.widget.node.hidden = !on;
+        control.unsetNote.hidden = on;
+      }
       control.root.classList.toggle("is-off", !on);
+    } else if (optional) {
+      control.widget.set(isUnset(v) ? null : v); // auto / on / off
     } else {
       control.widget.set(v ?? startValue(opt));
     }
@@ -473,9 +617,18 @@ function refreshAllControls() {
   updateGroupBadges();
 }
 
+/** The render form's boxes the preview reads (the server may find them bad too). */
+const FORM_BOXES = { width: "#render-width", height: "#render-height", fps: "#render-fps" };
+
 /** A bad setting (server "error" message): mark its control red with the reason. */
 function markOptionError(option, message) {
   if (!option) return;
+  if (hasOwn(FORM_BOXES, option)) {
+    const box = $(FORM_BOXES[option]);
+    box.classList.add("invalid");
+    box.title = message;
+    return;
+  }
   const target = $(`.opt[data-option="${CSS.escape(option)}"]`) ?? $(`[data-option="${CSS.escape(option)}"]`);
   if (!target) return;
   target.classList.add("invalid");
@@ -486,8 +639,14 @@ function markOptionError(option, message) {
 }
 
 function clearOptionError(option) {
-  for (const node of option ? $$(`[data-option="${CSS.escape(option)}"]`) : $$(".invalid")) {
+  const formBoxes = Object.values(FORM_BOXES).map((sel) => $(sel));
+  const nodes = option
+    ? [...$$(`[data-option="${CSS.escape(option)}"]`), ...(hasOwn(FORM_BOXES, option) ? [$(FORM_BOXES[option])] : [])]
+    : $$(".invalid");
+  for (const node of nodes) {
+    if (node.dataset.invalidLocal) continue; // the render form's own check: until that box is fixed
     node.classList.remove("invalid");
+    if (formBoxes.includes(node)) node.removeAttribute("title");
     const line = $(".opt-error", node);
     if (line) { line.hidden = true; line.textContent = ""; }
   }
@@ -512,7 +671,7 @@ function buildLooks(looks) {
 
 function updateLookMarks() {
   const looks = asArray(state.options?.looks);
-  for (const b of $$("#look-buttons .seg")) b.classList.toggle("selected", b.dataset.look === state.values.look);
+  for (const b of $$("#look-buttons .seg")) press(b, b.dataset.look === state.values.look);
   const current = looks.find((l) => l?.name === state.values.look);
   $("#look-desc").textContent = current?.description ?? "";
 }
@@ -523,7 +682,8 @@ function buildPalettes(palettes) {
     title: "Auto: colours chosen per song and section from its key and energy" },
   el("span", { class: "swatch-bar" }), el("span", { class: "swatch-name", text: "Auto" }));
   const swatches = asArray(palettes).filter(isObject).map((p) => {
-    const stops = asArray(p.stops).filter((s) => typeof s === "string");
+    // colours only (#rgb … #rrggbbaa): nothing else goes into the style
+    const stops = asArray(p.stops).filter((s) => typeof s === "string" && /^#[0-9a-f]{3,8}$/i.test(s));
     const bar = el("span", { class: "swatch-bar" });
     if (stops.length) bar.style.background = `linear-gradient(90deg, ${stops.length > 1 ? stops.join(", ") : `${stops[0]}, ${stops[0]}`})`;
     return el("button", { type: "button", class: "palette-swatch", dataset: { palette: p.name },
@@ -544,7 +704,7 @@ function buildPalettes(palettes) {
 
 function updatePaletteMarks() {
   const current = state.values.palette ?? "";
-  for (const s of $$("#palette-swatches .palette-swatch")) s.classList.toggle("selected", s.dataset.palette === current);
+  for (const s of $$("#palette-swatches .palette-swatch")) press(s, s.dataset.palette === current);
   const p = asArray(state.options?.palettes).find((x) => x?.name === current);
   $("#palette-desc").textContent = current
     ? `${current}${p?.description ? ` — ${p.description}` : ""}`
@@ -589,8 +749,21 @@ function openFile(file) {
   uploadSong(file);
 }
 
+/** The server's upload limit in bytes (null when it does not say). */
+const uploadLimit = () => {
+  const limit = num(state.options?.max_upload_bytes);
+  return limit && limit > 0 ? limit : null;
+};
+const limitMB = (bytes) => fmtNumber(Math.round((bytes / (1024 * 1024)) * 10) / 10);
+
 /** Upload with XMLHttpRequest: fetch() cannot report upload progress. */
 function uploadSong(file) {
+  const limit = uploadLimit();
+  if (limit && file.size > limit) {
+    // the server would refuse it after the whole upload: say so now
+    toast(`${file.name} is larger than the studio takes (${limitMB(limit)} MB); start it with a larger --max-upload-mb`, "error");
+    return;
+  }
   const token = beginSongLoad();
   busy.show(`Uploading “${file.name}”…`, `${(file.size / 1e6).toFixed(1)} MB`);
   busy.upload(0);
@@ -612,7 +785,13 @@ function uploadSong(file) {
     }
   });
   xhr.addEventListener("error", () => {
-    if (token === state.songToken) songFailed("The upload failed — is the studio server still running?");
+    if (token !== state.songToken) return;
+    // a server refusing a body that is too large may just drop the connection
+    if (limit && file.size > limit * 0.5) {
+      songFailed(`The upload of ${file.name} failed — it may be larger than the studio takes (${limitMB(limit)} MB); start it with a larger --max-upload-mb`);
+    } else {
+      songFailed("The upload failed — is the studio server still running?");
+    }
   });
   xhr.send(file);
 }
@@ -632,6 +811,16 @@ async function loadDemo() {
 /** Forget the current song (its socket, frames, polls) before another one loads. */
 function beginSongLoad() {
   state.songToken += 1;
+  socket.attempts = 0;
+  clearThumbnails();
+  // scenes name sections of the song they were made on; scenes from a settings file
+  // imported since are kept for this song
+  if (state.songsOpened > 0 && !state.scenesFromFile && scenes().length) {
+    state.values.scenes = [];
+    toast("Scenes belong to a song's sections: cleared for the new song", "info", 6000);
+    valuesChanged();
+  }
+  state.scenesFromFile = false;
   if (state.xhr) { state.xhr.abort(); state.xhr = null; }
   audio.pause();
   state.song = null;
@@ -675,12 +864,15 @@ function startSong(info, token) {
 
 /** Poll the analysis every 250 ms until the song is ready (or failed). */
 async function pollAnalysis(token) {
+  let timeouts = 0;
   while (token === state.songToken) {
     let info;
     try {
-      info = await api(`/api/songs/${encodeURIComponent(state.song.id)}`);
+      info = await api(`/api/songs/${encodeURIComponent(state.song.id)}`, { signal: timeoutSignal() });
+      timeouts = 0;
     } catch (err) {
       if (token !== state.songToken) return;
+      if (err.timeout && ++timeouts < 6) continue; // a busy server: ask again
       songFailed(err.message);
       return;
     }
@@ -707,6 +899,7 @@ async function songReady(info, token) {
   if (token !== state.songToken) return;
   state.timeline = isObject(timeline) ? timeline : {};
   state.songReady = true;
+  state.songsOpened += 1;
   busy.hide();
   songIsOpenUI(true);
   audio.src = `/api/songs/${encodeURIComponent(state.song.id)}/audio`;
@@ -717,8 +910,7 @@ async function songReady(info, token) {
   const sections = asArray(state.timeline.sections).length;
   $("#song-meta").textContent = [fmtTime(duration), tempo ? `${Math.round(tempo)} BPM` : null,
     sections ? `${sections} section${sections === 1 ? "" : "s"}` : null].filter(Boolean).join(" · ");
-  $("#preview-wait").hidden = false;
-  $("#preview-wait-text").textContent = "Preparing the preview…";
+  previewWait("Preparing the preview…");
   drawTimelineBase();
   renderSections();
   updateRenderAvailability();
@@ -970,10 +1162,11 @@ function setupTimelineEvents() {
 // future while playing — so picture and sound stay in step whatever the network does.
 
 const previewCanvas = $("#preview");
-const socket = { ws: null, retry: null, lostShown: false };
+const socket = { ws: null, retry: null, lostShown: false, attempts: 0 };
 const frames = {
   plans: new Map(),        // generation → plan
   active: -1,              // the generation whose frames are kept (newest that sent a frame)
+  waitError: false,        // the wait text shows a settings error (no plan yet)
   store: new Map(),        // frame index → ImageBitmap (generation `active` only)
   shown: null,             // {bitmap, index, generation, evicted}
   aspect: 1,               // width / height of the preview
@@ -996,6 +1189,7 @@ function openPreview() {
     if (socket.ws !== ws) return;
     // a fresh connection numbers its generations afresh: forget the old ones' frames
     resetGenerations();
+    socket.attempts = 0;
     if (socket.lostShown) toast("Preview reconnected.", "info", 2500);
     socket.lostShown = false;
     sendSettings();
@@ -1006,13 +1200,23 @@ function openPreview() {
     if (typeof event.data === "string") onPreviewText(event.data);
     else onPreviewFrame(ws, event.data);
   });
-  ws.addEventListener("close", () => {
+  ws.addEventListener("close", (event) => {
     if (socket.ws !== ws) return; // closed on purpose (another song, or page leaving)
     socket.ws = null;
     if (token !== state.songToken || !state.songReady) return;
+    if (event.code === 4404 || event.code === 4403) {
+      // the server does not know this song (any more) or refuses this page: retrying won't help
+      toast(event.reason || "This song is no longer open on the studio server — open it again.", "error");
+      previewWait("Preview unavailable — open the song again", false);
+      return;
+    }
+    // anything else (the server restarting, its preview thread failing: 1011…): try again,
+    // waiting a little longer each time
     if (!socket.lostShown) toast("Preview connection lost — reconnecting…", "info", 3000);
     socket.lostShown = true;
-    socket.retry = setTimeout(() => { if (token === state.songToken) openPreview(); }, 1000);
+    socket.attempts += 1;
+    const delay = Math.min(10000, 1000 * socket.attempts);
+    socket.retry = setTimeout(() => { if (token === state.songToken) openPreview(); }, delay);
   });
 }
 
@@ -1075,21 +1279,39 @@ function onPreviewText(text) {
   if (msg.type === "plan") {
     const g = isNum(msg.generation) ? msg.generation : studio.generation + 1;
     frames.plans.set(g, msg);
+    // plans that never sent a frame (settings changed faster than frames came) go too
+    while (frames.plans.size > 16) frames.plans.delete(Math.min(...[...frames.plans.keys()].filter((k) => k !== frames.active)));
     studio.generation = g;
     if (isNum(msg.fps) && msg.fps > 0) studio.fps = msg.fps;
     clearOptionError(null); // the server accepted the settings
-    if (frames.active < 0) setPreviewAspect(msg.width, msg.height);
+    if (frames.active < 0) {
+      setPreviewAspect(msg.width, msg.height);
+      if (frames.waitError) previewWait("Preparing the preview…");
+    }
   } else if (msg.type === "error") {
     const line = msg.message || "That setting cannot be used.";
     toast(line, "error");
     markOptionError(msg.option, line);
+    if (frames.active < 0) previewWait(`No preview: ${line}`, false, true); // nothing to keep showing
   }
 }
 
+/** The text over the preview while there is no picture (spinning: still coming). */
+function previewWait(text, spinning = true, isError = false) {
+  $("#preview-wait").hidden = false;
+  $("#preview-wait").classList.toggle("stopped", !spinning);
+  $("#preview-wait-text").textContent = text;
+  frames.waitError = isError;
+}
+
+/** A new connection numbers generations from the start again: forget the old ones (the
+ *  picture on screen stays until a new frame replaces it). */
 function resetGenerations() {
   clearFrames();
   frames.plans.clear();
   frames.active = -1;
+  studio.generation = -1;
+  studio.drawn = { index: -1, generation: -1 };
 }
 
 /** Forget every stored frame (the one on screen stays on screen). */
@@ -1110,8 +1332,17 @@ async function onPreviewFrame(ws, buffer) {
   const generation = head.getUint32(0, true);
   const index = head.getUint32(4, true);
   studio.framesReceived += 1;
-  stats.received.push(performance.now());
+  const now = performance.now();
+  stats.received.push(now);
+  while (stats.received.length && now - stats.received[0] > 1000) stats.received.shift();
   if (generation < frames.active) return; // an older plan's frame: never shown again
+  if (!audio.paused) {
+    // already behind the clock: not worth decoding
+    const planFps = frames.plans.get(generation)?.fps;
+    const fps = isNum(planFps) && planFps > 0 ? planFps : fpsNow();
+    const want = fps > 0 ? Math.floor((audio.currentTime || 0) * fps + 1e-6) : 0;
+    if (index < want - 2) { studio.lateFrames += 1; return; }
+  }
   let bitmap;
   try {
     bitmap = await createImageBitmap(new Blob([new Uint8Array(buffer, 8)], { type: "image/jpeg" }));
@@ -1124,6 +1355,7 @@ async function onPreviewFrame(ws, buffer) {
     // the first frame of a newer plan: drop everything older, switch to it
     clearFrames();
     frames.active = generation;
+    for (const g of frames.plans.keys()) if (g < generation) frames.plans.delete(g);
     const plan = frames.plans.get(generation);
     setPreviewAspect(plan?.width ?? bitmap.width, plan?.height ?? bitmap.height);
   }
@@ -1226,6 +1458,7 @@ function showFrame(index) {
   studio.framesDrawn += 1;
   stats.drawn.push(performance.now());
   $("#preview-wait").hidden = true;
+  frames.waitError = false;
 }
 
 // rates for the diagnostics overlay: timestamps of the last second
@@ -1351,6 +1584,17 @@ function updateGalleryMarks() {
 }
 
 const thumbs = { busy: false, again: false, lastKey: "", lastError: "" };
+const THUMB_SRC = /^data:image\/(jpeg|png|webp);base64,/;
+
+/** Another song: the old song's pictures go (the cards show their initials meanwhile). */
+function clearThumbnails() {
+  for (const img of $$("#style-gallery .style-card img")) {
+    img.removeAttribute("src");
+    img.classList.remove("loaded");
+  }
+  thumbs.lastKey = "";
+  thumbs.lastError = "";
+}
 
 /** Ask for one thumbnail per style at the current time (skipped when nothing changed). */
 async function refreshThumbnailsNow(force = true) {
@@ -1362,14 +1606,14 @@ async function refreshThumbnailsNow(force = true) {
   thumbs.busy = true;
   const token = state.songToken;
   try {
-    const data = await api("/api/thumbnails", { method: "POST", json: body });
+    const data = await api("/api/thumbnails", { method: "POST", json: body, signal: timeoutSignal() });
     if (token !== state.songToken) return;
     thumbs.lastKey = key;
     thumbs.lastError = "";
     const pictures = isObject(data?.thumbnails) ? data.thumbnails : {};
     for (const card of $$("#style-gallery .style-card")) {
       const src = pictures[card.dataset.style];
-      if (typeof src !== "string" || !src) continue;
+      if (typeof src !== "string" || !THUMB_SRC.test(src)) continue; // pictures only
       const img = $("img", card);
       if (img.getAttribute("src") !== src) {
         img.onload = () => img.classList.add("loaded");
@@ -1377,6 +1621,7 @@ async function refreshThumbnailsNow(force = true) {
       }
     }
   } catch (err) {
+    if (err.timeout) return; // a busy server: the next refresh asks again
     // a bad setting fails every refresh the same way: say it once, not every 1.5 s
     if (token === state.songToken && err.message !== thumbs.lastError) toast(err.message, "error");
     thumbs.lastError = err.message;
@@ -1433,8 +1678,28 @@ function selectSection(k) {
   if (k !== null) $("#scene-editor").scrollIntoView({ block: "nearest", behavior: "smooth" });
 }
 
+/**
+ * Rebuild part of the page without losing the keyboard: the focused control (marked with
+ * data-focus-key) is focused again afterwards — or its data-focus-fallback when it has
+ * become disabled (a "reset" that has nothing left to reset).
+ */
+function keepFocus(root, rebuild) {
+  const active = document.activeElement;
+  const key = active instanceof HTMLElement && root.contains(active) ? active.dataset.focusKey : undefined;
+  rebuild();
+  if (!key) return;
+  const find = (k) => (k ? $(`[data-focus-key="${CSS.escape(k)}"]`, root) : null);
+  let target = find(key);
+  if (target && (target.disabled || target.closest("[hidden]"))) target = find(target.dataset.focusFallback);
+  if (target && !target.disabled) target.focus({ preventScroll: true });
+}
+
 /** The chips under "Scenes" and the editor of the selected section. */
 function renderSections() {
+  keepFocus($("#scenes-panel"), renderSectionsNow);
+}
+
+function renderSectionsNow() {
   const chips = $("#section-chips");
   const list = sectionsList();
   $("#scenes-hint").textContent = list.length
@@ -1443,11 +1708,23 @@ function renderSections() {
   chips.replaceChildren(...list.map((s, i) => {
     const k = sectionNumber(s, i);
     return el("button", { type: "button", class: `section-chip${sceneRow(k) ? " has-scene" : ""}${state.selectedSection === k ? " selected" : ""}`,
-      dataset: { section: k }, title: `Section ${k}: ${fmtTime(s.start)} – ${fmtTime(s.end)}`,
+      dataset: { section: k, focusKey: `chip:${k}` }, title: `Section ${k}: ${fmtTime(s.start)} – ${fmtTime(s.end)}`,
+      "aria-pressed": String(state.selectedSection === k),
       text: String(k), onclick: () => selectSection(state.selectedSection === k ? null : k) });
   }));
-  const byTime = scenes().filter((row) => isObject(row) && !hasOwn(row, "section")).length;
+  const rows = scenes().filter(isObject);
+  const byTime = rows.filter((row) => !hasOwn(row, "section")).length;
   if (byTime) chips.append(el("span", { class: "chip-note", text: `+ ${byTime} by time (from the settings file)` }));
+  if (list.length) {
+    // scenes for sections this song does not have (a settings file made on another song)
+    const numbers = new Set(list.map((s, i) => sectionNumber(s, i)));
+    const missing = rows.filter((row) => hasOwn(row, "section") && !numbers.has(row.section)).length;
+    if (missing) {
+      chips.append(el("span", { class: "chip-note chip-warn",
+        title: "This song has fewer sections than the scenes name: those scenes are not used",
+        text: `+ ${missing} for section${missing === 1 ? "" : "s"} this song doesn't have` }));
+    }
+  }
   renderSceneEditor();
 }
 
@@ -1477,7 +1754,7 @@ function renderSceneEditor() {
   const opts = state.options ?? {};
   const sceneKeys = isObject(opts.scene_keys) ? opts.scene_keys : {};
 
-  const styleSelect = el("select", { "aria-label": "Scene style" },
+  const styleSelect = el("select", { "aria-label": "Scene style", dataset: { focusKey: "scene-style" } },
     el("option", { value: "", text: "— same as song —" }),
     asArray(opts.styles).filter(isObject).map((s) => el("option", { value: s.name, text: s.name })));
   styleSelect.value = typeof row.style === "string" ? row.style : "";
@@ -1487,7 +1764,7 @@ function renderSceneEditor() {
   }
   styleSelect.addEventListener("change", () => setSceneKey(k, "style", styleSelect.value || undefined));
 
-  const paletteSelect = el("select", { "aria-label": "Scene colours" },
+  const paletteSelect = el("select", { "aria-label": "Scene colours", dataset: { focusKey: "scene-palette" } },
     el("option", { value: "", text: "— same as song —" }),
     asArray(opts.palettes).filter(isObject).map((p) => el("option", { value: p.name, text: p.name })));
   paletteSelect.value = typeof row.palette === "string" ? row.palette : "";
@@ -1508,8 +1785,10 @@ function renderSceneEditor() {
       el("span", { class: "scene-time", text: `${fmtTime(section.start)} – ${fmtTime(section.end)}` }),
       el("span", { class: "grow" }),
       el("button", { type: "button", class: "link", text: "▶ listen", title: "Play from the start of this section",
+        dataset: { focusKey: "scene-listen" },
         onclick: () => { if (state.songReady) { audio.currentTime = section.start; audio.play().catch(() => {}); } } }),
       el("button", { type: "button", class: "icon-button", "aria-label": "Close the scene editor", text: "×",
+        dataset: { focusKey: "scene-close" },
         onclick: () => selectSection(null) })),
     el("p", { class: "panel-note", text: sceneRow(k)
       ? "This section has its own scene. Anything left on “same as song” follows the settings above."
@@ -1519,6 +1798,7 @@ function renderSceneEditor() {
     ...sliders,
     el("div", { class: "opt-error", hidden: true }),
     el("button", { type: "button", class: "btn btn-danger", id: "scene-remove", text: "Remove scene",
+      dataset: { focusKey: "scene-remove", focusFallback: "scene-style" },
       disabled: !sceneRow(k), onclick: () => removeScene(k) }));
   editor.hidden = false;
 }
@@ -1528,7 +1808,7 @@ function sceneSlider(k, key, row, help) {
   const set = hasOwn(row, key) && isNum(row[key]);
   const value = set ? row[key] : songLevel(key);
   const slider = el("input", { type: "range", class: "slider", min, max, step, value: isNum(value) ? value : min,
-    "aria-label": humanName(key) });
+    "aria-label": humanName(key), dataset: { focusKey: `scene-slider:${key}` } });
   const readout = el("span", { class: "scene-value", text: set ? fmtNumber(row[key]) : "same as song" });
   slider.addEventListener("input", () => {
     readout.textContent = fmtNumber(Number(slider.value));
@@ -1539,13 +1819,14 @@ function sceneSlider(k, key, row, help) {
   const titleHelp = typeof help === "string" ? help : state.optionsByName.get(key)?.help ?? "";
   return el("div", { class: `opt scene-opt${set ? " is-set" : ""}`, dataset: { sceneKey: key } },
     el("div", { class: "opt-head" },
-      el("span", { class: "opt-name", text: humanName(key) }),
+      el("span", { class: "opt-name", text: humanName(key), title: humanName(key) }),
       titleHelp ? el("span", { class: "info", title: titleHelp, text: "i" }) : null,
-      el("span", { class: "opt-span", text: `${fmtNumber(min)} – ${fmtNumber(max)}` }),
       el("span", { class: "grow" }),
       readout,
       el("button", { type: "button", class: "link reset", text: "reset", disabled: !set,
+        dataset: { focusKey: `scene-reset:${key}`, focusFallback: `scene-slider:${key}` },
         title: "Back to the song's value", onclick: () => setSceneKey(k, key, undefined) })),
+    el("div", { class: "opt-span", text: rangeText(min, false, max, false) }),
     el("div", { class: "num-row" }, slider));
 }
 
@@ -1575,7 +1856,12 @@ async function importConfigText(text) {
     const data = await api("/api/config/import", { method: "POST", body: text });
     const imported = isObject(data?.values) ? data.values : {};
     replaceValues(imported);
-    toast("Settings imported.", "info");
+    // scenes made on another song: kept for the song opened next (until then they show
+    // as "for sections this song doesn't have" when the open song has fewer)
+    state.scenesFromFile = !state.songReady && scenes().length > 0;
+    const ignored = asArray(data?.ignored).filter((k) => typeof k === "string" && k);
+    if (ignored.length) toast(`Imported. Left out (command line only): ${ignored.join(", ")}`, "info", 8000);
+    else toast("Settings imported.", "info");
   } catch (err) {
     showError(err);
   }
@@ -1589,7 +1875,8 @@ function replaceValues(next) {
   for (const [key, box] of [["width", "#render-width"], ["height", "#render-height"],
     ["start", "#render-start"], ["duration", "#render-duration"]]) {
     if (hasOwn(values, key)) {
-      $(box).value = values[key] === null || values[key] === undefined ? "" : values[key];
+      $(box).value = values[key] === null || values[key] === undefined ? "" : String(values[key]);
+      unmarkFormBox($(box));
       if (key === "width" || key === "height") $(box).dispatchEvent(new Event("input"));
       delete values[key];
     }
@@ -1644,14 +1931,23 @@ function buildRenderPanel(opts) {
   const markPreset = () => {
     const w = Number(widthBox.value), h = Number(heightBox.value);
     const match = presets.find((p) => p.width === w && p.height === h);
-    for (const b of $$(".seg", box)) b.classList.toggle("selected", b.dataset.preset === (match ? match.name : "custom"));
+    for (const b of $$(".seg", box)) press(b, b.dataset.preset === (match ? match.name : "custom"));
   };
   box.addEventListener("click", (event) => {
     const b = event.target.closest(".seg");
     if (!b) return;
     const p = presets.find((x) => x.name === b.dataset.preset);
-    if (p) { widthBox.value = p.width; heightBox.value = p.height; markPreset(); }
-    else { for (const x of $$(".seg", box)) x.classList.toggle("selected", x === b); widthBox.focus(); widthBox.select(); }
+    if (p) {
+      widthBox.value = p.width;
+      heightBox.value = p.height;
+      unmarkFormBox(widthBox);
+      unmarkFormBox(heightBox);
+      markPreset();
+    } else {
+      for (const x of $$(".seg", box)) press(x, x === b);
+      widthBox.focus();
+      widthBox.select();
+    }
   });
   widthBox.addEventListener("input", markPreset);
   heightBox.addEventListener("input", markPreset);
@@ -1672,6 +1968,12 @@ function buildRenderPanel(opts) {
   const formats = asArray(opts.formats).length ? opts.formats : ["mp4"];
   formatSelect.replaceChildren(...formats.map((f) => el("option", { value: String(f), text: String(f).toUpperCase() })));
 
+  // a box marked bad is unmarked as soon as it is edited
+  for (const id of ["#render-width", "#render-height", "#render-fps", "#render-start", "#render-duration"]) {
+    $(id).addEventListener("input", () => unmarkFormBox($(id)));
+  }
+  $("#render-format").addEventListener("change", () => { unmarkFormBox(widthBox); unmarkFormBox(heightBox); });
+
   $("#render-button").addEventListener("click", startRender);
   $("#render-queue").addEventListener("click", onQueueClick);
 }
@@ -1686,19 +1988,72 @@ function updateRenderAvailability() {
   durationBox.placeholder = ready ? `to the end (${fmtTime(songDuration())})` : "to the end";
 }
 
-async function startRender() {
-  if (!state.songReady || !state.song) { toast("Open a song first.", "error"); return; }
-  const width = Math.round(Number($("#render-width").value));
-  const height = Math.round(Number($("#render-height").value));
-  if (!(width > 0 && height > 0)) { toast("Give the video a width and a height in pixels.", "error"); return; }
+/** Mark a render form box bad (red, with the reason as its tooltip). */
+function markFormBox(box, reason) {
+  box.classList.add("invalid");
+  box.dataset.invalidLocal = "1";
+  box.title = reason;
+}
+
+function unmarkFormBox(box) {
+  if (!box) return;
+  box.classList.remove("invalid");
+  delete box.dataset.invalidLocal;
+  box.removeAttribute("title");
+}
+
+/** The render form, checked: {width, height, fps, start, duration}, or null after marking
+ *  the first bad box and saying why in one line. */
+function readRenderForm() {
+  const boxes = { width: $("#render-width"), height: $("#render-height"), start: $("#render-start"),
+    duration: $("#render-duration") };
+  for (const box of Object.values(boxes)) unmarkFormBox(box);
+  const bad = (box, reason) => {
+    markFormBox(box, reason);
+    toast(reason, "error");
+    box.focus();
+    return null;
+  };
+  // video codecs take even sizes only (a GIF any)
+  const even = ["mp4", "webm", "mov"].includes($("#render-format").value);
+  const size = {};
+  for (const what of ["width", "height"]) {
+    const box = boxes[what];
+    const raw = box.value.trim();
+    const v = Number(raw);
+    if (raw === "" || !Number.isInteger(v) || v < 16 || v > 8192) {
+      return bad(box, `The ${what} must be a whole number of pixels from 16 to 8192.`);
+    }
+    size[what] = even && v % 2 ? Math.min(8192, v + 1) : v;
+    if (size[what] !== v) {
+      box.value = String(size[what]);
+      box.dispatchEvent(new Event("input")); // the size presets follow
+    }
+  }
+  const startRaw = boxes.start.value.trim();
+  const start = startRaw === "" ? 0 : Number(startRaw);
+  const length = songDuration();
+  if (!Number.isFinite(start) || start < 0 || (length > 0 && start >= length)) {
+    return bad(boxes.start, length > 0
+      ? `Start at must be from 0 to less than the song's length (${fmtTime(length)}), in seconds.`
+      : "Start at must be 0 or more seconds.");
+  }
+  const durationRaw = boxes.duration.value.trim();
+  const duration = durationRaw === "" ? null : Number(durationRaw);
+  if (duration !== null && !(Number.isFinite(duration) && duration > 0)) {
+    return bad(boxes.duration, "Length must be more than 0 seconds — or empty for the rest of the song.");
+  }
   const fpsRaw = $("#render-fps").value;
   const fps = Number.isFinite(Number(fpsRaw)) ? Number(fpsRaw) : fpsRaw;
-  const clip = clipValues();
-  if (clip === null) {
-    toast("Start and length are seconds, e.g. 12.5.", "error");
-    return;
-  }
-  const { start, duration } = clip;
+  return { width: size.width, height: size.height, fps, start, duration };
+}
+
+async function startRender() {
+  if (!state.songReady || !state.song) { toast("Open a song first.", "error"); return; }
+  const form = readRenderForm();
+  if (!form) return;
+  const { width, height, fps, start, duration } = form;
+  sendSettingsSoon(); // the preview follows a size made even
   const button = $("#render-button");
   button.disabled = true;
   button.textContent = "Starting…";
@@ -1725,7 +2080,7 @@ async function pollRendersNow() {
   if (renders.busy) return;
   renders.busy = true;
   try {
-    const data = await api("/api/renders");
+    const data = await api("/api/renders", { signal: timeoutSignal() });
     updateQueue(asArray(data?.renders));
     renders.lastError = "";
   } catch (err) {
@@ -1778,6 +2133,7 @@ function fillRenderItem(item, r) {
   item.dataset.state = stateName;
   $(".ri-name", item).textContent = r.name ?? r.filename ?? "video";
   $(".ri-name", item).title = r.filename ?? "";
+  item.dataset.filename = String(r.filename ?? r.name ?? "");
   const size = [isNum(r.width) && isNum(r.height) ? `${r.width}×${r.height}` : null,
     isNum(r.fps) || typeof r.fps === "string" ? `${r.fps} fps` : null].filter(Boolean).join(" · ");
   $(".ri-size", item).textContent = size;
@@ -1797,13 +2153,18 @@ function fillRenderItem(item, r) {
   if (item.dataset.actionsKey === key) return;
   item.dataset.actionsKey = key;
   const actions = [];
-  if (stateName === "done" && typeof r.file === "string" && r.file) {
+  // only the server's own download address (never another page, never script)
+  if (stateName === "done" && typeof r.file === "string" && r.file.startsWith("/api/renders/")) {
     actions.push(el("a", { class: "download btn btn-primary btn-sm", href: r.file,
       download: r.filename ?? "", text: "Download" }));
   }
   if (stateName === "queued" || stateName === "running") actions.push(el("button", { type: "button", class: "cancel btn btn-sm", text: "Cancel" }));
   if (stateName === "cancelled" || stateName === "failed") actions.push(el("button", { type: "button", class: "resume btn btn-sm", text: "Resume" }));
-  if (stateName !== "running") actions.push(el("button", { type: "button", class: "remove btn btn-sm btn-quiet", text: "Remove" }));
+  if (stateName !== "running") {
+    actions.push(el("button", { type: "button", class: "remove btn btn-sm btn-quiet",
+      text: stateName === "done" ? "Delete" : "Remove",
+      title: stateName === "done" ? "Delete the video file from the studio" : "Take it off the list (and its finished parts)" }));
+  }
   $(".ri-actions", item).replaceChildren(...actions);
 }
 
@@ -1816,6 +2177,15 @@ async function onQueueClick(event) {
     : button.classList.contains("resume") ? [`/api/renders/${id}/resume`, "POST"]
       : button.classList.contains("remove") ? [`/api/renders/${id}`, "DELETE"] : null;
   if (!call) return;
+  if (call[1] === "DELETE") {
+    const stateName = item.dataset.state;
+    const name = item.dataset.filename || "this video";
+    const question = stateName === "done" ? `Delete the video ${name}?`
+      : stateName === "cancelled" || stateName === "failed"
+        ? `Remove ${name}? The parts it has already rendered are deleted too (Resume would keep them).`
+        : null;
+    if (question && !window.confirm(question)) return;
+  }
   button.disabled = true;
   try {
     await api(call[0], { method: call[1] });
@@ -1836,13 +2206,36 @@ function isTyping(target) {
   return Boolean(input) && !["range", "checkbox", "radio", "button"].includes(input.type);
 }
 
+/** A focused control that uses Space or the arrow keys itself (sliders, selects, buttons,
+ *  links, the group headings…): the page's shortcuts leave those keys to it. */
+function ownsKeys(target) {
+  if (!(target instanceof Element)) return false;
+  return Boolean(target.closest('input, select, textarea, summary, button, a, [contenteditable]:not([contenteditable="false"])'));
+}
+
+function seekBy(seconds) {
+  if (!state.songReady) return;
+  const duration = songDuration();
+  const t = (audio.currentTime || 0) + seconds;
+  audio.currentTime = clamp(t, 0, Math.max(0, duration > 0 ? duration - 0.01 : t));
+}
+
 function setupKeyboard() {
+  const playButton = $("#play-button");
   document.addEventListener("keydown", (event) => {
-    if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const onPlay = event.target instanceof Element && playButton.contains(event.target);
     if (event.code === "Space" || event.key === " ") {
-      event.preventDefault(); // not a click on the focused button: space is play/pause
-      togglePlay();
-    } else if (event.key === "d" || event.key === "D") {
+      // on the play button its own click does it; elsewhere in a control, Space is the control's
+      if (onPlay || ownsKeys(event.target)) return;
+      event.preventDefault();
+      if (!event.repeat) togglePlay();
+    } else if (event.key === "ArrowLeft" || event.key === "ArrowRight") {
+      if (!onPlay && ownsKeys(event.target)) return;
+      if (!state.songReady) return;
+      event.preventDefault();
+      seekBy(event.key === "ArrowLeft" ? -5 : 5);
+    } else if ((event.key === "d" || event.key === "D") && !isTyping(event.target)) {
       toggleDebug();
     }
   });
