@@ -1,7 +1,8 @@
 """Draw the README's screenshots of the studio: the real page in headless Chromium.
 
 ``docs/studio.jpg``: a real song playing in the live preview, with the gallery and timeline.
-``docs/studio-render.jpg``: a scene on the second section, the options, and a render queued.
+``docs/studio-render.jpg``: a scene on a section (marked on the timeline), the render form and
+a render in the queue.
 
     python docs/studio_pictures.py [--song SONG]
 
@@ -71,7 +72,7 @@ def main() -> None:
         page.click("#render-button")
         page.wait_for_selector("#render-queue .render-item")
         time.sleep(4)
-        page.evaluate("document.querySelector('#scene-editor').scrollIntoView({block: 'start'})")
+        page.evaluate("document.querySelector('#render-queue').scrollIntoView({block: 'end'})")
         time.sleep(0.5)
         _save(page.screenshot(), args.out / "studio-render.jpg")
         browser.close()
