@@ -10,7 +10,9 @@ freedom from Debian's fretsonfire-songs-sectoid if installed, else the bundled e
   (its own loop: the generator, effects, flash limiter and JPEG of each frame), over 6 s of
   the song from 0:40. Aim: ≥ 24 for every built-in style on 2 cores.
 - ``delivered_fps``: frames that arrived over the WebSocket per second of a 6 s playback
-  clock (the page's own video fps, 30, is the most there is to deliver).
+  clock (the page's own video fps, 30, is the most there is to deliver); ``preview_size``:
+  the size the preview grew to meanwhile (a style drawn with time to spare is previewed at
+  384² or 512²).
 - ``latency_ms``: slider to preview: from a settings message (``pulse_react`` moved) while
   playing until the first frame of the new plan arrives; median and max of 8 moves.
   ``latency_to_screen_ms``: until the page's clock reaches that frame (it arrives a few
@@ -68,7 +70,7 @@ def capacity(song, style: str, *, seconds: float = 6.0, start_s: float = 40.0) -
             done = flow.next()
             if done is None:
                 break
-            index, frame, _ = done
+            index, frame, *_ = done
             frame_message(1, index, limiter.apply(frame[None], in_place=True)[0])
             sent += 1
         return sent / (time.perf_counter() - t0)
@@ -94,9 +96,13 @@ def over_socket(base: str, cookie: str, song_id: str, style: str) -> dict:
         t0 = time.monotonic()
         fps = None
         frames = 0
+        size = None
         while time.monotonic() - t0 < 6.0:
-            if isinstance(frame_or_text(), tuple):
+            item = frame_or_text()
+            if isinstance(item, tuple):
                 frames += 1
+            elif item.get("type") == "plan":
+                size = f"{item['width']}x{item['height']}"
         delivered = frames / (time.monotonic() - t0)
         latencies, on_screen = [], []
         for k in range(8):
@@ -115,7 +121,7 @@ def over_socket(base: str, cookie: str, song_id: str, style: str) -> dict:
                     due = t0 + item[1] / fps - 40.0  # when the page's clock reaches it
                     on_screen.append((max(now, due) - sent) * 1000)
                     break
-    return {"delivered_fps": round(delivered, 1),
+    return {"delivered_fps": round(delivered, 1), "preview_size": size or "256x256",
             "latency_ms": {"median": round(statistics.median(latencies)),
                            "max": round(max(latencies))},
             "latency_to_screen_ms": {"median": round(statistics.median(on_screen)),

@@ -583,3 +583,31 @@ def test_cross_site_requests_and_other_loopback_addresses(tmp_path, excerpt):
         with pytest.raises(InvalidStatus):  # the same from another site's page: no
             connect(ws, additional_headers=cookie_header(c), origin="http://evil.example",
                     open_timeout=10).close()
+
+
+def test_the_preview_grows_where_the_machine_has_time_to_spare_and_shrinks_where_not():
+    from types import SimpleNamespace
+
+    from sonicdreams.studio.live import GROWTH, PreviewStream
+
+    stream = PreviewStream(None, send_text=lambda _: None, send_frame=lambda _: None, workers=2)
+    plan = SimpleNamespace(fps=30)
+    stream._values_now = {"style": "cppn"}
+
+    def measure(cpu_s: float) -> bool:
+        """Feed a measurement's frames; whether a new plan was asked for."""
+        stream._values = None
+        for _ in range(60):
+            stream._resize(plan, cpu_s)
+            if stream._values is not None:
+                return True
+        return False
+
+    # 5 ms a frame at 30 fps on 2 cores: 7.5 % busy, 17 % at the next size: grow, twice
+    assert measure(0.005) and stream._size_of["cppn"] == 1
+    assert measure(0.005 * GROWTH[1]) and stream._size_of["cppn"] == 2
+    assert not measure(0.005 * GROWTH[2])  # the largest
+    assert measure(0.064) and stream._size_of["cppn"] == 1  # 96 % busy: a size down
+    assert not measure(0.030)  # 45 % busy, 80 % at the next size: stays
+    stream._values_now = {"style": "julia"}  # sizes are per style
+    assert stream._size_of.get("julia", 0) == 0 and not measure(0.030)

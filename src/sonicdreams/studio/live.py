@@ -36,7 +36,13 @@ __all__ = ["LivePlan", "live_plan", "PreviewStream", "preview_settings", "frame_
 log = logging.getLogger(__name__)
 
 PREVIEW_PIXELS = 256 * 256
-"""A preview frame's area: 256² for a square video, the same area in other shapes."""
+"""A preview frame's area at first: 256² for a square video, the same area in other shapes.
+Where the machine draws a style with time to spare, its preview grows (see :data:`GROWTH`)."""
+GROWTH = (1.0, 2.25, 4.0)
+"""The preview's areas, as multiples of the first: 256², 384², 512². A style whose frames
+would keep the cores less than 70 % busy at the next size moves up to it (sharper on a large
+screen); one that keeps them more than 90 % busy moves down."""
+_GROW_BELOW, _SHRINK_ABOVE, _MEASURED_FRAMES = 0.7, 0.9, 45
 MAX_PREVIEW_FPS = 30
 _AHEAD_S = 0.5  # how far past the clock frames are drawn while playing
 _HEADER = struct.Struct("<II")  # generation, frame index
@@ -164,6 +170,9 @@ class PreviewStream:
         self.plan: LivePlan | None = None
         self.generation = 0
         self.frames_sent = 0
+        self._values_now: dict | None = None  # the settings of the plan on show
+        self._size_of: dict[Any, int] = {}  # style → its step of GROWTH
+        self._meter = [0, 0.0]  # frames drawn for the plan on show, and their seconds
         self.step_s = 0.05  # recent time to draw a step of frames (decides the lead)
         self._thread = threading.Thread(target=self._run, name="preview", daemon=True)
 
@@ -264,11 +273,38 @@ class PreviewStream:
             if done is None:
                 self._wait(0.02)
                 continue
-            index, frame, took_s = done
+            index, frame, took_s, draw_s = done
             self.step_s = 0.8 * self.step_s + 0.2 * took_s
+            started = time.perf_counter()
             if limiter is not None:
                 frame = limiter.apply(frame[None], in_place=True)[0]
             self._send(plan, index, frame)
+            self._resize(plan, draw_s + time.perf_counter() - started)
+
+    def _resize(self, plan: LivePlan, cpu_s: float) -> None:
+        """Measure how busy the plan keeps the cores (``cpu_s``: a frame's drawing, limiting
+        and sending); plan the preview a size up or down (:data:`GROWTH`) when that says so."""
+        self._meter[0] += 1
+        if self._meter[0] <= 8:  # (the first frames of a plan warm caches: not counted)
+            return
+        self._meter[1] += cpu_s
+        counted = self._meter[0] - 8
+        if counted < _MEASURED_FRAMES or self._values_now is None:
+            return
+        busy = self._meter[1] / counted * float(plan.fps) / self.workers
+        self._meter = [0, 0.0]
+        key = self._values_now.get("style")
+        step = self._size_of.get(key, 0)
+        if step + 1 < len(GROWTH) and busy * GROWTH[step + 1] / GROWTH[step] < _GROW_BELOW:
+            step += 1
+        elif busy > _SHRINK_ABOVE and step > 0:
+            step -= 1
+        else:
+            return
+        self._size_of[key] = step
+        with self._wake:
+            if self._values is None:  # (the page's own change comes first)
+                self._values = dict(self._values_now)
 
     def _send(self, plan: LivePlan, index: int, frame: np.ndarray) -> None:
         if plan.generation != self.generation:
@@ -278,9 +314,10 @@ class PreviewStream:
 
     def _replan(self, values: dict) -> bool:
         """Plan the preview of ``values``; False (and an error to the page) if they are bad."""
+        step = self._size_of.get(values.get("style"), 0)
         try:
             plan = live_plan(self.song, values, generation=self.generation + 1,
-                             pixels=self.pixels)
+                             pixels=int(self.pixels * GROWTH[step]))
         except Exception as err:  # the earlier plan stays: the page hears why
             if not isinstance(err, SonicDreamsError):
                 log.exception("the preview could not be planned")
@@ -289,7 +326,7 @@ class PreviewStream:
                             else None})
             return False
         self.generation = plan.generation
-        self.plan = plan
+        self.plan, self._values_now, self._meter = plan, values, [0, 0.0]
         self.send_text(plan.to_dict())
         return True
 
@@ -335,17 +372,19 @@ class _Flow:
                 _one_frame, plan, self._submit, self._lanes)))
             self._submit += 1
 
-    def next(self) -> tuple[int, np.ndarray, float] | None:
-        """The next frame in order (index, frame, seconds since it was started), or None if
-        none was started."""
+    def next(self) -> tuple[int, np.ndarray, float, float] | None:
+        """The next frame in order (index, frame, seconds since it was started, seconds it
+        took to draw), or None if none was started."""
         if not self._inflight:
             return None
         started, future = self._inflight.popleft()
-        frame = future.result()
+        frame, draw_s = future.result()
         index, self.cursor = self.cursor, self.cursor + 1
-        return index, frame, time.perf_counter() - started
+        return index, frame, time.perf_counter() - started, draw_s
 
 
-def _one_frame(plan: LivePlan, k: int, lanes: threading.Semaphore) -> np.ndarray:
+def _one_frame(plan: LivePlan, k: int, lanes: threading.Semaphore) -> tuple[np.ndarray,
+                                                                             float]:
     with lanes:
-        return plan.frames(k, k + 1)[0]
+        started = time.perf_counter()
+        return plan.frames(k, k + 1)[0], time.perf_counter() - started
