@@ -50,3 +50,21 @@ def write_wav(path: Path, samples: np.ndarray, sr: int, subtype: str = "PCM_16")
     """Write samples of shape (n,) or (n, channels) as a wav file."""
     sf.write(str(path), samples, sr, subtype=subtype)
     return path
+
+
+def video_without_audio(path: Path) -> Path:
+    """A 2-second H.264 video with no audio track (a song it is not)."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=10)
+        v.width = v.height = 64
+        v.pix_fmt = "yuv420p"
+        for i in range(20):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 10 * i, np.uint8),
+                                               format="rgb24")
+            frame.pts = i
+            out.mux(v.encode(frame))
+        out.mux(v.encode(None))
+    return path
+

@@ -20,12 +20,12 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 import soundfile as sf
 
 import sonicdreams
+from conftest import video_without_audio
 from sonicdreams.audio import load
 from sonicdreams.cli import main
 from sonicdreams.errors import AudioError, SonicDreamsError, SonicDreamsWarning
@@ -94,19 +94,6 @@ def cut(src: Path, dst: Path, keep: float | int) -> Path:
 # Inputs that must fail
 
 
-def _video_without_audio(path: Path) -> None:
-    with av.open(str(path), "w") as out:
-        v = out.add_stream("libx264", rate=10)
-        v.width = v.height = 64
-        v.pix_fmt = "yuv420p"
-        for i in range(20):
-            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 10 * i, np.uint8),
-                                               format="rgb24")
-            frame.pts = i
-            out.mux(v.encode(frame))
-        out.mux(v.encode(None))
-
-
 def _build_bad(kind: str, folder: Path, good: Callable[[str], Path]) -> Path:
     """Create the bad input ``kind`` in ``folder`` and return its path."""
     if kind == "missing":
@@ -133,7 +120,7 @@ def _build_bad(kind: str, folder: Path, good: Callable[[str], Path]) -> Path:
         return path
     if kind == "video without audio":
         path = folder / "silent film.mp4"
-        _video_without_audio(path)
+        video_without_audio(path)
         return path
     if kind == "wav with no samples":
         path = folder / "nothing.wav"

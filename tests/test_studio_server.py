@@ -25,6 +25,7 @@ from _studio import (  # noqa: E402
     wait_ready,
     wait_render,
 )
+from conftest import video_without_audio  # noqa: E402
 from sonicdreams.cli import main  # noqa: E402
 from sonicdreams.settings import option_fields  # noqa: E402
 from sonicdreams.studio.app import StudioError, create_app  # noqa: E402
@@ -63,18 +64,6 @@ def _session_dir(app, c) -> Path:
     return sessions.get(session_cookie(c)[1]).dir
 
 
-def _video_without_audio(path: Path) -> Path:
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("mpeg4", rate=10)
-        stream.width = stream.height = 64
-        stream.pix_fmt = "yuv420p"
-        for k in range(10):
-            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), k * 20, np.uint8), "rgb24")
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return path
-
-
 # --- uploads ----------------------------------------------------------------------------------
 
 def test_bad_uploads_are_refused_with_a_reason_and_leave_nothing(studio, tmp_path, excerpt):
@@ -83,7 +72,7 @@ def test_bad_uploads_are_refused_with_a_reason_and_leave_nothing(studio, tmp_pat
     cases = {
         "notes.txt": (b"just some text, not a song\n" * 20, 400, "not an audio or video file"),
         "empty.mp3": (b"", 400, "empty"),
-        "silent-film.mp4": (_video_without_audio(tmp_path / "v.mp4").read_bytes(), 400,
+        "silent-film.mp4": (video_without_audio(tmp_path / "v.mp4").read_bytes(), 400,
                             "no audio track"),
         # a text file named like a song: the extension is not trusted
         "fake.ogg": (b"OggS" + b"\x00" * 200, 400, "fake.ogg"),

@@ -1754,25 +1754,8 @@ function renderSceneEditor() {
   const opts = state.options ?? {};
   const sceneKeys = isObject(opts.scene_keys) ? opts.scene_keys : {};
 
-  const styleSelect = el("select", { "aria-label": "Scene style", dataset: { focusKey: "scene-style" } },
-    el("option", { value: "", text: "— same as song —" }),
-    asArray(opts.styles).filter(isObject).map((s) => el("option", { value: s.name, text: s.name })));
-  styleSelect.value = typeof row.style === "string" ? row.style : "";
-  if (row.style && styleSelect.value !== row.style) {
-    styleSelect.append(el("option", { value: row.style, text: row.style }));
-    styleSelect.value = row.style;
-  }
-  styleSelect.addEventListener("change", () => setSceneKey(k, "style", styleSelect.value || undefined));
-
-  const paletteSelect = el("select", { "aria-label": "Scene colours", dataset: { focusKey: "scene-palette" } },
-    el("option", { value: "", text: "— same as song —" }),
-    asArray(opts.palettes).filter(isObject).map((p) => el("option", { value: p.name, text: p.name })));
-  paletteSelect.value = typeof row.palette === "string" ? row.palette : "";
-  if (row.palette && paletteSelect.value !== row.palette) {
-    paletteSelect.append(el("option", { value: row.palette, text: row.palette }));
-    paletteSelect.value = row.palette;
-  }
-  paletteSelect.addEventListener("change", () => setSceneKey(k, "palette", paletteSelect.value || undefined));
+  const styleSelect = sceneSelect(k, row, "style", "Scene style", opts.styles);
+  const paletteSelect = sceneSelect(k, row, "palette", "Scene colours", opts.palettes);
 
   // the numeric keys: the contract's three, plus any other number the server lists
   const numericKeys = ["pulse_react", "motion_react", "intensity",
@@ -1828,6 +1811,21 @@ function sceneSlider(k, key, row, help) {
         title: "Back to the song's value", onclick: () => setSceneKey(k, key, undefined) })),
     el("div", { class: "opt-span", text: rangeText(min, false, max, false) }),
     el("div", { class: "num-row" }, slider));
+}
+
+/** A select of a scene's `key` (style or palette): "same as song" or one of `items`
+ *  (objects with a name); a value the list lacks (from a settings file) is kept. */
+function sceneSelect(k, row, key, label, items) {
+  const select = el("select", { "aria-label": label, dataset: { focusKey: `scene-${key}` } },
+    el("option", { value: "", text: "— same as song —" }),
+    asArray(items).filter(isObject).map((item) => el("option", { value: item.name, text: item.name })));
+  select.value = typeof row[key] === "string" ? row[key] : "";
+  if (row[key] && select.value !== row[key]) {
+    select.append(el("option", { value: row[key], text: row[key] }));
+    select.value = row[key];
+  }
+  select.addEventListener("change", () => setSceneKey(k, key, select.value || undefined));
+  return select;
 }
 
 // ==== config import / export ============================================================
