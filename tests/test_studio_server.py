@@ -210,8 +210,14 @@ def test_loopback_studio_refuses_other_hosts_and_sites(studio):
 
 
 def test_session_folder_goes_when_the_session_ends(tmp_path, excerpt):
+    sessions = tmp_path / "studio" / "sessions"
+    left = sessions / ("ab" * 16)  # a session's folder a killed studio left
+    (left / "x.ogg").parent.mkdir(parents=True)
+    (left / "x.ogg").write_bytes(b"x")
+    (sessions / "notes").mkdir()  # not ours (--dir may be the user's folder): kept
     app = create_app(data_dir=tmp_path / "studio", cache=False)
     with running_studio(app) as base:
+        assert not left.exists() and (sessions / "notes").is_dir()
         a, b = client(base), client(base)
         for c in (a, b):
             assert c.post("/api/songs", params={"name": "s.ogg"},

@@ -10,6 +10,7 @@ of its extension. The folder goes when the session ends (idle, or the server sto
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import secrets
@@ -240,7 +241,10 @@ class Sessions:
     def __init__(self, root: Path, *, idle_s: float = 6 * 3600, limit: int = 64) -> None:
         self.root = Path(root)
         # What an earlier run left (it was killed): nothing of it can be reached any more.
-        shutil.rmtree(self.root, ignore_errors=True)
+        # Only folders named as sessions are (``--dir`` may be a folder of the user's own).
+        for folder in self.root.glob("*"):
+            if ID.fullmatch(folder.name) and folder.is_dir():
+                shutil.rmtree(folder, ignore_errors=True)
         self.idle_s, self.limit = idle_s, limit
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
@@ -274,7 +278,8 @@ class Sessions:
             sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             session.close()
-        shutil.rmtree(self.root, ignore_errors=True)
+        with contextlib.suppress(OSError):  # (only if empty)
+            self.root.rmdir()
 
     def _expire(self) -> None:
         now = time.monotonic()
