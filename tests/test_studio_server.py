@@ -137,6 +137,7 @@ def test_path_traversal_in_every_name_parameter_is_refused(song, studio):
     for values in ({"style": "../../etc/passwd"}, {"style": "/tmp/x.pkl"},
                    {"palette": "../x"}, {"scenes": [{"section": 1, "style": "/etc/passwd"}]},
                    {"scenes": [[["section", 1], ["style", "/etc/passwd"]]]},  # pairs
+                   {"scenes": [[1, 2]]}, {"scenes": [["a", "b", "c"]]},  # not pairs
                    {"scenes": [[["start", 0], ["style", "stylegan2-ffhq-256x256"]]]},
                    {"pulse_audio": "/etc/passwd"}, {"output_audio": "../../song.ogg"},
                    {"ray_address": "evil:1"}, {"nonsense_option": 1}):
@@ -146,8 +147,9 @@ def test_path_traversal_in_every_name_parameter_is_refused(song, studio):
             r = c.post(url, json=body)
             assert r.status_code == 400, (url, values, r.text)
             assert "error" in r.json() and "root:" not in r.text
-    r = c.post("/api/config/import", content=b'style = "/etc/passwd.pkl"\n')
-    assert r.status_code == 400
+    for bad in (b'style = "/etc/passwd.pkl"\n', b"scenes = [[1, 2]]\n"):
+        r = c.post("/api/config/import", content=bad)
+        assert r.status_code == 400, r.text
     r = c.post("/api/config/import", content=b'pulse_audio = "/etc/passwd"\nspeed_fpm = 3\n')
     assert r.status_code == 200 and r.json()["ignored"] == ["pulse_audio"]
     assert "pulse_audio" not in r.json()["values"]
@@ -353,14 +355,31 @@ def test_preview_follows_the_clock_and_the_settings(song, studio):
                    (ws.recv(timeout=10) for _ in range(50)) if isinstance(m, str))
 
 
-def test_preview_needs_a_ready_song_of_the_session(song, studio):
+def test_preview_needs_a_song_of_the_session_and_moves_with_the_tab(song, studio):
+    from websockets.exceptions import ConnectionClosed
+
     _, base = studio
+    c, song_id = song
     other = client(base)  # another browser: not its song
-    _, song_id = song
     url = base.replace("http", "ws") + f"/api/preview?song={song_id}"
-    with pytest.raises(Exception):  # noqa: B017 (refused at once: closed before any message)
-        with connect(url, additional_headers=cookie_header(other), open_timeout=10) as ws:
-            ws.recv(timeout=10)
+    # closed with a code the page reads (it does not retry): 4404
+    with connect(url, additional_headers=cookie_header(other), origin=base,
+                 open_timeout=10) as ws, pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=10)
+    assert closed.value.rcvd.code == 4404
+    # one preview a session: a second tab takes it, the first hears so (4409)
+    with connect(url, additional_headers=cookie_header(c), origin=base,
+                 open_timeout=10) as first:
+        first.send(json.dumps({"type": "settings", "values": {}}))
+        assert json.loads(first.recv(timeout=30))["type"] == "plan"
+        with connect(url, additional_headers=cookie_header(c), origin=base,
+                     open_timeout=10) as second:
+            second.send(json.dumps({"type": "settings", "values": {}}))
+            assert json.loads(second.recv(timeout=30))["type"] == "plan"
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    first.recv(timeout=10)
+            assert closed.value.rcvd.code == 4409
 
 
 # --- renders -----------------------------------------------------------------------------------
@@ -589,20 +608,49 @@ def test_the_preview_grows_where_the_machine_has_time_to_spare_and_shrinks_where
     plan = SimpleNamespace(fps=30)
     stream._values_now = {"style": "cppn"}
 
-    def measure(cpu_s: float) -> bool:
-        """Feed a measurement's frames; whether a new plan was asked for."""
+    def measure(cpu_s: float, *, behind: int = 0) -> bool:
+        """Feed two measurements' frames; whether a new plan was asked for."""
         stream._values = None
-        for _ in range(60):
-            stream._resize(plan, cpu_s)
+        for k in range(2 * 53):
+            if k % 53 == 20:
+                stream._meter[2] += behind
+            stream._resize(plan, cpu_s, lanes=2)
             if stream._values is not None:
+                assert stream._reason == "size"
                 return True
         return False
 
-    # 5 ms a frame at 30 fps on 2 cores: 7.5 % busy, 17 % at the next size: grow, twice
+    # 5 ms a frame at 30 fps on 2 lanes: 7.5 % busy, 17 % at the next size: grow, twice
     assert measure(0.005) and stream._size_of["cppn"] == 1
     assert measure(0.005 * GROWTH[1]) and stream._size_of["cppn"] == 2
     assert not measure(0.005 * GROWTH[2])  # the largest
     assert measure(0.064) and stream._size_of["cppn"] == 1  # 96 % busy: a size down
-    assert not measure(0.030)  # 45 % busy, 80 % at the next size: stays
+    assert not measure(0.005 * GROWTH[1])  # and never up again (no back and forth)
+    assert measure(0.005, behind=2) and stream._size_of["cppn"] == 0  # falling behind: down
     stream._values_now = {"style": "julia"}  # sizes are per style
-    assert stream._size_of.get("julia", 0) == 0 and not measure(0.030)
+    assert not measure(0.030)  # 45 % busy, 101 % at the next size: stays
+    # a measurement alone does not move it: two in a row must agree
+    stream._values_now = {"style": "flow"}
+    stream._values = None
+    for _ in range(53):
+        stream._resize(plan, 0.005, lanes=2)
+    for _ in range(53):
+        stream._resize(plan, 0.030, lanes=2)
+    assert stream._values is None and stream._size_of.get("flow", 0) == 0
+
+
+def test_the_data_folder_is_one_studios_and_freed_from_any_thread(tmp_path):
+    import threading
+
+    first = create_app(data_dir=tmp_path).state.studio
+    first.start()
+    with pytest.raises(StudioError, match="another studio uses"):
+        create_app(data_dir=tmp_path).state.studio.start()
+    closer = threading.Thread(target=first.close)  # (a server stops on another thread)
+    closer.start()
+    closer.join()
+    second = create_app(data_dir=tmp_path).state.studio.start()
+    second.close()
+    first.start()  # started again after a stop: a working queue
+    assert first.renders is not None and first.renders._thread.is_alive()
+    first.close()

@@ -239,7 +239,10 @@ def _scenes(name: str, value: Any) -> tuple[tuple[tuple[str, Any], ...], ...] | 
                             "palette = \"ember\" in the config file")
     rows = []
     for k, row in enumerate(value, 1):
-        row = dict(row) if isinstance(row, (Mapping, tuple, list)) else row
+        try:
+            row = dict(row) if isinstance(row, (Mapping, tuple, list)) else row
+        except (TypeError, ValueError):  # a list that is not of (key, value) pairs
+            row = None
         if not isinstance(row, dict):
             raise SettingsError(f"{name}: row {k} must be a table of scene settings")
         unknown = sorted(set(row) - set(_SCENE_KEYS))

@@ -67,9 +67,9 @@ def serve(*, host: str = "127.0.0.1", port: int = 8765, token: str | None = None
                           "another program may use it: pass --port with another number "
                           "(or 0 for any free one)") from None
     port = sock.getsockname()[1]
-    app = create_app(host=host, token=token, data_dir=data_dir, max_upload_mb=max_upload_mb,
-                     max_song_minutes=max_song_minutes)
     try:
+        app = create_app(host=host, token=token, data_dir=data_dir,
+                         max_upload_mb=max_upload_mb, max_song_minutes=max_song_minutes)
         app.state.studio.start()  # (another studio on the folder: an error here, not a log)
     except BaseException:
         sock.close()

@@ -350,10 +350,10 @@ class _Handlers:
             song = session.song(ws.query_params.get("song")) if session else None
         except SonicDreamsError:
             song = None
+        await ws.accept()  # (then a reason the page can read: closed before, it sees none)
         if song is None or song.state != "ready":
-            await ws.close(code=4404, reason="no such song in this session (or not analysed)")
+            await ws.close(code=4404, reason="this song is no longer open here; open it again")
             return
-        await ws.accept()
         loop = asyncio.get_running_loop()
 
         def deliver(send: Callable[[Any], Any]) -> Callable[[Any], None]:
@@ -361,8 +361,8 @@ class _Handlers:
                 asyncio.run_coroutine_threadsafe(send(item), loop).result(timeout=30)
             return call
 
-        def stopped(why: str) -> None:  # (the page reconnects after 1011)
-            asyncio.run_coroutine_threadsafe(ws.close(code=1011, reason=why[:120]), loop)
+        def stopped(why: str, code: int = 1011) -> None:  # (the page reconnects after 1011)
+            asyncio.run_coroutine_threadsafe(ws.close(code=code, reason=why[:120]), loop)
 
         stream = PreviewStream(song, send_text=deliver(ws.send_json),
                                send_frame=deliver(ws.send_bytes), on_stop=stopped)

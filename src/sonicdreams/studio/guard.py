@@ -59,8 +59,10 @@ class Guard:
                 and scope["path"] == "/" and b"token=" in scope.get("query_string", b""):
             # Into a cookie, and out of the address bar (and the browser history).
             response = RedirectResponse("/", status_code=303)
+            # (lax: the browser opens the studio from a local page, another site to it, and
+            # strict cookies would not come with that first visit)
             response.set_cookie(cookie_name("sonicdreams_token", scope), self.token,
-                                httponly=True, samesite="strict")
+                                httponly=True, samesite="lax")
             return await response(scope, receive, send)
         if why is None:
             return await self.app(scope, receive, send)

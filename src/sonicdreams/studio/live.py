@@ -149,13 +149,13 @@ class PreviewStream:
     """Draws one page's preview on a thread of its own (see the module notes).
 
     ``send_text(dict)`` and ``send_frame(bytes)`` deliver to the page; they may block (that
-    is the back-pressure) and raise to stop the stream. ``on_stop(why)`` is called if the
-    stream stops by itself (a failure): the page should reconnect.
+    is the back-pressure) and raise to stop the stream. ``on_stop(why, code)`` is called
+    if the stream stops by itself (a failure, code 1011: the page should reconnect).
     """
 
     def __init__(self, song, *, send_text: Callable[[dict], None],
                  send_frame: Callable[[bytes], None],
-                 on_stop: Callable[[str], None] = lambda why: None,
+                 on_stop: Callable[..., None] = lambda why, code=1011: None,
                  workers: int | None = None, pixels: int = PREVIEW_PIXELS) -> None:
         from .._jobs import cores
 
@@ -165,6 +165,7 @@ class PreviewStream:
         self.workers = max(1, workers or cores())
         self._wake = threading.Condition()
         self._values: dict | None = None  # settings waiting to be planned
+        self._reason: str | None = None  # why: the page's change (None), or "size"
         self._clock = (0.0, False, time.monotonic())  # (t, playing, when it was told)
         self._closed = False
         self.plan: LivePlan | None = None
@@ -172,7 +173,9 @@ class PreviewStream:
         self.frames_sent = 0
         self._values_now: dict | None = None  # the settings of the plan on show
         self._size_of: dict[Any, int] = {}  # style → its step of GROWTH
-        self._meter = [0, 0.0]  # frames drawn for the plan on show, and their seconds
+        self._ceiling: dict[Any, int] = {}  # style → the largest step it may grow to again
+        self._votes: dict[Any, int] = {}  # style → the last measurement's verdict (+1 / -1)
+        self._meter = [0, 0.0, 0]  # the plan on show: frames drawn, their seconds, falls behind
         self.step_s = 0.05  # recent time to draw a step of frames (decides the lead)
         self._thread = threading.Thread(target=self._run, name="preview", daemon=True)
 
@@ -184,7 +187,7 @@ class PreviewStream:
 
     def settings(self, values: Mapping[str, Any]) -> None:
         with self._wake:
-            self._values = dict(values)
+            self._values, self._reason = dict(values), None
             self._wake.notify()
 
     def clock(self, t: float, playing: bool) -> None:
@@ -236,9 +239,10 @@ class PreviewStream:
             with self._wake:
                 if self._closed:
                     return
-                values, self._values = self._values, None
+                values, reason = self._values, self._reason
+                self._values = self._reason = None
             if values is not None:
-                if self._replan(values):
+                if self._replan(values, reason=reason):
                     shown = None
                     flow.restart()
                 continue
@@ -257,6 +261,8 @@ class PreviewStream:
                 self._wait(0.25)
                 continue
             shown = None
+            if flow.plan is plan and want - fps < flow.cursor <= want:
+                self._meter[2] += 1  # the drawing fell behind the clock (not a seek)
             if flow.plan is not plan or not want < flow.cursor <= want + 4 * _AHEAD_S * fps:
                 # A start, a seek, a new plan, or the drawing fell behind: draw from a little
                 # past the clock (the time a frame takes to come back, and a margin).
@@ -279,11 +285,13 @@ class PreviewStream:
             if limiter is not None:
                 frame = limiter.apply(frame[None], in_place=True)[0]
             self._send(plan, index, frame)
-            self._resize(plan, draw_s + time.perf_counter() - started)
+            self._resize(plan, draw_s + time.perf_counter() - started, lanes=flow.depth - 1)
 
-    def _resize(self, plan: LivePlan, cpu_s: float) -> None:
-        """Measure how busy the plan keeps the cores (``cpu_s``: a frame's drawing, limiting
-        and sending); plan the preview a size up or down (:data:`GROWTH`) when that says so."""
+    def _resize(self, plan: LivePlan, cpu_s: float, *, lanes: int) -> None:
+        """Measure how busy the plan keeps the lanes (``cpu_s``: a frame's drawing, limiting
+        and sending); plan the preview a size up or down (:data:`GROWTH`) when two
+        measurements in a row say so, or at once when the drawing keeps falling behind. A
+        style that had to shrink does not grow back (no back and forth)."""
         self._meter[0] += 1
         if self._meter[0] <= 8:  # (the first frames of a plan warm caches: not counted)
             return
@@ -291,20 +299,28 @@ class PreviewStream:
         counted = self._meter[0] - 8
         if counted < _MEASURED_FRAMES or self._values_now is None:
             return
-        busy = self._meter[1] / counted * float(plan.fps) / self.workers
-        self._meter = [0, 0.0]
+        busy = self._meter[1] / counted * float(plan.fps) / max(1, lanes)
+        behind = self._meter[2]
+        self._meter = [0, 0.0, 0]
         key = self._values_now.get("style")
         step = self._size_of.get(key, 0)
-        if step + 1 < len(GROWTH) and busy * GROWTH[step + 1] / GROWTH[step] < _GROW_BELOW:
-            step += 1
-        elif busy > _SHRINK_ABOVE and step > 0:
-            step -= 1
+        ceiling = self._ceiling.get(key, len(GROWTH) - 1)
+        if step > 0 and (busy > _SHRINK_ABOVE or behind >= 2):
+            vote = -1
+        elif step < ceiling and busy * GROWTH[step + 1] / GROWTH[step] < _GROW_BELOW:
+            vote = +1
         else:
+            vote = 0
+        previous, self._votes[key] = self._votes.get(key, 0), vote
+        if vote == 0 or (vote != previous and behind < 2):
             return
-        self._size_of[key] = step
+        if vote < 0:
+            self._ceiling[key] = step - 1
+        self._size_of[key] = step + vote
+        self._votes[key] = 0
         with self._wake:
             if self._values is None:  # (the page's own change comes first)
-                self._values = dict(self._values_now)
+                self._values, self._reason = dict(self._values_now), "size"
 
     def _send(self, plan: LivePlan, index: int, frame: np.ndarray) -> None:
         if plan.generation != self.generation:
@@ -312,8 +328,9 @@ class PreviewStream:
         self.send_frame(frame_message(plan.generation, index, frame))
         self.frames_sent += 1
 
-    def _replan(self, values: dict) -> bool:
-        """Plan the preview of ``values``; False (and an error to the page) if they are bad."""
+    def _replan(self, values: dict, *, reason: str | None = None) -> bool:
+        """Plan the preview of ``values``; False (and an error to the page) if they are bad.
+        ``reason`` goes to the page with the plan ("size": the same settings, a new size)."""
         step = self._size_of.get(values.get("style"), 0)
         try:
             plan = live_plan(self.song, values, generation=self.generation + 1,
@@ -326,8 +343,8 @@ class PreviewStream:
                             else None})
             return False
         self.generation = plan.generation
-        self.plan, self._values_now, self._meter = plan, values, [0, 0.0]
-        self.send_text(plan.to_dict())
+        self.plan, self._values_now, self._meter = plan, values, [0, 0.0, 0]
+        self.send_text({**plan.to_dict(), "reason": reason})
         return True
 
     def _wait(self, timeout: float | None) -> None:

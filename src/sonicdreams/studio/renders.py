@@ -205,9 +205,8 @@ class RenderQueue:
                     return
                 job = min((j for j in self._jobs.values() if j.state == "queued"),
                           key=lambda j: j.created)
+                job = self._update(job, state="running", done=0, eta_s=None)
             try:
-                with self._cv:
-                    job = self._update(job, state="running", done=0, eta_s=None)
                 self._render(job)
             except Exception as err:  # (a full disk saving job.json): the next job goes on
                 log.exception("render %s", job.id)
@@ -251,10 +250,11 @@ class RenderQueue:
             state = "failed"
             error = _scrub(f"the render failed unexpectedly ({err})", job, folder)
         with self._cv:
-            self._cancel.discard(job.id)
-            if job.id in self._shutdown and state == "cancelled":
+            if job.id in self._shutdown and job.id not in self._cancel \
+                    and state == "cancelled":
                 state = "queued"  # stopped by the server: resumed at its next start
             self._shutdown.discard(job.id)
+            self._cancel.discard(job.id)
             current = self._jobs.get(job.id)
             if current is not None:
                 done = current.total if state == "done" else current.done

@@ -45,10 +45,10 @@ def display_name(name: str, *, fallback: str = "song") -> str:
 
 
 CONTAINERS = {"ogg": ".ogg", "mp3": ".mp3", "wav": ".wav", "flac": ".flac",
-              "matroska,webm": ".mkv", "mov,mp4,m4a,3gp,3g2,mj2": ".m4a", "aiff": ".aiff",
-              "aac": ".aac", "asf": ".wma", "w64": ".w64", "caf": ".caf", "avi": ".avi"}
+              "matroska,webm": ".mkv", "mov,mp4,m4a,3gp,3g2,mj2": ".m4a", "aac": ".aac"}
 """The containers a song may come in (FFmpeg's names), each with the suffix the studio's copy
-gets. Not playlists or other formats that read further files (hls, concat…)."""
+gets: those a browser plays (the page plays the song), and no playlist or other format that
+reads further files (hls, concat…)."""
 
 
 def check_audio(path: Path, shown: str, *, max_minutes: float | None = None) -> tuple[float,
@@ -61,18 +61,20 @@ def check_audio(path: Path, shown: str, *, max_minutes: float | None = None) -> 
 
     from ..audio.decode import load, probe
 
+    # First with FFmpeg's readers of these containers only: nothing else opens the file
+    # before it is known to be one of them.
     readers = ",".join(",".join(CONTAINERS).split(","))  # (FFmpeg's names, one by one)
     try:
         with av.open(str(path), metadata_errors="ignore",
                      options={"format_whitelist": readers}) as container:
             kind = container.format.name
     except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError):
-        kind = None  # (probe says why)
+        kind = None
+    if kind not in CONTAINERS:
+        raise AudioError(f"{shown}: not an audio or video file the studio can play (it takes "
+                         "mp3, wav, flac, ogg/opus, m4a/aac, mp4, mkv and webm); convert it")
     try:
         info = probe(path)
-        if kind not in CONTAINERS:
-            raise AudioError(f"{shown}: a {kind} file is not a song the studio takes; "
-                             "convert it to mp3, wav, flac or ogg")
         audio = load(path, duration=1.0, mono=True)
     except AudioError as err:
         raise AudioError(str(err).replace(str(path), shown)) from None

@@ -46,16 +46,26 @@ class Studio:
 
         if self.renders is not None:
             return self
-        self.root.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.root / ".lock"))
         try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            # (not thread-local: the server may stop it on another thread than started it)
+            lock = FileLock(str(self.root / ".lock"), thread_local=False)
             lock.acquire(timeout=0)
         except Timeout:
             raise StudioError(f"another studio uses {self.root}: stop it, or start this one "
                               "with --dir set to another folder") from None
+        except OSError as err:
+            raise StudioError(f"cannot use {self.root} for the studio's files "
+                              f"({err.strerror or err}); pass --dir with a folder you can "
+                              "write to") from None
+        try:
+            self.sessions = Sessions(self.root / "sessions")
+            self.renders = RenderQueue(self.root / "renders", cache=self.cache).start()
+        except BaseException:
+            self.sessions = self.renders = None
+            lock.release()
+            raise
         self._lock_file = lock
-        self.sessions = Sessions(self.root / "sessions")
-        self.renders = RenderQueue(self.root / "renders", cache=self.cache).start()
         return self
 
     def close(self) -> None:
@@ -69,6 +79,7 @@ class Studio:
             self.sessions.close()
         if self._lock_file is not None:
             self._lock_file.release()
+        self.renders = self.sessions = self._lock_file = None  # (it can start again)
 
     # -- songs ----------------------------------------------------------------------------
 
@@ -97,8 +108,9 @@ class Studio:
                 old.append(self._previews.pop(next(iter(self._previews))))
             self._previews[session.id] = stream
         for earlier in old:
-            if earlier is not None:
+            if earlier is not None:  # (its page hears why, and does not take it back)
                 earlier.close()
+                earlier.on_stop("the preview is open in another tab", 4409)
         stream.start()
 
     def close_preview(self, session: Session, stream: PreviewStream) -> None:

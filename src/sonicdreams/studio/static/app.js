@@ -1210,6 +1210,11 @@ function openPreview() {
       previewWait("Preview unavailable — open the song again", false);
       return;
     }
+    if (event.code === 4409) {
+      // this session's preview moved to another tab (one a session): retrying would take it back
+      previewWait("The preview is open in another tab — reload this page to bring it here", false);
+      return;
+    }
     // anything else (the server restarting, its preview thread failing: 1011…): try again,
     // waiting a little longer each time
     if (!socket.lostShown) toast("Preview connection lost — reconnecting…", "info", 3000);
@@ -1283,7 +1288,9 @@ function onPreviewText(text) {
     while (frames.plans.size > 16) frames.plans.delete(Math.min(...[...frames.plans.keys()].filter((k) => k !== frames.active)));
     studio.generation = g;
     if (isNum(msg.fps) && msg.fps > 0) studio.fps = msg.fps;
-    clearOptionError(null); // the server accepted the settings
+    // a plan of the page's settings: the server accepted them (a plan the server made to
+    // change the preview's size reuses the last good ones, and says so)
+    if (msg.reason !== "size") clearOptionError(null);
     if (frames.active < 0) {
       setPreviewAspect(msg.width, msg.height);
       if (frames.waitError) previewWait("Preparing the preview…");
@@ -2206,9 +2213,13 @@ function isTyping(target) {
 
 /** A focused control that uses Space or the arrow keys itself (sliders, selects, buttons,
  *  links, the group headings…): the page's shortcuts leave those keys to it. */
-function ownsKeys(target) {
+/** The focused element uses the key itself. A button or link clicked with the mouse keeps
+ *  focus but not the keys (Space still plays); one reached with the keyboard owns Space. */
+function ownsKeys(target, { buttons = true } = {}) {
   if (!(target instanceof Element)) return false;
-  return Boolean(target.closest('input, select, textarea, summary, button, a, [contenteditable]:not([contenteditable="false"])'));
+  if (target.closest('input, select, textarea, summary, [contenteditable]:not([contenteditable="false"])')) return true;
+  const button = target.closest("button, a");
+  return Boolean(buttons && button && button.matches(":focus-visible"));
 }
 
 function seekBy(seconds) {
@@ -2229,7 +2240,7 @@ function setupKeyboard() {
       event.preventDefault();
       if (!event.repeat) togglePlay();
     } else if (event.key === "ArrowLeft" || event.key === "ArrowRight") {
-      if (!onPlay && ownsKeys(event.target)) return;
+      if (!onPlay && ownsKeys(event.target, { buttons: false })) return;
       if (!state.songReady) return;
       event.preventDefault();
       seekBy(event.key === "ArrowLeft" ? -5 : 5);
