@@ -149,8 +149,6 @@ def still_frames(song: str | os.PathLike[str], times_s: Sequence[float], *,
     np.ndarray
         uint8 [shape=(len(times_s), height, width, 3)].
     """
-    from .effects import apply_effects
-
     s = (settings or RenderSettings()).update(**options) if options else (
         settings or RenderSettings())
     check_before_work(song, None, s, (), overwrite=True, work_dir=None)
@@ -171,13 +169,25 @@ def still_frames(song: str | os.PathLike[str], times_s: Sequence[float], *,
             continue
         noise, classes = plan.traj.segment(a, b)
         z[wanted], c[wanted] = noise[index[wanted] - a], classes[index[wanted] - a]
-    g = plan.generator
-    frames = (g.render(z, c, cues=plan.direction.cues[index]) if plan.directed
-              else g.render(z, c))
-    frames = fit_frames(np.asarray(frames, dtype=np.uint8), plan.size, s.fit)
-    if plan.chain:
-        amps = {name: plan.amplitudes[name][index] for name, _ in plan.chain}
-        frames = apply_effects(frames, plan.chain, amps, index)
+    return draw_frames(plan.generator, z, c, index,
+                       cues=plan.direction.cues if plan.directed else None, size=plan.size,
+                       fit=s.fit, chain=plan.chain, amplitudes=plan.amplitudes)
+
+
+def draw_frames(generator, z: np.ndarray, c: np.ndarray, index: np.ndarray, *,
+                cues: np.ndarray | None, size: tuple[int, int], fit: str, chain: list,
+                amplitudes: dict) -> np.ndarray:
+    """The video's frames numbered ``index`` from their vectors ``z``, ``c`` (and the
+    director's ``cues`` of every frame, for a directed style): drawn, fitted to ``size``,
+    with the effects; not the flash limiter, which needs the frames before."""
+    from .effects import apply_effects
+
+    frames = (generator.render(z, c) if cues is None
+              else generator.render(z, c, cues=cues[index]))
+    frames = fit_frames(np.asarray(frames, dtype=np.uint8), size, fit)
+    if chain:
+        amps = {name: amplitudes[name][index] for name, _ in chain}
+        frames = apply_effects(frames, chain, amps, index)
     return frames
 
 

@@ -4,7 +4,7 @@ A :class:`LivePlan` is the render's own plan (:func:`sonicdreams.pipeline._plan_
 same direction, trajectory and effects) for the whole song at preview size, with every
 frame's vectors at hand so that any frame can be drawn at once (seeking). A
 :class:`PreviewStream` serves one page: the page reports its audio clock, the stream draws
-the frames due a little later (batches on every core) and sends them as JPEG, each tagged
+the frames due a little later (a frame a task, on every core) and sends them as JPEG, each tagged
 with its frame index, and the page shows the one its clock asks for. Frames are never drawn
 for a time already past; when the machine falls behind, frames are skipped, never delayed.
 """
@@ -54,7 +54,6 @@ def preview_settings(values: Mapping[str, Any], *, pixels: int = PREVIEW_PIXELS,
     (the video's rate divided by a whole number), the video's shape at ``pixels`` pixels."""
     from ..settings import RenderSettings
 
-    values = dict(values)
     s = RenderSettings.create(values)
     width, height = (s.width or 1, s.height or 1) if s.size else (1, 1)
     scale = math.sqrt(pixels / (width * height))
@@ -83,18 +82,13 @@ class LivePlan:
     allow_flashing: bool
 
     def frames(self, a: int, b: int) -> np.ndarray:
-        """Frames ``[a, b)`` with their effects (uint8, [b-a, H, W, 3])."""
-        from ..effects import apply_effects
-        from ..segment import fit_frames
+        """Frames ``[a, b)`` with their effects (uint8, [b-a, H, W, 3]), as the render
+        draws them (:func:`sonicdreams.pipeline.draw_frames`)."""
+        from ..pipeline import draw_frames
 
-        z, c = self.noise[a:b], self.classes[a:b]
-        out = (self.generator.render(z, c) if self.cues is None
-               else self.generator.render(z, c, cues=self.cues[a:b]))
-        out = fit_frames(np.asarray(out, dtype=np.uint8), self.size, self.fit)
-        if self.chain:
-            amps = {name: self.amplitudes[name][a:b] for name, _ in self.chain}
-            out = apply_effects(out, self.chain, amps, np.arange(a, b))
-        return out
+        return draw_frames(self.generator, self.noise[a:b], self.classes[a:b],
+                           np.arange(a, b), cues=self.cues, size=self.size, fit=self.fit,
+                           chain=self.chain, amplitudes=self.amplitudes)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "plan", "generation": self.generation, "fps": float(self.fps),
